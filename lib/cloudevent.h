@@ -1,0 +1,95 @@
+/* cloudevent.h - CloudEvents 1.0 model, JSON-format codec and validator.
+ *
+ * ce_parse() does not copy: a cloudevent holds spans into the caller's text
+ * and is valid as long as that text is. Attribute values are kept as raw
+ * JSON tokens (a string keeps its quotes and escapes); use ce_attr_value()
+ * to get decoded bytes. Nothing here allocates except what appends to a
+ * caller's buf.
+ *
+ * Validation follows CloudEvents 1.0 (JSON format) exactly:
+ *  - the event is a JSON object; no attribute may appear twice;
+ *  - specversion, id, source, type are required non-empty strings, and
+ *    specversion must be "1.0";
+ *  - optional attributes given as null are absent;
+ *  - subject, datacontenttype, dataschema are strings (dataschema a URI,
+ *    source a URI-reference: non-empty is what is checked), time is an
+ *    RFC 3339 timestamp (timefmt.h), kept with its given precision;
+ *  - extension names are [a-z0-9]+ (at most 20 characters recommended by
+ *    the spec: longer names are accepted), values are strings, booleans or
+ *    integers (JSON numbers without fraction or exponent, within
+ *    -2^31..2^31-1);
+ *  - data and data_base64 are mutually exclusive; data_base64 is a string of
+ *    valid base64 (RFC 4648, padded).
+ * A rejection names the attribute at fault (err->attribute).
+ */
+#ifndef CLOUDEVENT_H
+#define CLOUDEVENT_H
+
+#include <stddef.h>
+
+#include "buf.h"
+#include "json.h"
+
+#define CE_MAX_EXTENSIONS 64
+
+typedef struct ce_attr {
+	json_span name;      /* raw key token, with quotes */
+	json_span value;     /* raw value token; value.p == NULL when absent */
+	enum json_type type; /* JSON_STRING, JSON_NUMBER, JSON_TRUE, JSON_FALSE */
+} ce_attr;
+
+enum ce_data_kind {
+	CE_DATA_NONE = 0,
+	CE_DATA_JSON,   /* "data": any JSON value (a string stays a token) */
+	CE_DATA_BASE64  /* "data_base64": string token of base64 text */
+};
+
+typedef struct cloudevent {
+	ce_attr specversion, id, source, type;      /* required */
+	ce_attr subject, time, datacontenttype, dataschema;
+	ce_attr ext[CE_MAX_EXTENSIONS];             /* in input order */
+	size_t n_ext;
+	enum ce_data_kind data_kind;
+	json_span data;      /* raw value (data) or raw string token (data_base64) */
+	enum json_type data_type;
+} cloudevent;
+
+typedef struct ce_error {
+	char attribute[64]; /* attribute at fault, "" when about the whole line */
+	char text[256];     /* e.g. "required attribute missing" */
+} ce_error;
+
+/* Parse and validate one event from text[0..len) (surrounding whitespace
+ * allowed). 0 on success, -1 with err filled. */
+int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err);
+
+/* Append ev as one compact JSON object (no newline) in canonical order:
+ * specversion, id, source, type, subject, time, datacontenttype,
+ * dataschema, extensions sorted by name, then data or data_base64. Values
+ * are copied as their tokens (string escapes kept as given); data is
+ * compacted. 0, or -1 if out is full. */
+int ce_write_json(const cloudevent *ev, buf *out);
+
+/* Append the decoded value of an attribute (strings unescaped, other types
+ * as their JSON text). 0, or -1 if out is full. */
+int ce_attr_value(const ce_attr *a, buf *out);
+
+/* Find an extension by (unquoted) name; NULL when absent. */
+const ce_attr *ce_find_extension(const cloudevent *ev, const char *name);
+
+/* 1 if name is a valid extension name: [a-z0-9]+ and not a context
+ * attribute or "data"/"data_base64". */
+int ce_extension_name_valid(const char *name, size_t len);
+
+/* 1 if a datacontenttype means JSON data: absent, application/json,
+ * text/json, or any type with a "+json" suffix (parameters ignored,
+ * case-insensitive). */
+int ce_content_type_is_json(const char *ct, size_t len);
+
+/* Append the payload an --unwrap would print: data as JSON text (compact)
+ * when data is JSON; the decoded string when data is a string and the
+ * content type is not JSON; decoded bytes of data_base64. Nothing for an
+ * event without data. 0, or -1 if out is full. */
+int ce_data_bytes(const cloudevent *ev, buf *out);
+
+#endif

@@ -1,0 +1,51 @@
+/* ndjson.h - newline-delimited input reader with a bounded line length.
+ *
+ * Reads a file (or stdin for "-") in large blocks and hands out one line at
+ * a time without copying when it can. A line is the bytes before '\n'; a
+ * trailing '\r' is removed; a last line without '\n' is still a line. A line
+ * longer than max_line is never truncated: it is reported as an error with
+ * its number, skipped to its end, and reading may go on.
+ *
+ * The reader owns its buffer; a returned line stays valid until the next
+ * call to ndjson_next() or ndjson_close().
+ */
+#ifndef NDJSON_H
+#define NDJSON_H
+
+#include <stddef.h>
+
+#include "diag.h"
+
+#define NDJSON_DEFAULT_MAX_LINE (1024 * 1024)
+
+enum ndjson_flags {
+	NDJSON_CHECK_UTF8 = 1 /* report lines that are not valid UTF-8 */
+};
+
+enum ndjson_status {
+	NDJSON_EOF = 0,
+	NDJSON_LINE = 1,     /* *line, *len set */
+	NDJSON_TOO_LONG = 2, /* line skipped; err says which; reading may go on */
+	NDJSON_BAD_UTF8 = 3, /* *line, *len set anyway; err names the byte offset */
+	NDJSON_ERROR = -1    /* read error (err->code EXIT_IOERR); stop */
+};
+
+typedef struct ndjson_reader ndjson_reader;
+
+/* Open path ("-" or NULL = stdin). On failure returns NULL with err set:
+ * EXIT_NOINPUT for a missing file, EXIT_NOPERM for permission, else
+ * EXIT_IOERR. The name used in messages is "<stdin>" for stdin. */
+ndjson_reader *ndjson_open(const char *path, size_t max_line, unsigned flags, errinfo *err);
+/* Read from an already-open descriptor (not closed by ndjson_close). */
+ndjson_reader *ndjson_open_fd(int fd, const char *name, size_t max_line, unsigned flags, errinfo *err);
+/* Next line. Returns an enum ndjson_status. */
+int ndjson_next(ndjson_reader *r, const char **line, size_t *len, errinfo *err);
+/* Number of the line last returned (1-based). */
+unsigned long ndjson_lineno(const ndjson_reader *r);
+const char *ndjson_name(const ndjson_reader *r);
+/* Called before every blocking read(): tools flush their output here so a
+ * pipe sees each line promptly when input trickles in. */
+void ndjson_set_before_read(ndjson_reader *r, void (*fn)(void *), void *arg);
+void ndjson_close(ndjson_reader *r);
+
+#endif

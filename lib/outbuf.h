@@ -1,0 +1,46 @@
+/* outbuf.h - buffered writer to a file descriptor (usually stdout).
+ *
+ * Tools write output lines through an outbuf rather than stdio: it costs one
+ * memcpy per line, and the tool decides when to flush. The rule the tools
+ * follow is "flush before blocking on input" (see ndjson_set_before_read),
+ * so pipes see each line promptly when input trickles, and large inputs are
+ * written in big blocks. A write error is sticky: outbuf_error() reports it,
+ * and further writes are dropped. EPIPE is reported as an error too; tools
+ * treat it as the normal end of a filter (they ignore SIGPIPE).
+ *
+ * The outbuf owns its buffer; it does not own or close the descriptor.
+ */
+#ifndef OUTBUF_H
+#define OUTBUF_H
+
+#include <stddef.h>
+#include <string.h>
+
+typedef struct outbuf {
+	int fd;
+	int err;   /* errno of the first failed write, 0 if none */
+	size_t len;
+	size_t cap;
+	char *data;
+} outbuf;
+
+/* 0, or -1 if out of memory. cap 0 = default (256 KiB). */
+int outbuf_init(outbuf *o, int fd, size_t cap);
+int outbuf_flush(outbuf *o);          /* 0 or -1 (errno in o->err) */
+int outbuf_write_slow(outbuf *o, const void *p, size_t n);
+/* Flush and free; returns 0, or -1 if any write failed. */
+int outbuf_close(outbuf *o);
+/* Adapter for ndjson_set_before_read(). */
+void outbuf_flush_cb(void *o);
+
+static inline int outbuf_write(outbuf *o, const void *p, size_t n)
+{
+	if (o->cap - o->len >= n) {
+		memcpy(o->data + o->len, p, n);
+		o->len += n;
+		return 0;
+	}
+	return outbuf_write_slow(o, p, n);
+}
+
+#endif

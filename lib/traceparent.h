@@ -1,0 +1,39 @@
+/* traceparent.h - W3C Trace Context (traceparent / tracestate).
+ *
+ *   traceparent = 00-<32 lowercase hex trace-id>-<16 lowercase hex
+ *                 parent-id>-<2 lowercase hex flags>
+ * All-zero trace-id or parent-id is invalid, version "ff" is invalid.
+ * For a version above 00 the first 55 characters are parsed as version 00
+ * and anything after must begin with '-' (forward compatibility, per the
+ * spec). No allocation.
+ */
+#ifndef TRACEPARENT_H
+#define TRACEPARENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TRACEPARENT_LEN 55
+#define TRACESTATE_MAX_MEMBERS 32
+
+typedef struct traceparent {
+	uint8_t version;
+	uint8_t trace_id[16];
+	uint8_t parent_id[8];
+	uint8_t flags;
+} traceparent;
+
+/* 0 if s[0..n) is a valid traceparent (fills tp), else -1. */
+int traceparent_parse(traceparent *tp, const char *s, size_t n);
+/* Format as version 00, lowercase; out gets TRACEPARENT_LEN chars + NUL. */
+void traceparent_format(const traceparent *tp, char out[TRACEPARENT_LEN + 1]);
+/* New root: random trace-id and parent-id, flags 01 (sampled). 0 or -1. */
+int traceparent_new_root(traceparent *tp);
+/* Child span of parent: same trace-id and flags, new random parent-id. */
+int traceparent_child(const traceparent *parent, traceparent *child);
+/* 0 if s[0..n) is a valid tracestate: 1..32 comma-separated list-members
+ * key=value per the spec's grammar (empty members and optional whitespace
+ * around commas allowed), keys unique. Else -1. */
+int tracestate_check(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,16 @@
+/* uuid7.h - UUID version 7 (RFC 9562): 48-bit Unix milliseconds, then a
+ * 12-bit counter seeded randomly each millisecond (method 1 of section
+ * 6.2) so ids from one process are strictly increasing, then 62 random
+ * bits. Time-ordered ids keep SQLite's unique index append-only. */
+#ifndef UUID7_H
+#define UUID7_H
+
+#define UUID_STR_LEN 36
+
+/* Write a new UUIDv7 in lowercase 8-4-4-4-12 form, NUL-terminated.
+ * 0, or -1 if the random source failed. */
+int uuid7_generate(char out[UUID_STR_LEN + 1]);
+/* Random UUIDv4, same form (for comparison benchmarks and tests). */
+int uuid4_generate(char out[UUID_STR_LEN + 1]);
+
+#endif

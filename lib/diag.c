@@ -49,7 +49,17 @@ void errinfo_prefix(errinfo *err, const char *fmt, ...)
 	vsnprintf(pre, sizeof pre, fmt, ap);
 	va_end(ap);
 	memcpy(old, err->text, sizeof old);
-	snprintf(err->text, sizeof err->text, "%s: %s", pre, old);
+	/* Truncation is acceptable here: the message stays NUL-terminated. */
+	size_t n = strlen(pre);
+	if (n > sizeof err->text - 3)
+		n = sizeof err->text - 3;
+	memcpy(err->text, pre, n);
+	memcpy(err->text + n, ": ", 2);
+	size_t room = sizeof err->text - n - 3, m = strlen(old);
+	if (m > room)
+		m = room;
+	memcpy(err->text + n + 2, old, m);
+	err->text[n + 2 + m] = '\0';
 }
 
 void errinfo_clear(errinfo *err)

@@ -1,0 +1,120 @@
+/* cli.c - see cli.h */
+#include "cli.h"
+#include "diag.h"
+#include "exitcode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef VERSION
+#define VERSION "0.0.0"
+#endif
+
+void cli_start(const char *argv0)
+{
+	diag_init(argv0);
+	for (int fd = 0; fd <= 2; fd++) {
+		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+			int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+			if (nfd < 0)
+				exit(EXIT_SOFTWARE);
+			if (nfd != fd) /* open() returns the lowest free fd */
+				exit(EXIT_SOFTWARE);
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+}
+
+void cli_version(void) { printf("%s %s\n", diag_prog(), VERSION); }
+
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	uint64_t v = 0;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (*s)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int split_number(const char *s, uint64_t *v, const char **unit)
+{
+	char digits[32];
+	size_t n = 0;
+	while (s[n] >= '0' && s[n] <= '9') {
+		if (n + 1 >= sizeof digits)
+			return -1;
+		digits[n] = s[n];
+		n++;
+	}
+	if (n == 0)
+		return -1;
+	digits[n] = '\0';
+	*unit = s + n;
+	return cli_parse_uint(digits, UINT64_MAX / 1024 / 1024 / 1024, v);
+}
+
+int cli_parse_size(const char *s, size_t max, size_t *out)
+{
+	uint64_t v;
+	const char *unit;
+	if (!s || split_number(s, &v, &unit) != 0)
+		return -1;
+	uint64_t mult = 1;
+	if (!strcmp(unit, "K") || !strcmp(unit, "k") || !strcmp(unit, "KiB"))
+		mult = 1024;
+	else if (!strcmp(unit, "M") || !strcmp(unit, "m") || !strcmp(unit, "MiB"))
+		mult = 1024 * 1024;
+	else if (!strcmp(unit, "G") || !strcmp(unit, "g") || !strcmp(unit, "GiB"))
+		mult = 1024 * 1024 * 1024;
+	else if (*unit)
+		return -1;
+	v *= mult;
+	if (v > max)
+		return -1;
+	*out = (size_t)v;
+	return 0;
+}
+
+int cli_parse_duration_ms(const char *s, uint64_t *ms)
+{
+	uint64_t v;
+	const char *unit;
+	if (!s || split_number(s, &v, &unit) != 0)
+		return -1;
+	if (!strcmp(unit, "ms"))
+		*ms = v;
+	else if (!*unit || !strcmp(unit, "s"))
+		*ms = v * 1000;
+	else if (!strcmp(unit, "m"))
+		*ms = v * 60000;
+	else
+		return -1;
+	return 0;
+}
+
+int cli_finish_output(outbuf *o, int status)
+{
+	int rc = outbuf_close(o);
+	int err = o->err;
+	if (rc != 0 && err == EPIPE)
+		return status;
+	if (rc != 0) {
+		errno = err;
+		diag_syserr("writing output");
+		return status ? status : EXIT_IOERR;
+	}
+	return status;
+}

@@ -1,0 +1,35 @@
+/* cli.h - start-up and option helpers every tool's main() shares.
+ *
+ * cli_start(): set the program name for diagnostics, make sure fds 0, 1 and
+ * 2 are open (a tool started with one closed must not write data into a
+ * file it opens later), and ignore SIGPIPE so a closed pipe downstream
+ * shows up as EPIPE on write, which tools treat as a normal end.
+ */
+#ifndef CLI_H
+#define CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "outbuf.h"
+
+void cli_start(const char *argv0);
+
+/* Print "PROG VERSION" on stdout (for -V/--version). */
+void cli_version(void);
+
+/* Parse a byte size: decimal digits with an optional K, M or G suffix
+ * (binary multiples). 0 on success, -1 if not a size or over max. */
+int cli_parse_size(const char *s, size_t max, size_t *out);
+/* Parse a non-negative integer no larger than max. 0 or -1. */
+int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
+/* Parse a duration: a number with an optional unit ms, s (default), m.
+ * Result in milliseconds. 0 or -1. */
+int cli_parse_duration_ms(const char *s, uint64_t *ms);
+
+/* Finish with stdout: flush o, close it, report a write error. Returns
+ * status unchanged when all went well; EXIT_IOERR after printing an error
+ * when the write failed (EPIPE counts as success: the reader went away). */
+int cli_finish_output(outbuf *o, int status);
+
+#endif

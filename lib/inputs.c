@@ -1,0 +1,103 @@
+/* inputs.c - see inputs.h */
+#include "inputs.h"
+#include "exitcode.h"
+#include "ndjson.h"
+
+#include <string.h>
+
+int on_error_parse(const char *s, enum on_error *out)
+{
+	if (!strcmp(s, "fail"))
+		*out = ON_ERROR_FAIL;
+	else if (!strcmp(s, "skip"))
+		*out = ON_ERROR_SKIP;
+	else
+		return -1;
+	return 0;
+}
+
+static int is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return 0;
+	return 1;
+}
+
+/* Report a bad line; returns nonzero when the policy says stop. */
+static int bad_line(inputs *in, ndjson_reader *r, const errinfo *err)
+{
+	in->bad++;
+	diag_input_error(ndjson_name(r), ndjson_lineno(r), "%s", err->text);
+	return in->on_error == ON_ERROR_FAIL;
+}
+
+static int run_one(inputs *in, const char *path, inputs_line_fn fn, void *ctx)
+{
+	errinfo err = {0};
+	size_t max_line = in->max_line ? in->max_line : NDJSON_DEFAULT_MAX_LINE;
+	ndjson_reader *r = ndjson_open(path, max_line, in->ndjson_flags, &err);
+	if (!r) {
+		diag_errinfo(&err);
+		return err.code ? err.code : EXIT_IOERR;
+	}
+	if (in->flush)
+		ndjson_set_before_read(r, outbuf_flush_cb, in->flush);
+	in->cur_name = ndjson_name(r);
+	int status = 0;
+	for (;;) {
+		const char *line;
+		size_t len;
+		errinfo_clear(&err);
+		int st = ndjson_next(r, &line, &len, &err);
+		in->cur_line = ndjson_lineno(r);
+		if (st == NDJSON_EOF)
+			break;
+		if (st == NDJSON_ERROR) {
+			diag_errinfo(&err);
+			status = err.code ? err.code : EXIT_IOERR;
+			break;
+		}
+		if (st == NDJSON_TOO_LONG || st == NDJSON_BAD_UTF8) {
+			if (bad_line(in, r, &err)) {
+				status = EXIT_DATAERR;
+				break;
+			}
+			continue;
+		}
+		if (in->skip_blank && is_blank(line, len))
+			continue;
+		in->lines++;
+		int rc = fn(ctx, line, len, &err);
+		if (rc == 0)
+			continue;
+		if (rc == EXIT_DATAERR) {
+			if (bad_line(in, r, &err)) {
+				status = EXIT_DATAERR;
+				break;
+			}
+			continue;
+		}
+		diag_errinfo(&err);
+		status = rc;
+		break;
+	}
+	ndjson_close(r);
+	return status;
+}
+
+int inputs_run(inputs *in, inputs_line_fn fn, void *ctx)
+{
+	in->lines = in->bad = 0;
+	int status;
+	if (!in->files || in->nfiles == 0)
+		status = run_one(in, "-", fn, ctx);
+	else {
+		status = 0;
+		for (int i = 0; i < in->nfiles && status == 0; i++)
+			status = run_one(in, in->files[i], fn, ctx);
+	}
+	if (status == 0 && in->bad)
+		status = EXIT_DATAERR;
+	return status;
+}

@@ -48,6 +48,16 @@ typedef struct json_error {
 int json_parse_value(const char *text, size_t len, json_span *value,
 		     enum json_type *type, json_error *err);
 
+/* Validate the one JSON value that starts at text[*pos] (after optional
+ * whitespace) and stop right after it; what follows is not validated. On
+ * success returns 0, sets *value and *type (either may be NULL) and moves
+ * *pos just past the value. On failure returns -1 and fills *err (err may
+ * be NULL; offsets count from text, not from *pos). This is the building
+ * block for callers that walk a document themselves, validating and
+ * extracting in one pass (the CloudEvent codec does). */
+int json_scan(const char *text, size_t len, size_t *pos, json_span *value,
+	      enum json_type *type, json_error *err);
+
 /* Type of an already-validated value span, from its first byte. */
 enum json_type json_type_of(json_span v);
 
@@ -55,7 +65,8 @@ enum json_type json_type_of(json_span v);
  *   json_iter it; json_object_begin(&it, obj);
  *   while (json_object_next(&it, &key, &val, &type)) ...
  * key is the raw string token (with quotes). Returns 1 per member, 0 at the
- * end. Arrays likewise with json_array_next (no key). */
+ * end. Arrays likewise with json_array_next (no key). The iterators trust
+ * that the span was validated, but never read outside it. */
 typedef struct json_iter {
 	const char *p;
 	const char *end;
@@ -71,11 +82,13 @@ int json_array_next(json_iter *it, json_span *val, enum json_type *type);
  * *type), 0 not found, -1 invalid pointer. Array indexes are decimal
  * without leading zeros; "-" never matches. */
 int json_pointer_check(const char *ptr);
+/* With duplicate keys, the first member with the name is found. */
 int json_pointer_find(json_span doc, const char *ptr, json_span *val, enum json_type *type);
 
 /* Strings. tok is a validated string token including its quotes. */
 int json_string_is_plain(json_span tok); /* 1 if it holds no backslash */
-/* Append the decoded bytes of tok to out. 0, or -1 if out is full. */
+/* Append the decoded bytes of tok to out (\u escapes as UTF-8; the result
+ * may hold NUL bytes from \u0000). 0, or -1 if out is full. */
 int json_string_decode(json_span tok, buf *out);
 /* Compare a string token with a C string, decoding escapes: 1 if equal. */
 int json_string_equals(json_span tok, const char *s);

@@ -1,0 +1,907 @@
+/* json.c - see json.h
+ *
+ * Two kinds of code live here:
+ *  - the validating scanner (json_scan and its helpers), which trusts
+ *    nothing, never reads at or past `end`, and is the hot path of every
+ *    tool: it is an explicit state machine (no recursion, a 256-bit stack of
+ *    container kinds) and scans string bodies eight bytes at a time;
+ *  - walkers over spans that json_scan already accepted (iteration, pointer
+ *    lookup, decoding, compaction). They rely on validity for speed, but
+ *    they still bound every read by the span, so misuse cannot make them
+ *    read out of bounds.
+ */
+#include "json.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#include "utf8.h"
+
+typedef const unsigned char *uptr;
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define JSON_SWAR 1
+#else
+#define JSON_SWAR 0
+#endif
+
+#if defined(__GNUC__)
+#define LIKELY(x) __builtin_expect(!!(x), 1)
+#define UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define LIKELY(x) (x)
+#define UNLIKELY(x) (x)
+#endif
+
+/* Bytes a string body may hold without a closer look: printable ASCII
+ * other than '"' and '\\'. */
+static const unsigned char plain_byte[256] = {
+	['\x20'] = 1, ['\x21'] = 1, ['\x23'] = 1, ['\x24'] = 1, ['\x25'] = 1,
+	['\x26'] = 1, ['\x27'] = 1, ['\x28'] = 1, ['\x29'] = 1, ['\x2a'] = 1,
+	['\x2b'] = 1, ['\x2c'] = 1, ['\x2d'] = 1, ['\x2e'] = 1, ['\x2f'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, [':'] = 1, [';'] = 1,
+	['<'] = 1, ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,
+	['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
+	['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
+	['x'] = 1, ['y'] = 1, ['z'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1,
+	['~'] = 1, ['\x7f'] = 1,
+};
+
+static inline int is_ws(unsigned c)
+{
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+
+static inline uptr skip_ws(uptr p, uptr end)
+{
+	while (p < end && is_ws(*p))
+		p++;
+	return p;
+}
+
+#if JSON_SWAR
+static inline uint64_t load64(uptr p)
+{
+	uint64_t w;
+	memcpy(&w, p, 8);
+	return w;
+}
+
+/* High bit set in every byte of w that is '"', '\\', below 0x20 or
+ * non-ASCII. The classic has-zero-byte trick can flag a byte spuriously,
+ * but only above a byte that is flagged for real (a borrow comes from a
+ * true hit), so the lowest flagged byte is always exact, and that is the
+ * only one callers use. */
+static inline uint64_t string_special(uint64_t w)
+{
+	uint64_t q = w ^ (ONES * '"');
+	uint64_t b = w ^ (ONES * '\\');
+	uint64_t m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w);
+	return (m | w) & HIGHS;
+}
+#endif
+
+/* First byte at or after p that is not plain string content, or end. */
+static inline uptr skip_plain(uptr p, uptr end)
+{
+#if JSON_SWAR
+	while (end - p >= 8) {
+		uint64_t m = string_special(load64(p));
+		if (m)
+			return p + (__builtin_ctzll(m) >> 3);
+		p += 8;
+	}
+#endif
+	while (p < end && plain_byte[*p])
+		p++;
+	return p;
+}
+
+static int hexval(unsigned c)
+{
+	if (c - '0' < 10)
+		return (int)(c - '0');
+	c |= 0x20;
+	if (c - 'a' < 6)
+		return (int)(c - 'a' + 10);
+	return -1;
+}
+
+/* Value of the four hex digits at p, or -1 (also when fewer remain). */
+static long hex4(uptr p, uptr end)
+{
+	if (end - p < 4)
+		return -1;
+	long v = 0;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval(p[i]);
+		if (h < 0)
+			return -1;
+		v = v << 4 | h;
+	}
+	return v;
+}
+
+struct scan {
+	uptr base;
+	json_error *err;
+};
+
+static uptr fail(struct scan *s, uptr at, const char *what)
+{
+	if (s->err) {
+		s->err->offset = (size_t)(at - s->base);
+		s->err->what = what;
+	}
+	return NULL;
+}
+
+/* Validate a string body; p is just past the opening quote. Returns the
+ * position just past the closing quote, or NULL. */
+static uptr scan_string(struct scan *s, uptr p, uptr end)
+{
+	for (;;) {
+		p = skip_plain(p, end);
+		if (UNLIKELY(p >= end))
+			return fail(s, end, "unterminated string");
+		unsigned c = *p;
+		if (LIKELY(c == '"'))
+			return p + 1;
+		if (c == '\\') {
+			if (end - p < 2)
+				return fail(s, end, "unterminated string");
+			switch (p[1]) {
+			case '"': case '\\': case '/': case 'b':
+			case 'f': case 'n': case 'r': case 't':
+				p += 2;
+				break;
+			case 'u': {
+				long cp = hex4(p + 2, end);
+				if (cp < 0)
+					return fail(s, p, "invalid \\u escape");
+				if (cp >= 0xDC00 && cp <= 0xDFFF)
+					return fail(s, p, "unpaired surrogate in \\u escape");
+				if (cp >= 0xD800 && cp <= 0xDBFF) {
+					long lo = -1;
+					if (end - p >= 12 && p[6] == '\\' && p[7] == 'u')
+						lo = hex4(p + 8, end);
+					if (lo < 0xDC00 || lo > 0xDFFF)
+						return fail(s, p, "unpaired surrogate in \\u escape");
+					p += 6;
+				}
+				p += 6;
+				break;
+			}
+			default:
+				return fail(s, p, "invalid escape in string");
+			}
+		} else if (c < 0x20) {
+			return fail(s, p, "control character in string");
+		} else if (c >= 0x80) {
+			/* A run of non-ASCII bytes holds whole UTF-8 sequences
+			 * when valid (no sequence contains an ASCII byte), so
+			 * one utf8_valid_prefix call checks the run. */
+			uptr q = p + 1;
+			while (q < end && *q >= 0x80)
+				q++;
+			size_t n = (size_t)(q - p);
+			size_t ok = utf8_valid_prefix((const char *)p, n);
+			if (ok != n)
+				return fail(s, p + ok, "invalid UTF-8 in string");
+			p = q;
+		} else {
+			p++; /* unreachable: skip_plain stops only on the above */
+		}
+	}
+}
+
+/* Validate a number starting at p (a '-' or a digit). */
+static uptr scan_number(struct scan *s, uptr p, uptr end)
+{
+	if (*p == '-') {
+		p++;
+		if (p >= end || *p - (unsigned)'0' >= 10)
+			return fail(s, p, "expected a digit in number");
+	}
+	if (*p == '0') {
+		p++;
+		if (p < end && *p - (unsigned)'0' < 10)
+			return fail(s, p - 1, "leading zero in number");
+	} else {
+		while (p < end && *p - (unsigned)'0' < 10)
+			p++;
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || *p - (unsigned)'0' >= 10)
+			return fail(s, p, "expected a digit after decimal point");
+		while (p < end && *p - (unsigned)'0' < 10)
+			p++;
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (p >= end || *p - (unsigned)'0' >= 10)
+			return fail(s, p, "expected a digit in exponent");
+		while (p < end && *p - (unsigned)'0' < 10)
+			p++;
+	}
+	return p;
+}
+
+static uptr scan_literal(struct scan *s, uptr p, uptr end, const char *lit, size_t n)
+{
+	if ((size_t)(end - p) < n || memcmp(p, lit, n) != 0)
+		return fail(s, p, "invalid literal");
+	return p + n;
+}
+
+/* The validating state machine. Containers are tracked in a bit stack
+ * (1 = object) so nesting costs no recursion and no allocation. */
+static uptr scan_value(struct scan *s, uptr p, uptr end, uptr *vstart)
+{
+	uint64_t stack[JSON_MAX_DEPTH / 64] = {0};
+	unsigned depth = 0;
+
+	p = skip_ws(p, end);
+	*vstart = p;
+value:
+	if (UNLIKELY(p >= end))
+		return fail(s, end, depth ? "unexpected end of input" : "expected a value, found end of input");
+	switch (*p) {
+	case '"':
+		p = scan_string(s, p + 1, end);
+		if (!p)
+			return NULL;
+		goto after;
+	case '{':
+		if (depth >= JSON_MAX_DEPTH)
+			return fail(s, p, "nesting too deep");
+		stack[depth >> 6] |= UINT64_C(1) << (depth & 63);
+		depth++;
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == '}') {
+			p++;
+			depth--;
+			goto after;
+		}
+		goto key;
+	case '[':
+		if (depth >= JSON_MAX_DEPTH)
+			return fail(s, p, "nesting too deep");
+		stack[depth >> 6] &= ~(UINT64_C(1) << (depth & 63));
+		depth++;
+		p = skip_ws(p + 1, end);
+		if (p < end && *p == ']') {
+			p++;
+			depth--;
+			goto after;
+		}
+		goto value;
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		p = scan_number(s, p, end);
+		break;
+	case 't':
+		p = scan_literal(s, p, end, "true", 4);
+		break;
+	case 'f':
+		p = scan_literal(s, p, end, "false", 5);
+		break;
+	case 'n':
+		p = scan_literal(s, p, end, "null", 4);
+		break;
+	default:
+		return fail(s, p, "expected a value");
+	}
+	if (!p)
+		return NULL;
+after:
+	if (depth == 0)
+		return p;
+	p = skip_ws(p, end);
+	if (UNLIKELY(p >= end))
+		return fail(s, end, "unexpected end of input");
+	if (stack[(depth - 1) >> 6] >> ((depth - 1) & 63) & 1) {
+		if (*p == ',') {
+			p = skip_ws(p + 1, end);
+			goto key;
+		}
+		if (*p == '}') {
+			p++;
+			depth--;
+			goto after;
+		}
+		return fail(s, p, "expected ',' or '}' in object");
+	}
+	if (*p == ',') {
+		p = skip_ws(p + 1, end);
+		goto value;
+	}
+	if (*p == ']') {
+		p++;
+		depth--;
+		goto after;
+	}
+	return fail(s, p, "expected ',' or ']' in array");
+key:
+	if (UNLIKELY(p >= end))
+		return fail(s, end, "unexpected end of input");
+	if (*p != '"')
+		return fail(s, p, "expected a string key in object");
+	p = scan_string(s, p + 1, end);
+	if (!p)
+		return NULL;
+	p = skip_ws(p, end);
+	if (p >= end || *p != ':')
+		return fail(s, p, "expected ':' after object key");
+	p = skip_ws(p + 1, end);
+	goto value;
+}
+
+enum json_type json_type_of(json_span v)
+{
+	if (!v.p || v.n == 0)
+		return JSON_INVALID;
+	switch (v.p[0]) {
+	case '{': return JSON_OBJECT;
+	case '[': return JSON_ARRAY;
+	case '"': return JSON_STRING;
+	case 't': return JSON_TRUE;
+	case 'f': return JSON_FALSE;
+	case 'n': return JSON_NULL;
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
+		return JSON_NUMBER;
+	default:
+		return JSON_INVALID;
+	}
+}
+
+int json_scan(const char *text, size_t len, size_t *pos, json_span *value,
+	      enum json_type *type, json_error *err)
+{
+	struct scan s = {(uptr)text, err};
+	uptr end = (uptr)text + len, start;
+	if (*pos > len) {
+		fail(&s, end, "position past end of input");
+		return -1;
+	}
+	uptr p = scan_value(&s, (uptr)text + *pos, end, &start);
+	if (!p)
+		return -1;
+	json_span v = {(const char *)start, (size_t)(p - start)};
+	if (value)
+		*value = v;
+	if (type)
+		*type = json_type_of(v);
+	*pos = (size_t)(p - (uptr)text);
+	return 0;
+}
+
+int json_parse_value(const char *text, size_t len, json_span *value,
+		     enum json_type *type, json_error *err)
+{
+	size_t pos = 0;
+	if (json_scan(text, len, &pos, value, type, err) != 0)
+		return -1;
+	uptr end = (uptr)text + len;
+	uptr p = skip_ws((uptr)text + pos, end);
+	if (p != end) {
+		struct scan s = {(uptr)text, err};
+		fail(&s, p, "trailing characters after value");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- walkers over validated spans ---- */
+
+/* p is just past an opening quote; returns just past the closing one. An
+ * escaped quote is one preceded by an odd run of backslashes. */
+static uptr skip_string_v(uptr p, uptr end)
+{
+	while (p < end) {
+		uptr q = memchr(p, '"', (size_t)(end - p));
+		if (!q)
+			return end;
+		uptr b = q;
+		while (b > p && b[-1] == '\\')
+			b--;
+		if (((q - b) & 1) == 0)
+			return q + 1;
+		p = q + 1;
+	}
+	return end;
+}
+
+/* p is the first byte of a validated value; returns just past it. */
+static uptr skip_value_v(uptr p, uptr end)
+{
+	if (p >= end)
+		return end;
+	switch (*p) {
+	case '"':
+		return skip_string_v(p + 1, end);
+	case '{':
+	case '[': {
+		size_t depth = 0;
+		while (p < end) {
+			switch (*p++) {
+			case '"':
+				p = skip_string_v(p, end);
+				break;
+			case '{':
+			case '[':
+				depth++;
+				break;
+			case '}':
+			case ']':
+				if (--depth == 0)
+					return p;
+				break;
+			default:
+				break;
+			}
+		}
+		return end;
+	}
+	default:
+		while (p < end && *p != ',' && *p != ']' && *p != '}' && !is_ws(*p))
+			p++;
+		return p;
+	}
+}
+
+static void iter_begin(json_iter *it, json_span v, char open)
+{
+	if (v.p && v.n >= 2 && v.p[0] == open) {
+		it->p = v.p + 1;
+		it->end = v.p + v.n - 1; /* the closing bracket */
+	} else {
+		it->p = it->end = v.p;
+	}
+}
+
+void json_object_begin(json_iter *it, json_span obj) { iter_begin(it, obj, '{'); }
+void json_array_begin(json_iter *it, json_span arr) { iter_begin(it, arr, '['); }
+
+/* Position of the next element of an iteration, or NULL at the end. */
+static uptr iter_element(json_iter *it)
+{
+	uptr p = (uptr)it->p, end = (uptr)it->end;
+	p = skip_ws(p, end);
+	if (p < end && *p == ',')
+		p = skip_ws(p + 1, end);
+	if (p >= end) {
+		it->p = it->end;
+		return NULL;
+	}
+	return p;
+}
+
+int json_object_next(json_iter *it, json_span *key, json_span *val, enum json_type *type)
+{
+	uptr end = (uptr)it->end;
+	uptr p = iter_element(it);
+	if (!p || *p != '"') {
+		it->p = it->end;
+		return 0;
+	}
+	uptr k = skip_string_v(p + 1, end);
+	json_span kt = {(const char *)p, (size_t)(k - p)};
+	p = skip_ws(k, end);
+	if (p >= end || *p != ':') {
+		it->p = it->end;
+		return 0;
+	}
+	p = skip_ws(p + 1, end);
+	uptr v = skip_value_v(p, end);
+	json_span vt = {(const char *)p, (size_t)(v - p)};
+	it->p = (const char *)v;
+	if (key)
+		*key = kt;
+	if (val)
+		*val = vt;
+	if (type)
+		*type = json_type_of(vt);
+	return vt.n ? 1 : 0;
+}
+
+int json_array_next(json_iter *it, json_span *val, enum json_type *type)
+{
+	uptr end = (uptr)it->end;
+	uptr p = iter_element(it);
+	if (!p)
+		return 0;
+	uptr v = skip_value_v(p, end);
+	json_span vt = {(const char *)p, (size_t)(v - p)};
+	it->p = (const char *)v;
+	if (val)
+		*val = vt;
+	if (type)
+		*type = json_type_of(vt);
+	return vt.n ? 1 : 0;
+}
+
+/* ---- strings ---- */
+
+int json_string_is_plain(json_span tok)
+{
+	if (!tok.p || tok.n < 2)
+		return 1;
+	return memchr(tok.p + 1, '\\', tok.n - 2) == NULL;
+}
+
+static size_t put_utf8(unsigned char *d, unsigned long cp)
+{
+	if (cp < 0x80) {
+		d[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		d[0] = (unsigned char)(0xC0 | cp >> 6);
+		d[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		d[0] = (unsigned char)(0xE0 | cp >> 12);
+		d[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		d[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	d[0] = (unsigned char)(0xF0 | cp >> 18);
+	d[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+	d[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+	d[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
+/* Decode the escape at p (p[0] == '\\') into out (at most 4 bytes, never
+ * more than the escape's own length). Returns the input bytes consumed and
+ * sets *outn. Malformed escapes (only possible on unvalidated input)
+ * decode to U+FFFD and consume what is there, so callers stay in bounds. */
+static size_t decode_escape(uptr p, uptr end, unsigned char out[4], size_t *outn)
+{
+	if (end - p < 2) {
+		*outn = 0;
+		return (size_t)(end - p);
+	}
+	unsigned char c;
+	switch (p[1]) {
+	case '"': c = '"'; break;
+	case '\\': c = '\\'; break;
+	case '/': c = '/'; break;
+	case 'b': c = '\b'; break;
+	case 'f': c = '\f'; break;
+	case 'n': c = '\n'; break;
+	case 'r': c = '\r'; break;
+	case 't': c = '\t'; break;
+	case 'u': {
+		long cp = hex4(p + 2, end);
+		if (cp < 0) {
+			*outn = put_utf8(out, 0xFFFD);
+			return 2;
+		}
+		if (cp >= 0xD800 && cp <= 0xDBFF) {
+			long lo = -1;
+			if (end - p >= 12 && p[6] == '\\' && p[7] == 'u')
+				lo = hex4(p + 8, end);
+			if (lo >= 0xDC00 && lo <= 0xDFFF) {
+				unsigned long full = 0x10000 + ((unsigned long)(cp - 0xD800) << 10) + (unsigned long)(lo - 0xDC00);
+				*outn = put_utf8(out, full);
+				return 12;
+			}
+			*outn = put_utf8(out, 0xFFFD);
+			return 6;
+		}
+		if (cp >= 0xDC00 && cp <= 0xDFFF)
+			cp = 0xFFFD;
+		*outn = put_utf8(out, (unsigned long)cp);
+		return 6;
+	}
+	default:
+		c = p[1];
+		break;
+	}
+	out[0] = c;
+	*outn = 1;
+	return 2;
+}
+
+/* Decode a string body [p, end) into d, which has room for end - p bytes
+ * (enough: no escape decodes to more bytes than it occupies). */
+static size_t decode_into(uptr p, uptr end, unsigned char *d)
+{
+	unsigned char *d0 = d;
+	while (p < end) {
+		uptr bs = memchr(p, '\\', (size_t)(end - p));
+		if (!bs) {
+			memcpy(d, p, (size_t)(end - p));
+			d += end - p;
+			break;
+		}
+		memcpy(d, p, (size_t)(bs - p));
+		d += bs - p;
+		size_t n;
+		p = bs + decode_escape(bs, end, d, &n);
+		d += n;
+	}
+	return (size_t)(d - d0);
+}
+
+int json_string_decode(json_span tok, buf *out)
+{
+	if (!tok.p || tok.n < 2)
+		return 0;
+	size_t body = tok.n - 2;
+	if (buf_reserve(out, body) != 0)
+		return -1;
+	uptr p = (uptr)tok.p + 1;
+	size_t n = decode_into(p, p + body, (unsigned char *)out->data + out->len);
+	out->len += n;
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* Reader of the decoded bytes of a string body, one at a time. */
+struct dec {
+	uptr p, end;
+	unsigned char pend[4];
+	size_t npend, ipend;
+};
+
+/* Next decoded byte, or -1 at the end. */
+static int dec_next(struct dec *d)
+{
+	if (d->ipend < d->npend)
+		return d->pend[d->ipend++];
+	if (d->p >= d->end)
+		return -1;
+	if (*d->p != '\\')
+		return *d->p++;
+	d->p += decode_escape(d->p, d->end, d->pend, &d->npend);
+	d->ipend = 0;
+	return dec_next(d);
+}
+
+int json_string_equals(json_span tok, const char *s)
+{
+	if (!tok.p || tok.n < 2 || !s)
+		return 0;
+	size_t body = tok.n - 2, sn = strlen(s);
+	if (json_string_is_plain(tok))
+		return body == sn && memcmp(tok.p + 1, s, sn) == 0;
+	if (sn > body) /* decoding never lengthens */
+		return 0;
+	struct dec d = {(uptr)tok.p + 1, (uptr)tok.p + 1 + body, {0}, 0, 0};
+	for (size_t i = 0; i < sn; i++)
+		if (dec_next(&d) != (unsigned char)s[i])
+			return 0;
+	return dec_next(&d) < 0;
+}
+
+/* Bytes that json_string_encode must escape. */
+static inline int needs_escape(unsigned c) { return c < 0x20 || c == '"' || c == '\\'; }
+
+int json_string_encode(buf *out, const char *s, size_t n)
+{
+	static const char hexd[] = "0123456789abcdef";
+	size_t save = out->len;
+	uptr p = (uptr)s, end = p + n;
+	/* Room for the common case, no escapes; grown when one shows up. */
+	if (buf_reserve(out, n + 2) != 0)
+		return -1;
+	out->data[out->len++] = '"';
+	while (p < end) {
+		uptr q = p;
+#if JSON_SWAR
+		/* Non-ASCII bytes are flagged too; they are copied as is. */
+		while (end - q >= 8) {
+			uint64_t m = string_special(load64(q));
+			if (m) {
+				q += __builtin_ctzll(m) >> 3;
+				if (*q >= 0x80) {
+					q++;
+					continue;
+				}
+				break;
+			}
+			q += 8;
+		}
+#endif
+		while (q < end && !needs_escape(*q))
+			q++;
+		memcpy(out->data + out->len, p, (size_t)(q - p));
+		out->len += (size_t)(q - p);
+		if (q == end)
+			break;
+		/* The escape takes at most 6 bytes where the input byte took
+		 * one; keep room for the rest of the input and the quote. */
+		if (buf_reserve(out, 6 + (size_t)(end - q - 1) + 1) != 0) {
+			out->len = save;
+			if (out->data)
+				out->data[save] = '\0';
+			return -1;
+		}
+		char *d = out->data + out->len;
+		unsigned c = *q;
+		switch (c) {
+		case '"': d[0] = '\\'; d[1] = '"'; out->len += 2; break;
+		case '\\': d[0] = '\\'; d[1] = '\\'; out->len += 2; break;
+		case '\b': d[0] = '\\'; d[1] = 'b'; out->len += 2; break;
+		case '\f': d[0] = '\\'; d[1] = 'f'; out->len += 2; break;
+		case '\n': d[0] = '\\'; d[1] = 'n'; out->len += 2; break;
+		case '\r': d[0] = '\\'; d[1] = 'r'; out->len += 2; break;
+		case '\t': d[0] = '\\'; d[1] = 't'; out->len += 2; break;
+		default:
+			memcpy(d, "\\u00", 4);
+			d[4] = hexd[c >> 4];
+			d[5] = hexd[c & 15];
+			out->len += 6;
+			break;
+		}
+		p = q + 1;
+	}
+	out->data[out->len++] = '"';
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* ---- compaction ---- */
+
+int json_compact(json_span v, buf *out)
+{
+	if (!v.p || v.n == 0)
+		return 0;
+	if (buf_reserve(out, v.n) != 0)
+		return -1;
+	uptr p = (uptr)v.p, end = p + v.n;
+	unsigned char *d = (unsigned char *)out->data + out->len, *d0 = d;
+	while (p < end) {
+		unsigned c = *p;
+		if (c == '"') {
+			uptr q = skip_string_v(p + 1, end);
+			memcpy(d, p, (size_t)(q - p));
+			d += q - p;
+			p = q;
+		} else {
+			if (!is_ws(c))
+				*d++ = (unsigned char)c;
+			p++;
+		}
+	}
+	out->len += (size_t)(d - d0);
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+int json_is_compact(json_span v)
+{
+	if (!v.p)
+		return 1;
+	uptr p = (uptr)v.p, end = p + v.n;
+	while (p < end) {
+		unsigned c = *p;
+		if (c == '"')
+			p = skip_string_v(p + 1, end);
+		else if (is_ws(c))
+			return 0;
+		else
+			p++;
+	}
+	return 1;
+}
+
+/* ---- JSON Pointer (RFC 6901) ---- */
+
+int json_pointer_check(const char *ptr)
+{
+	if (!ptr)
+		return -1;
+	if (*ptr == '\0')
+		return 0;
+	if (*ptr != '/')
+		return -1;
+	for (const char *s = ptr; *s; s++)
+		if (*s == '~' && s[1] != '0' && s[1] != '1')
+			return -1;
+	return 0;
+}
+
+/* 1 if the decoded key token equals the reference token [s, e) after
+ * its ~0 / ~1 unescaping. */
+static int key_equals_ref(json_span key, const char *s, const char *e)
+{
+	if (key.n < 2)
+		return 0;
+	struct dec d = {(uptr)key.p + 1, (uptr)key.p + key.n - 1, {0}, 0, 0};
+	while (s < e) {
+		int want = (unsigned char)*s++;
+		if (want == '~' && s < e)
+			want = *s++ == '0' ? '~' : '/';
+		if (dec_next(&d) != want)
+			return 0;
+	}
+	return dec_next(&d) < 0;
+}
+
+/* Array index of [s, e): decimal, no leading zero, no sign; -1 if not. */
+static long long ref_index(const char *s, const char *e)
+{
+	if (s == e || (e - s > 1 && *s == '0') || e - s > 18)
+		return -1;
+	long long v = 0;
+	for (; s < e; s++) {
+		if ((unsigned)(*s - '0') >= 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int json_pointer_find(json_span doc, const char *ptr, json_span *val, enum json_type *type)
+{
+	if (json_pointer_check(ptr) != 0)
+		return -1;
+	/* Tolerate surrounding whitespace in the document span. */
+	uptr b = skip_ws((uptr)doc.p, (uptr)doc.p + doc.n), e = (uptr)doc.p + doc.n;
+	while (e > b && is_ws(e[-1]))
+		e--;
+	json_span cur = {(const char *)b, (size_t)(e - b)};
+	const char *s = ptr;
+	while (*s) {
+		s++; /* the '/' */
+		const char *t = strchr(s, '/');
+		if (!t)
+			t = s + strlen(s);
+		json_iter it;
+		json_span k, v;
+		int found = 0;
+		switch (json_type_of(cur)) {
+		case JSON_OBJECT:
+			json_object_begin(&it, cur);
+			while (json_object_next(&it, &k, &v, NULL))
+				if (key_equals_ref(k, s, t)) {
+					found = 1;
+					break;
+				}
+			break;
+		case JSON_ARRAY: {
+			long long idx = ref_index(s, t);
+			if (idx < 0)
+				return 0;
+			json_array_begin(&it, cur);
+			while (json_array_next(&it, &v, NULL))
+				if (idx-- == 0) {
+					found = 1;
+					break;
+				}
+			break;
+		}
+		default:
+			break;
+		}
+		if (!found)
+			return 0;
+		cur = v;
+		s = t;
+	}
+	if (val)
+		*val = cur;
+	if (type)
+		*type = json_type_of(cur);
+	return 1;
+}

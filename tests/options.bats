@@ -1,0 +1,72 @@
+#!/usr/bin/env bats
+# One description per option: every long option a tool's --help lists must
+# appear in its man page and in its bash, zsh and fish completions, so the
+# four never drift apart.
+load helpers/common
+
+setup() { common_setup; }
+
+tools() {
+	local f
+	for f in "$TOP"/cmd/*.c; do basename "$f" .c; done
+}
+
+long_options_of() {
+	"$1" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u
+}
+
+@test "every tool has --help on stdout with exit 0 and its options documented everywhere" {
+	local tool opt missing=""
+	for tool in $(tools); do
+		run "$tool" --help
+		assert_success
+		[ -n "$output" ]
+		for opt in $(long_options_of "$tool"); do
+			grep -q -- "Fl -${opt#--}\b" "$TOP/man/$tool.1" || missing="$missing $tool:man:$opt"
+			grep -q -- "$opt\b" "$TOP/completions/bash/$tool" || missing="$missing $tool:bash:$opt"
+			grep -q -- "$opt\b" "$TOP/completions/zsh/_$tool" || missing="$missing $tool:zsh:$opt"
+			grep -q -- "-l ${opt#--}\b" "$TOP/completions/fish/$tool.fish" || missing="$missing $tool:fish:$opt"
+		done
+	done
+	[ -z "$missing" ] || { echo "undocumented:$missing"; return 1; }
+}
+
+@test "every tool has a man page with an EXIT STATUS section listing the whole table" {
+	local tool code
+	for tool in $(tools); do
+		grep -q '^\.Sh EXIT STATUS' "$TOP/man/$tool.1"
+		for code in 0 1 64 65 66 69 70 73 74 75 77 78; do
+			grep -q "^\.It $code\$" "$TOP/man/$tool.1" || { echo "$tool.1 lacks exit $code"; return 1; }
+		done
+	done
+}
+
+@test "every tool rejects an unknown option with exit 64 and the usage on stderr" {
+	local tool
+	for tool in $(tools); do
+		run --separate-stderr "$tool" --no-such-option
+		[ "$status" -eq 64 ] || { echo "$tool exited $status"; return 1; }
+		[ -z "$output" ]
+		[[ $stderr == *usage:* ]] || { echo "$tool: no usage on stderr: $stderr"; return 1; }
+	done
+}
+
+@test "every tool prints its version with -V" {
+	local tool
+	for tool in $(tools); do
+		run "$tool" -V
+		assert_success
+		assert_output --regexp "^$tool [0-9]+\.[0-9]+\.[0-9]+$"
+	done
+}
+
+@test "bash completions load and complete long options" {
+	local tool fn
+	for tool in $(tools); do
+		fn=$(sed -n 's/^complete .*-F \([^ ]*\) .*/\1/p' "$TOP/completions/bash/$tool")
+		[ -n "$fn" ] || { echo "$tool: no complete -F line"; return 1; }
+		run bash -c "source '$TOP/completions/bash/$tool' && COMP_WORDS=($tool --) && COMP_CWORD=1 && $fn && printf '%s\n' \"\${COMPREPLY[@]}\""
+		assert_success
+		assert_output --partial -- "--help"
+	done
+}

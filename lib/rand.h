@@ -1,7 +1,9 @@
 /* rand.h - random bytes from the operating system (getrandom), buffered so
  * that generating an id per event does not cost a system call per event.
- * Not thread-safe: each thread that needs ids keeps to its own calls or
- * the caller serialises. */
+ * Thread-safe: each thread has its own 4 KiB pool. A forked child drops
+ * the parent's pool (pthread_atfork), so parent and child never share
+ * bytes. There is no fallback to a weaker source: if getrandom() fails,
+ * rand_bytes fails. */
 #ifndef RAND_H
 #define RAND_H
 

@@ -5,7 +5,8 @@
  * All-zero trace-id or parent-id is invalid, version "ff" is invalid.
  * For a version above 00 the first 55 characters are parsed as version 00
  * and anything after must begin with '-' (forward compatibility, per the
- * spec). No allocation.
+ * spec). The version is kept in tp but traceparent_format always writes
+ * 00. Random ids come from rand_bytes (rand.h). No allocation.
  */
 #ifndef TRACEPARENT_H
 #define TRACEPARENT_H
@@ -33,7 +34,11 @@ int traceparent_new_root(traceparent *tp);
 int traceparent_child(const traceparent *parent, traceparent *child);
 /* 0 if s[0..n) is a valid tracestate: 1..32 comma-separated list-members
  * key=value per the spec's grammar (empty members and optional whitespace
- * around commas allowed), keys unique. Else -1. */
+ * around commas allowed), keys unique. Else -1. Only non-empty members
+ * count towards the 32; a value with nothing but empty members (or "")
+ * gives -1, meaning "no tracestate": callers then drop it, which the spec
+ * treats the same as an empty header. Leading and trailing whitespace of
+ * the whole value is ignored, as HTTP does for header values. */
 int tracestate_check(const char *s, size_t n);
 
 #endif

@@ -1,0 +1,584 @@
+/* outbox.c - see outbox.h; the schema itself is documented in man/outbox.5. */
+#include "outbox.h"
+#include "buf.h"
+#include "exitcode.h"
+#include "json.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
+
+/* Decoded values of the text columns, in bind order. */
+enum { COL_ID, COL_SOURCE, COL_TYPE, COL_SUBJECT, COL_PKEY, N_COLS };
+
+struct outbox {
+	sqlite3 *db;
+	sqlite3_stmt *ins;
+	char *path;                            /* for messages */
+	char qtable[OUTBOX_TABLE_MAX + 3];     /* "name", double-quoted */
+	char table[OUTBOX_TABLE_MAX + 1];
+	unsigned busy_ms;
+	int created;
+	int denied_txn; /* the authorizer refused transaction control */
+	buf event;      /* canonical JSON of the event being appended */
+	buf col[N_COLS];
+};
+
+/* Schema migrations, applied in order inside one transaction. Step k
+ * takes a table from version k-1 to k; version 0 is "no table", so step 1
+ * creates it. "{T}" is replaced by the double-quoted table name and "{I}"
+ * by the double-quoted name of its pending index; nothing else is ever
+ * interpolated. Never edit a released step: add the next one. */
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE {T} (\n"
+	"  seq INTEGER PRIMARY KEY,\n"
+	"  id TEXT NOT NULL,\n"
+	"  source TEXT NOT NULL,\n"
+	"  type TEXT NOT NULL,\n"
+	"  subject TEXT,\n"
+	"  partition_key TEXT,\n"
+	"  event TEXT NOT NULL,\n"
+	"  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')),\n"
+	"  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),\n"
+	"  attempts INTEGER NOT NULL DEFAULT 0,\n"
+	"  next_attempt_at TEXT,\n"
+	"  last_error TEXT,\n"
+	"  sent_at TEXT,\n"
+	"  topic TEXT,\n"
+	"  kafka_partition INTEGER,\n"
+	"  kafka_offset INTEGER,\n"
+	"  UNIQUE (source, id)\n"
+	");\n"
+	"CREATE INDEX {I} ON {T}(seq) WHERE status = 'pending';\n",
+};
+#define N_MIGRATIONS ((int)(sizeof migrations / sizeof migrations[0]))
+
+/* Every column of the current version: a table that cannot be selected
+ * this way is not an outbox table of this version. */
+static const char all_columns[] =
+	"seq, id, source, type, subject, partition_key, event, created_at, "
+	"status, attempts, next_attempt_at, last_error, sent_at, topic, "
+	"kafka_partition, kafka_offset";
+
+int outbox_table_valid(const char *name)
+{
+	if (!name)
+		return 0;
+	size_t n = 0;
+	for (const char *p = name; *p; p++, n++) {
+		char c = *p;
+		int alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';
+		int digit = c >= '0' && c <= '9';
+		if (!alpha && !(digit && n > 0))
+			return 0;
+	}
+	return n >= 1 && n <= OUTBOX_TABLE_MAX;
+}
+
+/* Map a SQLite result to an exit status and a message naming the file and
+ * the operation. Returns the status. */
+static int fail_sqlite(outbox *ob, int rc, const char *what, errinfo *err)
+{
+	const char *msg = ob->db ? sqlite3_errmsg(ob->db) : sqlite3_errstr(rc);
+	int sys = ob->db ? sqlite3_system_errno(ob->db) : 0;
+	const char *path = ob->path;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return errinfo_set(err, EXIT_TEMPFAIL,
+				   "%s: %s: database is locked (still busy after the %u ms busy timeout)",
+				   path, what, ob->busy_ms);
+	case SQLITE_FULL:
+		return errinfo_set(err, EXIT_IOERR, "%s: %s: disk full", path, what);
+	case SQLITE_IOERR:
+		if (sys == ENOSPC)
+			return errinfo_set(err, EXIT_IOERR, "%s: %s: disk full", path, what);
+		return errinfo_set(err, EXIT_IOERR, "%s: %s: I/O error: %s", path, what,
+				   sys ? strerror(sys) : msg);
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return errinfo_set(err, EXIT_IOERR,
+				   "%s: not an outbox database (file is not a database or is corrupt)",
+				   path);
+	case SQLITE_READONLY:
+		return errinfo_set(err, EXIT_CANTCREAT, "%s: %s: database is read-only (%s)",
+				   path, what, msg);
+	case SQLITE_CANTOPEN:
+		return errinfo_set(err, EXIT_CANTCREAT, "%s: %s: cannot open the database: %s",
+				   path, what, sys ? strerror(sys) : msg);
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return errinfo_set(err, EXIT_NOPERM, "%s: %s: permission denied (%s)", path,
+				   what, msg);
+	case SQLITE_NOMEM:
+		return errinfo_set(err, EXIT_SOFTWARE, "%s: %s: out of memory", path, what);
+	default:
+		return errinfo_set(err, EXIT_SOFTWARE, "%s: %s: %s", path, what, msg);
+	}
+}
+
+/* Expand a migration template into out; -1 if it does not fit. */
+static int expand(const outbox *ob, const char *tmpl, buf *out)
+{
+	buf_reset(out);
+	for (const char *p = tmpl; *p;) {
+		int rc;
+		if (!strncmp(p, "{T}", 3)) {
+			rc = buf_puts(out, ob->qtable);
+			p += 3;
+		} else if (!strncmp(p, "{I}", 3)) {
+			rc = buf_printf(out, "\"%s_pending\"", ob->table);
+			p += 3;
+		} else {
+			rc = buf_putc(out, *p++);
+		}
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int exec_sql(outbox *ob, const char *sql, const char *what, errinfo *err)
+{
+	int rc = sqlite3_exec(ob->db, sql, NULL, NULL, NULL);
+	return rc == SQLITE_OK ? 0 : fail_sqlite(ob, rc, what, err);
+}
+
+/* Run a one-value query; *out gets column 0 as text ("" for NULL). */
+static int query_text(outbox *ob, const char *sql, const char *what, char *out,
+		      size_t outsz, errinfo *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(ob, rc, what, err);
+	out[0] = '\0';
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(out, outsz, "%s", t ? (const char *)t : "");
+		rc = sqlite3_step(st);
+	}
+	if (rc != SQLITE_DONE) {
+		int status = fail_sqlite(ob, rc, what, err);
+		sqlite3_finalize(st);
+		return status;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* *exists = 1 if a table of that name (SQLite names are case-insensitive)
+ * exists in the main database. */
+static int table_exists(outbox *ob, const char *name, int *exists, errinfo *err)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(ob->db,
+				    "SELECT 1 FROM main.sqlite_master WHERE type = 'table' "
+				    "AND name = ?1 COLLATE NOCASE",
+				    -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(ob, rc, "reading the schema", err);
+	rc = sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(st);
+	*exists = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		int status = fail_sqlite(ob, rc, "reading the schema", err);
+		sqlite3_finalize(st);
+		return status;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* 1 if table (a valid identifier) has every column of this version. */
+static int has_current_columns(outbox *ob, const char *table)
+{
+	char sql[sizeof all_columns + OUTBOX_TABLE_MAX + 64];
+	snprintf(sql, sizeof sql, "SELECT %s FROM \"%s\" LIMIT 0", all_columns, table);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ob->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_finalize(st);
+	return 1;
+}
+
+/* 1 if the file already holds another outbox table of the current version
+ * (a table with every column, and its "<name>_pending" index): evidence
+ * that user_version is ours, so a new table may be added beside it. */
+static int holds_other_outbox(outbox *ob)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ob->db,
+			       "SELECT t.name FROM main.sqlite_master t JOIN main.sqlite_master i "
+			       "ON i.type = 'index' AND i.tbl_name = t.name "
+			       "AND i.name = t.name || '_pending' WHERE t.type = 'table'",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	int found = 0;
+	while (!found && sqlite3_step(st) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(st, 0);
+		if (name && outbox_table_valid(name) && has_current_columns(ob, name))
+			found = 1;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+/* Apply migrations from version `from` to the current one, then set
+ * user_version. Runs inside the caller's write transaction. */
+static int migrate(outbox *ob, int from, errinfo *err)
+{
+	buf sql = BUF_INIT(64 * 1024);
+	int status = 0;
+	for (int v = from + 1; v <= N_MIGRATIONS && status == 0; v++) {
+		if (expand(ob, migrations[v - 1], &sql) != 0)
+			status = errinfo_set(err, EXIT_SOFTWARE, "%s: schema step %d too large",
+					     ob->path, v);
+		else
+			status = exec_sql(ob, sql.data, "creating the outbox schema", err);
+	}
+	if (status == 0) {
+		char pragma[64];
+		snprintf(pragma, sizeof pragma, "PRAGMA user_version = %d", OUTBOX_SCHEMA_VERSION);
+		status = exec_sql(ob, pragma, "setting the schema version", err);
+	}
+	buf_free(&sql);
+	if (status == 0)
+		ob->created = ob->created || from == 0;
+	return status;
+}
+
+/* Decide what the file is and bring the table to the current version. The
+ * first pass reads under a plain (deferred) transaction so opening an
+ * up-to-date outbox never waits for the write lock; when something must be
+ * created or migrated, a second pass takes the write lock and decides
+ * again (another process may have done it meanwhile). */
+static int schema_ensure(outbox *ob, errinfo *err)
+{
+	for (int locked = 0; locked <= 1; locked++) {
+		int status = exec_sql(ob, locked ? "BEGIN IMMEDIATE" : "BEGIN",
+				      "opening the outbox", err);
+		if (status)
+			return status;
+		char text[32];
+		int exists = 0;
+		status = query_text(ob, "PRAGMA user_version", "reading the schema version", text,
+				    sizeof text, err);
+		if (status == 0)
+			status = table_exists(ob, ob->table, &exists, err);
+		if (status) {
+			outbox_rollback(ob);
+			return status;
+		}
+		long uv = strtol(text, NULL, 10);
+		if (uv > OUTBOX_SCHEMA_VERSION && exists)
+			status = errinfo_set(err, EXIT_CONFIG,
+					     "%s: outbox schema version %ld is newer than this tool supports (%d)",
+					     ob->path, uv, OUTBOX_SCHEMA_VERSION);
+		else if (uv == 0 && exists)
+			status = errinfo_set(err, EXIT_CONFIG,
+					     "%s: a table named \"%s\" exists but PRAGMA user_version is 0: "
+					     "it was not created by these tools (an outbox made by hand "
+					     "must also set PRAGMA user_version = %d; see outbox(5))",
+					     ob->path, ob->table, OUTBOX_SCHEMA_VERSION);
+		else if (uv != 0 && !exists &&
+			 !(uv == OUTBOX_SCHEMA_VERSION && holds_other_outbox(ob)))
+			status = errinfo_set(err, EXIT_CONFIG,
+					     "%s: PRAGMA user_version is %ld but there is no table \"%s\": "
+					     "the file looks like another application's database that "
+					     "versions itself with user_version; refusing to guess "
+					     "(use another --db file, or the right --table)",
+					     ob->path, uv, ob->table);
+		else if (uv == OUTBOX_SCHEMA_VERSION && exists && !has_current_columns(ob, ob->table))
+			status = errinfo_set(err, EXIT_CONFIG,
+					     "%s: table \"%s\" lacks columns of outbox schema version %d: "
+					     "not an outbox table",
+					     ob->path, ob->table, OUTBOX_SCHEMA_VERSION);
+		else if (uv == OUTBOX_SCHEMA_VERSION && exists)
+			return exec_sql(ob, "COMMIT", "opening the outbox", err);
+		else if (!locked) {
+			/* Something to create or migrate: retry with the lock. */
+			outbox_rollback(ob);
+			continue;
+		} else {
+			/* A new table beside another outbox starts from nothing. */
+			status = migrate(ob, exists ? (int)uv : 0, err);
+			if (status == 0)
+				ob->created = 1;
+			if (status == 0)
+				return exec_sql(ob, "COMMIT", "creating the outbox schema", err);
+		}
+		outbox_rollback(ob);
+		return status;
+	}
+	return errinfo_set(err, EXIT_SOFTWARE, "%s: schema check did not settle", ob->path);
+}
+
+/* Create the file with mode 0600 unless it exists: SQLite would create it
+ * with 0644 (less the umask), and an outbox holds business events. */
+static int create_file(outbox *ob, const char *path, int no_create, errinfo *err)
+{
+	struct stat sb;
+	if (stat(path, &sb) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return errinfo_set(err, errno == EACCES ? EXIT_NOPERM : EXIT_CANTCREAT,
+				   "%s: %s", path, strerror(errno));
+	if (no_create)
+		return errinfo_set(err, EXIT_CANTCREAT, "%s: no such database", path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno != EEXIST)
+		return errinfo_set(err, EXIT_CANTCREAT, "%s: cannot create the database: %s",
+				   path, strerror(errno));
+	if (fd >= 0) {
+		ob->created = 1;
+		if (close(fd) != 0)
+			return errinfo_set(err, EXIT_IOERR, "%s: %s", path, strerror(errno));
+	}
+	return 0;
+}
+
+static int prepare_insert(outbox *ob, errinfo *err)
+{
+	char sql[512];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO %s (id, source, type, subject, partition_key, event, created_at) "
+		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, id) DO NOTHING",
+		 ob->qtable);
+	int rc = sqlite3_prepare_v3(ob->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ob->ins, NULL);
+	return rc == SQLITE_OK ? 0 : fail_sqlite(ob, rc, "preparing the insert", err);
+}
+
+outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
+{
+	outbox_options dflt = {0};
+	if (!opt)
+		opt = &dflt;
+	const char *table = opt->table ? opt->table : OUTBOX_DEFAULT_TABLE;
+	if (!outbox_table_valid(table)) {
+		errinfo_set(err, EXIT_USAGE,
+			    "invalid table name \"%.80s\": must match [A-Za-z_][A-Za-z0-9_]{0,63}", table);
+		return NULL;
+	}
+	outbox *ob = calloc(1, sizeof *ob);
+	if (!ob || !(ob->path = strdup(path))) {
+		free(ob);
+		errinfo_set(err, EXIT_SOFTWARE, "%s: out of memory", path);
+		return NULL;
+	}
+	snprintf(ob->table, sizeof ob->table, "%s", table);
+	snprintf(ob->qtable, sizeof ob->qtable, "\"%s\"", table);
+	ob->busy_ms = opt->busy_ms ? opt->busy_ms : OUTBOX_DEFAULT_BUSY_MS;
+	size_t max_event = opt->max_event ? opt->max_event : DEFAULT_MAX_EVENT;
+	buf_init(&ob->event, max_event);
+	for (int i = 0; i < N_COLS; i++)
+		buf_init(&ob->col[i], max_event);
+
+	int status = 0;
+	if (strcmp(path, ":memory:") != 0)
+		status = create_file(ob, path, opt->no_create, err);
+	if (status == 0) {
+		int rc = sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE, NULL);
+		if (rc != SQLITE_OK)
+			status = fail_sqlite(ob, rc, "opening", err);
+	}
+	if (status == 0 && sqlite3_extended_result_codes(ob->db, 1) != SQLITE_OK)
+		status = fail_sqlite(ob, SQLITE_ERROR, "opening", err);
+	/* SQLite opens a file it may not write read-only without a word;
+	 * say so now rather than at the first insert. */
+	if (status == 0 && sqlite3_db_readonly(ob->db, "main") == 1)
+		status = errinfo_set(err, EXIT_CANTCREAT,
+				     "%s: database is read-only (no write permission)", path);
+	if (status == 0 && sqlite3_busy_timeout(ob->db, (int)ob->busy_ms) != SQLITE_OK)
+		status = fail_sqlite(ob, SQLITE_ERROR, "setting the busy timeout", err);
+	if (status == 0) {
+		/* WAL: readers (the relay's inspection commands) never block the
+		 * writer. An in-memory database stays "memory"; a file system
+		 * without shared memory keeps its mode, which is still correct. */
+		char mode[16];
+		status = query_text(ob, "PRAGMA journal_mode = WAL", "switching to WAL", mode,
+				    sizeof mode, err);
+	}
+	/* FULL: in WAL mode one fsync of the log per commit, so a commit that
+	 * returned survives power loss too; exit 0 is a promise. */
+	if (status == 0)
+		status = exec_sql(ob, "PRAGMA synchronous = FULL", "setting synchronous", err);
+	if (status == 0)
+		status = schema_ensure(ob, err);
+	if (status == 0)
+		status = prepare_insert(ob, err);
+	if (status) {
+		outbox_close(ob);
+		return NULL;
+	}
+	return ob;
+}
+
+int outbox_created(const outbox *ob) { return ob->created; }
+
+sqlite3 *outbox_db(outbox *ob) { return ob->db; }
+
+int outbox_in_transaction(outbox *ob) { return ob->db && !sqlite3_get_autocommit(ob->db); }
+
+int outbox_begin(outbox *ob, errinfo *err)
+{
+	if (outbox_in_transaction(ob))
+		return errinfo_set(err, EXIT_SOFTWARE, "%s: a transaction is already open",
+				   ob->path);
+	return exec_sql(ob, "BEGIN IMMEDIATE", "beginning a transaction", err);
+}
+
+int outbox_commit(outbox *ob, errinfo *err)
+{
+	int status = exec_sql(ob, "COMMIT", "committing", err);
+	/* A failed COMMIT may leave the transaction open (SQLITE_BUSY): undo
+	 * it so that "failed" always means "nothing of it was kept". */
+	if (status)
+		outbox_rollback(ob);
+	return status;
+}
+
+void outbox_rollback(outbox *ob)
+{
+	if (outbox_in_transaction(ob))
+		(void)sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Refuse transaction control in caller SQL: a COMMIT inside --exec would
+ * end the outbox transaction halfway and break the all-or-nothing rule. */
+static int deny_txn(void *ctx, int action, const char *a, const char *b, const char *c,
+		    const char *d)
+{
+	(void)a, (void)b, (void)c, (void)d;
+	if (action == SQLITE_TRANSACTION) {
+		((outbox *)ctx)->denied_txn = 1;
+		return SQLITE_DENY;
+	}
+	return SQLITE_OK;
+}
+
+int outbox_exec(outbox *ob, const char *sql, errinfo *err)
+{
+	ob->denied_txn = 0;
+	int rc = sqlite3_set_authorizer(ob->db, deny_txn, ob);
+	if (rc != SQLITE_OK)
+		return fail_sqlite(ob, rc, "SQL", err);
+	rc = sqlite3_exec(ob->db, sql, NULL, NULL, NULL);
+	int status = 0;
+	if (rc != SQLITE_OK) {
+		int prim = rc & 0xff;
+		if (ob->denied_txn)
+			status = errinfo_set(err, EXIT_DATAERR,
+					     "SQL: BEGIN, COMMIT and ROLLBACK are not allowed: the SQL "
+					     "runs inside the outbox transaction");
+		else if (prim == SQLITE_ERROR || prim == SQLITE_CONSTRAINT ||
+			 prim == SQLITE_MISMATCH || prim == SQLITE_RANGE || prim == SQLITE_TOOBIG)
+			status = errinfo_set(err, EXIT_DATAERR, "SQL: %s", sqlite3_errmsg(ob->db));
+		else
+			status = fail_sqlite(ob, rc, "SQL", err);
+	}
+	/* The authorizer also forces statements prepared under it to be
+	 * re-prepared; clearing it keeps the insert statement fast. */
+	if (sqlite3_set_authorizer(ob->db, NULL, NULL) != SQLITE_OK && status == 0)
+		status = fail_sqlite(ob, SQLITE_ERROR, "SQL", err);
+	return status;
+}
+
+/* Bind a string attribute's decoded value: the token's interior when it
+ * holds no escape (no copy), else its decoded bytes in col. */
+static int bind_attr(outbox *ob, int idx, const ce_attr *a, buf *col)
+{
+	if (!a->value.p)
+		return sqlite3_bind_null(ob->ins, idx);
+	if (a->type == JSON_STRING && json_string_is_plain(a->value))
+		return sqlite3_bind_text(ob->ins, idx, a->value.p + 1, (int)(a->value.n - 2),
+					 SQLITE_STATIC);
+	buf_reset(col);
+	if (ce_attr_value(a, col) != 0)
+		return SQLITE_TOOBIG;
+	return sqlite3_bind_text(ob->ins, idx, col->data ? col->data : "", (int)col->len,
+				 SQLITE_STATIC);
+}
+
+int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err)
+{
+	buf_reset(&ob->event);
+	if (ce_write_json(ev, &ob->event) != 0)
+		return errinfo_set(err, EXIT_DATAERR, "event larger than %zu bytes",
+				   ob->event.max);
+	if (ob->event.len > INT_MAX)
+		return errinfo_set(err, EXIT_DATAERR, "event too large");
+	char created[TIMEFMT_MICROS_LEN + 1];
+	rfc3339_format_us(timefmt_now_us(), created);
+
+	const ce_attr *pkey = ce_find_extension(ev, "partitionkey");
+	ce_attr none = {{NULL, 0}, {NULL, 0}, JSON_NULL};
+	int rc = bind_attr(ob, 1, &ev->id, &ob->col[COL_ID]);
+	if (rc == SQLITE_OK)
+		rc = bind_attr(ob, 2, &ev->source, &ob->col[COL_SOURCE]);
+	if (rc == SQLITE_OK)
+		rc = bind_attr(ob, 3, &ev->type, &ob->col[COL_TYPE]);
+	if (rc == SQLITE_OK)
+		rc = bind_attr(ob, 4, &ev->subject, &ob->col[COL_SUBJECT]);
+	if (rc == SQLITE_OK)
+		rc = bind_attr(ob, 5, pkey ? pkey : &none, &ob->col[COL_PKEY]);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(ob->ins, 6, ob->event.data, (int)ob->event.len,
+				       SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(ob->ins, 7, created, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
+	if (rc == SQLITE_TOOBIG)
+		return errinfo_set(err, EXIT_DATAERR, "attribute value too large");
+	if (rc != SQLITE_OK)
+		return fail_sqlite(ob, rc, "binding the event", err);
+	rc = sqlite3_step(ob->ins);
+	int changed = sqlite3_changes(ob->db);
+	/* reset also releases the SQLITE_STATIC pointers' use. */
+	(void)sqlite3_reset(ob->ins);
+	if (rc != SQLITE_DONE)
+		return fail_sqlite(ob, rc, "inserting", err);
+	if (result)
+		*result = changed > 0 ? OUTBOX_INSERTED : OUTBOX_DUPLICATE;
+	return 0;
+}
+
+int outbox_append_json(outbox *ob, const char *json, size_t len, int *result, errinfo *err)
+{
+	cloudevent ev;
+	ce_error ce = {{0}, {0}};
+	if (ce_parse(&ev, json, len, &ce) != 0) {
+		if (ce.attribute[0])
+			return errinfo_set(err, EXIT_DATAERR, "%s: %s", ce.attribute, ce.text);
+		return errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
+	}
+	return outbox_append(ob, &ev, result, err);
+}
+
+void outbox_close(outbox *ob)
+{
+	if (!ob)
+		return;
+	if (ob->db) {
+		outbox_rollback(ob);
+		sqlite3_finalize(ob->ins);
+		/* v2: never fails for lack of finalized statements of ours. */
+		(void)sqlite3_close_v2(ob->db);
+	}
+	buf_free(&ob->event);
+	for (int i = 0; i < N_COLS; i++)
+		buf_free(&ob->col[i]);
+	free(ob->path);
+	free(ob);
+}

@@ -1,0 +1,98 @@
+/* outbox.h - the outbox store: a table in a SQLite file (man/outbox.5).
+ *
+ * Ownership: an outbox handle owns its sqlite3 connection, its prepared
+ * statements and its scratch buffers; outbox_close() releases them all.
+ * outbox_db() lends the connection: the caller may run its own statements
+ * on it (inside the same transaction as outbox_append) but must finalize
+ * them before outbox_close() and must not close the connection itself.
+ * Nothing a function takes is kept after it returns: outbox_append() copies
+ * what it needs from the event (the event's text may be reused at once).
+ *
+ * Errors: every function that can fail returns an exitcode.h value (0 =
+ * success) and fills an errinfo whose text starts with the database file
+ * name. SQLite results map to exit statuses as follows:
+ *   SQLITE_BUSY, SQLITE_LOCKED            75 (locked past the busy timeout)
+ *   SQLITE_FULL, SQLITE_IOERR             74 (disk full, I/O error)
+ *   SQLITE_NOTADB, SQLITE_CORRUPT         74 ("not an outbox database")
+ *   SQLITE_READONLY, SQLITE_CANTOPEN      73
+ *   SQLITE_PERM, SQLITE_AUTH              77
+ *   SQLITE_CONSTRAINT, SQLITE_ERROR in
+ *     caller SQL (outbox_exec)            65 (the SQL is bad input)
+ *   schema newer than supported, or not
+ *     recognisably an outbox              78
+ *   anything else                         70
+ *
+ * Transactions: the caller brackets appends with outbox_begin() and
+ * outbox_commit(); outbox_rollback() undoes everything since begin. A
+ * transaction taken with outbox_begin() holds the write lock from the start
+ * (BEGIN IMMEDIATE), so a busy database shows up at begin, never halfway.
+ */
+#ifndef OUTBOX_H
+#define OUTBOX_H
+
+#include <stddef.h>
+
+#include "cloudevent.h"
+#include "diag.h"
+
+#define OUTBOX_SCHEMA_VERSION 1
+#define OUTBOX_DEFAULT_TABLE "outbox"
+#define OUTBOX_TABLE_MAX 64 /* identifier length limit */
+#define OUTBOX_DEFAULT_BUSY_MS 5000
+
+typedef struct outbox outbox;
+typedef struct sqlite3 sqlite3;
+
+typedef struct outbox_options {
+	const char *table;     /* NULL = "outbox"; must pass outbox_table_valid */
+	unsigned busy_ms;      /* busy timeout; 0 = OUTBOX_DEFAULT_BUSY_MS */
+	size_t max_event;      /* largest canonical event stored; 0 = 16 MiB */
+	int no_create;         /* 1: a missing file is an error (73), not created */
+} outbox_options;
+
+/* 1 if name is a valid table name: [A-Za-z_][A-Za-z0-9_]{0,63}. */
+int outbox_table_valid(const char *name);
+
+/* Open (creating with mode 0600 when missing) the SQLite file at path,
+ * switch it to WAL, set the busy timeout and synchronous=FULL, then create
+ * or migrate the outbox table to OUTBOX_SCHEMA_VERSION in one transaction.
+ * opt may be NULL. Returns NULL with err set on failure. */
+outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err);
+
+/* 1 if outbox_open() created the file or the table. */
+int outbox_created(const outbox *ob);
+
+/* The connection, lent (see Ownership above). */
+sqlite3 *outbox_db(outbox *ob);
+
+int outbox_begin(outbox *ob, errinfo *err);
+int outbox_commit(outbox *ob, errinfo *err);
+/* Undo the open transaction; harmless when none is open. */
+void outbox_rollback(outbox *ob);
+/* 1 while a transaction is open. */
+int outbox_in_transaction(outbox *ob);
+
+/* Run caller SQL (any number of statements; result rows are ignored) on
+ * the connection, normally inside the open transaction. */
+int outbox_exec(outbox *ob, const char *sql, errinfo *err);
+
+enum outbox_append_result {
+	OUTBOX_INSERTED = 1,
+	OUTBOX_DUPLICATE = 2 /* (source, id) already present: nothing written */
+};
+
+/* Store a validated event (ce_parse) as a pending row: canonical compact
+ * JSON in `event`, decoded id, source, type, subject and partitionkey
+ * extension in their columns, created_at now. Runs inside the caller's
+ * transaction (or autocommits when none is open). *result, if not NULL,
+ * says whether a row was inserted or the event was a duplicate. */
+int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err);
+
+/* Parse, validate and append one event given as JSON text. A rejected event
+ * returns EXIT_DATAERR with err naming the attribute at fault. */
+int outbox_append_json(outbox *ob, const char *json, size_t len, int *result, errinfo *err);
+
+/* Roll back anything open, finalize statements and close. NULL is fine. */
+void outbox_close(outbox *ob);
+
+#endif

@@ -7,20 +7,30 @@
  * caller's buf.
  *
  * Validation follows CloudEvents 1.0 (JSON format) exactly:
- *  - the event is a JSON object; no attribute may appear twice;
+ *  - the event is a JSON object; no attribute may appear twice (names are
+ *    compared decoded, so "id" and "\u0069d" are the same);
  *  - specversion, id, source, type are required non-empty strings, and
- *    specversion must be "1.0";
- *  - optional attributes given as null are absent;
- *  - subject, datacontenttype, dataschema are strings (dataschema a URI,
- *    source a URI-reference: non-empty is what is checked), time is an
- *    RFC 3339 timestamp (timefmt.h), kept with its given precision;
+ *    specversion must be "1.0"; null for one of them counts as missing;
+ *  - optional attributes (extensions too) given as null are absent;
+ *    "data": null means no data;
+ *  - every String attribute is free of U+0000-001F, U+007F-009F and
+ *    Unicode noncharacters (CloudEvents type system);
+ *  - subject, datacontenttype, dataschema are non-empty strings;
+ *    datacontenttype is an RFC 2046 media type (type/subtype with optional
+ *    ;parameters), dataschema an absolute URI (a scheme is checked), source
+ *    a URI-reference (non-empty is what is checked); time is an RFC 3339
+ *    timestamp (timefmt.h), kept with its given precision;
  *  - extension names are [a-z0-9]+ (at most 20 characters recommended by
  *    the spec: longer names are accepted), values are strings, booleans or
  *    integers (JSON numbers without fraction or exponent, within
  *    -2^31..2^31-1);
  *  - data and data_base64 are mutually exclusive; data_base64 is a string of
  *    valid base64 (RFC 4648, padded).
- * A rejection names the attribute at fault (err->attribute).
+ * A rejection names the attribute at fault (err->attribute), decoded, at
+ * most 63 bytes, control characters shown as '?'. An input that is not
+ * JSON, or not an object, leaves err->attribute "" and says where the JSON
+ * breaks. When several attributes are wrong, a bad specversion is reported
+ * first, else the first problem in input order, else a missing attribute.
  */
 #ifndef CLOUDEVENT_H
 #define CLOUDEVENT_H
@@ -60,7 +70,8 @@ typedef struct ce_error {
 } ce_error;
 
 /* Parse and validate one event from text[0..len) (surrounding whitespace
- * allowed). 0 on success, -1 with err filled. */
+ * allowed). 0 on success, -1 with err filled (err may be NULL). One pass,
+ * no allocation. Entries of ev->ext past ev->n_ext are not touched. */
 int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err);
 
 /* Append ev as one compact JSON object (no newline) in canonical order:
@@ -91,5 +102,21 @@ int ce_content_type_is_json(const char *ct, size_t len);
  * content type is not JSON; decoded bytes of data_base64. Nothing for an
  * event without data. 0, or -1 if out is full. */
 int ce_data_bytes(const cloudevent *ev, buf *out);
+
+/* JSON batches (application/cloudevents-batch+json): a JSON array of
+ * events.
+ *   ce_batch b; if (ce_batch_begin(&b, text, len, &err) != 0) ...
+ *   while ((r = ce_batch_next(&b, &ev, &err)) == 1) ...
+ * ce_batch_begin validates the whole text as JSON and checks it is an
+ * array (an empty one is a valid, empty batch). ce_batch_next parses the
+ * next element: 1 with *ev set, 0 after the last, -1 with err filled (the
+ * text starts "batch element N: ", N counted from 1; b->index is N). The
+ * iteration may go on after an error. The text must outlive b and ev. */
+typedef struct ce_batch {
+	json_iter it;
+	size_t index; /* 1-based index of the element last returned */
+} ce_batch;
+int ce_batch_begin(ce_batch *b, const char *text, size_t len, ce_error *err);
+int ce_batch_next(ce_batch *b, cloudevent *ev, ce_error *err);
 
 #endif

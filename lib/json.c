@@ -252,7 +252,8 @@ static uptr scan_literal(struct scan *s, uptr p, uptr end, const char *lit, size
  * (1 = object) so nesting costs no recursion and no allocation. */
 static uptr scan_value(struct scan *s, uptr p, uptr end, uptr *vstart)
 {
-	uint64_t stack[JSON_MAX_DEPTH / 64] = {0};
+	/* Each push sets or clears its bit, so no bit is read unwritten. */
+	uint64_t stack[JSON_MAX_DEPTH / 64];
 	unsigned depth = 0;
 
 	p = skip_ws(p, end);
@@ -691,6 +692,77 @@ int json_string_equals(json_span tok, const char *s)
 		if (dec_next(&d) != (unsigned char)s[i])
 			return 0;
 	return dec_next(&d) < 0;
+}
+
+size_t json_string_decode_fixed(json_span tok, char *dst, size_t cap)
+{
+	if (!tok.p || tok.n < 2)
+		return 0;
+	uptr p = (uptr)tok.p + 1, end = (uptr)tok.p + tok.n - 1;
+	if ((size_t)(end - p) <= cap)
+		return decode_into(p, end, (unsigned char *)dst);
+	struct dec d = {p, end, {0}, 0, 0};
+	size_t n = 0;
+	int c;
+	while ((c = dec_next(&d)) >= 0) {
+		if (n == cap)
+			return (size_t)-1;
+		dst[n++] = (char)c;
+	}
+	return n;
+}
+
+long json_string_next_cp(json_span tok, size_t *pos)
+{
+	if (!tok.p || tok.n < 2)
+		return -1;
+	uptr b = (uptr)tok.p + 1, end = (uptr)tok.p + tok.n - 1;
+	if (*pos >= (size_t)(end - b))
+		return -1;
+	uptr p = b + *pos;
+	unsigned c = *p;
+	long cp;
+	size_t used;
+	if (c == '\\') {
+		if (end - p >= 2 && p[1] == 'u') {
+			long hi = hex4(p + 2, end), lo = -1;
+			used = 6;
+			cp = hi < 0 ? 0xFFFD : hi;
+			if (hi >= 0xD800 && hi <= 0xDBFF) {
+				if (end - p >= 12 && p[6] == '\\' && p[7] == 'u')
+					lo = hex4(p + 8, end);
+				if (lo >= 0xDC00 && lo <= 0xDFFF) {
+					cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+					used = 12;
+				} else {
+					cp = 0xFFFD;
+				}
+			} else if (hi >= 0xDC00 && hi <= 0xDFFF) {
+				cp = 0xFFFD;
+			}
+		} else {
+			unsigned char tmp[4];
+			size_t n;
+			used = decode_escape(p, end, tmp, &n);
+			cp = n ? tmp[0] : 0xFFFD;
+		}
+	} else if (c < 0x80) {
+		cp = c;
+		used = 1;
+	} else {
+		/* Validated UTF-8: the lead byte gives the length. */
+		size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+		if ((size_t)(end - p) < n)
+			n = (size_t)(end - p);
+		cp = c & (n == 4 ? 0x07 : n == 3 ? 0x0F : 0x1F);
+		for (size_t i = 1; i < n; i++)
+			cp = cp << 6 | (p[i] & 0x3F);
+		used = n;
+	}
+	if (used > (size_t)(end - p))
+		used = (size_t)(end - p);
+	*pos += used;
+	return cp;
 }
 
 /* Bytes that json_string_encode must escape. */

@@ -90,6 +90,14 @@ int json_string_is_plain(json_span tok); /* 1 if it holds no backslash */
 /* Append the decoded bytes of tok to out (\u escapes as UTF-8; the result
  * may hold NUL bytes from \u0000). 0, or -1 if out is full. */
 int json_string_decode(json_span tok, buf *out);
+/* Decode tok into dst[0..cap) (no NUL added). Returns the decoded length,
+ * or (size_t)-1 when it does not fit (dst then holds a prefix). A decoded
+ * string is never longer than its token minus the quotes. */
+size_t json_string_decode_fixed(json_span tok, char *dst, size_t cap);
+/* Walk the code points of tok: start with *pos = 0; each call returns the
+ * next code point (0..0x10FFFF) and advances *pos (a byte offset into the
+ * token's body), or returns -1 at the end. */
+long json_string_next_cp(json_span tok, size_t *pos);
 /* Compare a string token with a C string, decoding escapes: 1 if equal. */
 int json_string_equals(json_span tok, const char *s);
 /* Append s[0..n) as a JSON string token (quotes, escapes: \" \\ \b \f \n

@@ -1,0 +1,971 @@
+/* cloudevent.c - see cloudevent.h
+ *
+ * ce_parse validates and extracts in a single pass over the text: it walks
+ * the top-level object itself and lets json_scan validate each key and
+ * value, so an event is read once. The first problem with an attribute is
+ * remembered rather than returned at once, so that a line which is not
+ * JSON at all is reported as such, whatever attribute comes first.
+ */
+#include "cloudevent.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base64.h"
+#include "timefmt.h"
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Longest decoded name a key written with escapes may have; plain keys
+ * have no limit. Extension names are [a-z0-9]+, so nobody escapes them in
+ * practice. */
+#define NAME_MAX_DECODED 256
+
+enum core {
+	C_SPECVERSION,
+	C_ID,
+	C_SOURCE,
+	C_TYPE,
+	C_SUBJECT,
+	C_TIME,
+	C_DATACONTENTTYPE,
+	C_DATASCHEMA,
+	C_DATA,
+	C_DATA_BASE64,
+	C_NONE
+};
+
+static const char *const core_name[] = {
+	"specversion", "id", "source", "type", "subject", "time",
+	"datacontenttype", "dataschema", "data", "data_base64",
+};
+
+static const char *type_name(enum json_type t)
+{
+	switch (t) {
+	case JSON_NULL: return "null";
+	case JSON_FALSE:
+	case JSON_TRUE: return "a boolean";
+	case JSON_NUMBER: return "a number";
+	case JSON_STRING: return "a string";
+	case JSON_ARRAY: return "an array";
+	case JSON_OBJECT: return "an object";
+	default: return "an invalid value";
+	}
+}
+
+/* Attribute of a key, by its decoded name. */
+static enum core core_of(const char *s, size_t n)
+{
+	switch (n) {
+	case 2:
+		return memcmp(s, "id", 2) == 0 ? C_ID : C_NONE;
+	case 4:
+		if (memcmp(s, "type", 4) == 0) return C_TYPE;
+		if (memcmp(s, "time", 4) == 0) return C_TIME;
+		if (memcmp(s, "data", 4) == 0) return C_DATA;
+		return C_NONE;
+	case 6:
+		return memcmp(s, "source", 6) == 0 ? C_SOURCE : C_NONE;
+	case 7:
+		return memcmp(s, "subject", 7) == 0 ? C_SUBJECT : C_NONE;
+	case 10:
+		return memcmp(s, "dataschema", 10) == 0 ? C_DATASCHEMA : C_NONE;
+	case 11:
+		if (memcmp(s, "specversion", 11) == 0) return C_SPECVERSION;
+		if (memcmp(s, "data_base64", 11) == 0) return C_DATA_BASE64;
+		return C_NONE;
+	case 15:
+		return memcmp(s, "datacontenttype", 15) == 0 ? C_DATACONTENTTYPE : C_NONE;
+	default:
+		return C_NONE;
+	}
+}
+
+/* ---- errors ---- */
+
+/* Copy a name into err->attribute, truncated on a UTF-8 boundary, with
+ * control characters replaced so the message is safe on a terminal. */
+static void set_attribute(ce_error *err, const char *s, size_t n)
+{
+	size_t cap = sizeof err->attribute - 1;
+	if (n > cap) {
+		n = cap;
+		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+			n--;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		err->attribute[i] = (char)(c < 0x20 || c == 0x7f ? '?' : c);
+	}
+	err->attribute[n] = '\0';
+}
+
+static void set_text(ce_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
+static void set_text(ce_error *err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vsnprintf(err->text, sizeof err->text, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		err->text[0] = '\0';
+}
+
+/* The first attribute problem found, reported when the JSON is sound. */
+struct pending {
+	const char *msg;      /* NULL: none */
+	json_span key;        /* key token of the attribute, or */
+	const char *name;     /* a fixed name when key.p is NULL */
+	enum json_type found; /* for "must be ..." messages, else JSON_INVALID */
+	int is_specversion;
+};
+
+static void note(struct pending *pe, json_span key, const char *name, const char *msg,
+		 enum json_type found)
+{
+	int spec = name && strcmp(name, "specversion") == 0;
+	/* A bad specversion outranks anything else: the other rules are
+	 * those of 1.0 and mean nothing for another version. */
+	if (pe->msg && !(spec && !pe->is_specversion))
+		return;
+	pe->msg = msg;
+	pe->key = key;
+	pe->name = name;
+	pe->found = found;
+	pe->is_specversion = spec;
+}
+
+static void report(const struct pending *pe, ce_error *err)
+{
+	if (!err)
+		return;
+	if (pe->key.p) {
+		char tmp[sizeof err->attribute];
+		size_t n = json_string_decode_fixed(pe->key, tmp, sizeof tmp);
+		if (n == (size_t)-1)
+			n = sizeof tmp;
+		set_attribute(err, tmp, n);
+	} else {
+		set_attribute(err, pe->name, strlen(pe->name));
+	}
+	if (pe->found != JSON_INVALID)
+		set_text(err, "%s, found %s", pe->msg, type_name(pe->found));
+	else
+		set_text(err, "%s", pe->msg);
+}
+
+static int json_fail(ce_error *err, const json_error *je)
+{
+	if (err) {
+		err->attribute[0] = '\0';
+		set_text(err, "invalid JSON at byte %zu: %s", je->offset, je->what);
+	}
+	return -1;
+}
+
+/* ---- value checks ---- */
+
+/* CloudEvents String: no U+0000-001F, U+007F-009F, noncharacters (and no
+ * surrogates, which valid UTF-8 and checked \u escapes exclude already). */
+static int cp_allowed(long cp)
+{
+	if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+		return 0;
+	if (cp >= 0xFDD0 && cp <= 0xFDEF)
+		return 0;
+	return (cp & 0xFFFE) != 0xFFFE;
+}
+
+/* 1 if a validated string token holds only characters a CloudEvents
+ * String allows. Printable ASCII without escapes, the usual case, is
+ * settled eight bytes at a time. */
+static int string_chars_ok(json_span tok)
+{
+	const unsigned char *p = (const unsigned char *)tok.p + 1;
+	const unsigned char *end = (const unsigned char *)tok.p + tok.n - 1;
+	while (end - p >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		uint64_t b = w ^ (ONES * '\\');
+		/* byte >= 0x7F, or byte == '\\' (exact enough: any hit
+		 * sends us to the careful path) */
+		if (((w | (w + ONES)) & HIGHS) || ((b - ONES) & ~b & HIGHS))
+			goto slow;
+		p += 8;
+	}
+	for (; p < end; p++)
+		if (*p == '\\' || *p >= 0x7F)
+			goto slow;
+	return 1;
+slow:;
+	size_t pos = 0;
+	long cp;
+	while ((cp = json_string_next_cp(tok, &pos)) >= 0)
+		if (!cp_allowed(cp))
+			return 0;
+	return 1;
+}
+
+static int is_tchar(long c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return 1;
+	return c > 0 && c < 0x80 && strchr("!#$%&'*+-.^_`|~", (int)c) != NULL;
+}
+
+/* RFC 2046 / RFC 9110 media type: type "/" subtype *(OWS ";" OWS
+ * [token "=" (token / quoted-string)]). Walked code point by code point,
+ * so escapes and any length need no buffer. */
+static int media_type_ok(json_span tok)
+{
+	enum { TYPE0, TYPE, SUB0, SUB, OWS1, OWS2, PNAME, PVAL0, PTOK, PQ, PQESC, PQEND } st = TYPE0;
+	size_t pos = 0;
+	long c;
+	while ((c = json_string_next_cp(tok, &pos)) >= 0) {
+		int ws = c == ' ' || c == '\t';
+		switch (st) {
+		case TYPE0:
+		case TYPE:
+			if (is_tchar(c))
+				st = TYPE;
+			else if (c == '/' && st == TYPE)
+				st = SUB0;
+			else
+				return 0;
+			break;
+		case SUB0:
+			if (!is_tchar(c))
+				return 0;
+			st = SUB;
+			break;
+		case SUB:
+		case PTOK:
+		case PQEND:
+			if (is_tchar(c) && st != PQEND)
+				break;
+			if (ws)
+				st = OWS1;
+			else if (c == ';')
+				st = OWS2;
+			else
+				return 0;
+			break;
+		case OWS1:
+			if (c == ';')
+				st = OWS2;
+			else if (!ws)
+				return 0;
+			break;
+		case OWS2:
+			if (ws || c == ';')
+				break;
+			if (!is_tchar(c))
+				return 0;
+			st = PNAME;
+			break;
+		case PNAME:
+			if (c == '=')
+				st = PVAL0;
+			else if (!is_tchar(c))
+				return 0;
+			break;
+		case PVAL0:
+			if (c == '"')
+				st = PQ;
+			else if (is_tchar(c))
+				st = PTOK;
+			else
+				return 0;
+			break;
+		case PQ:
+			/* qdtext: HTAB, SP, VCHAR except '"' and '\\', obs-text */
+			if (c == '"')
+				st = PQEND;
+			else if (c == '\\')
+				st = PQESC;
+			else if (!(c == '\t' || (c >= 0x20 && c != 0x7F)))
+				return 0;
+			break;
+		case PQESC:
+			if (!(c == '\t' || (c >= 0x20 && c != 0x7F)))
+				return 0;
+			st = PQ;
+			break;
+		}
+	}
+	/* RFC 9110 allows whitespace only around ';', and an empty
+	 * parameter, so "text/plain;" passes and "text/plain " does not. */
+	return st == SUB || st == PTOK || st == PQEND || st == OWS2;
+}
+
+/* An absolute URI starts with a scheme: ALPHA *(ALPHA / DIGIT / "+" / "-"
+ * / ".") ":" (RFC 3986). */
+static int has_scheme(json_span tok)
+{
+	size_t pos = 0;
+	long c = json_string_next_cp(tok, &pos);
+	if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+		return 0;
+	while ((c = json_string_next_cp(tok, &pos)) >= 0) {
+		if (c == ':')
+			return 1;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '+' || c == '-' || c == '.'))
+			return 0;
+	}
+	return 0;
+}
+
+static int time_ok(json_span tok)
+{
+	if (json_string_is_plain(tok))
+		return rfc3339_check(tok.p + 1, tok.n - 2) == 0;
+	char tmp[64]; /* far longer than any sane timestamp */
+	size_t n = json_string_decode_fixed(tok, tmp, sizeof tmp);
+	return n != (size_t)-1 && rfc3339_check(tmp, n) == 0;
+}
+
+/* A CloudEvents Integer: a JSON number without fraction or exponent in
+ * -2^31 .. 2^31-1. */
+static int integer_ok(json_span tok)
+{
+	const char *p = tok.p, *end = tok.p + tok.n;
+	int neg = 0;
+	if (p < end && *p == '-') {
+		neg = 1;
+		p++;
+	}
+	if (p == end || end - p > 10)
+		return 0;
+	long long v = 0;
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		v = v * 10 + (*p - '0');
+	}
+	return neg ? v <= 2147483648LL : v <= 2147483647LL;
+}
+
+/* Visit the base64 text of a data_base64 token in chunks of whole 4-char
+ * quanta, so an escaped token needs no allocation. fn returns 0 to go on.
+ * Returns -1 when the text is not base64 (a code point outside ASCII, or a
+ * padded quantum before the end), else what fn last returned. */
+typedef int (*b64_chunk_fn)(const char *s, size_t n, int last, void *ctx);
+
+static int base64_chunks(json_span tok, b64_chunk_fn fn, void *ctx)
+{
+	if (json_string_is_plain(tok))
+		return fn(tok.p + 1, tok.n - 2, 1, ctx);
+	char chunk[1024];
+	size_t n = 0, pos = 0;
+	long c;
+	while ((c = json_string_next_cp(tok, &pos)) >= 0) {
+		if (c >= 0x80)
+			return -1;
+		if (n == sizeof chunk) {
+			if (memchr(chunk, '=', n))
+				return -1;
+			int r = fn(chunk, n, 0, ctx);
+			if (r != 0)
+				return r;
+			n = 0;
+		}
+		chunk[n++] = (char)c;
+	}
+	return fn(chunk, n, 1, ctx);
+}
+
+static int b64_check_chunk(const char *s, size_t n, int last, void *ctx)
+{
+	(void)last;
+	(void)ctx;
+	return base64_check(s, n) == 0 ? 0 : -1;
+}
+
+static int b64_decode_chunk(const char *s, size_t n, int last, void *ctx)
+{
+	(void)last;
+	int r = base64_decode(ctx, s, n);
+	return r == 0 ? 0 : r == -2 ? -2 : -1;
+}
+
+/* ---- names ---- */
+
+/* Decoded name of a key token: the raw body when it has no escape, else
+ * decoded into tmp. NULL when too long to decode. */
+static const char *key_name(json_span key, char tmp[NAME_MAX_DECODED], size_t *n)
+{
+	if (json_string_is_plain(key)) {
+		*n = key.n - 2;
+		return key.p + 1;
+	}
+	size_t d = json_string_decode_fixed(key, tmp, NAME_MAX_DECODED);
+	if (d == (size_t)-1)
+		return NULL;
+	*n = d;
+	return tmp;
+}
+
+static int names_equal(json_span a, json_span b)
+{
+	if (json_string_is_plain(a) && json_string_is_plain(b))
+		return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
+	size_t pa = 0, pb = 0;
+	for (;;) {
+		long ca = json_string_next_cp(a, &pa), cb = json_string_next_cp(b, &pb);
+		if (ca != cb)
+			return 0;
+		if (ca < 0)
+			return 1;
+	}
+}
+
+/* <0, 0, >0 as decoded name a sorts before, with, after b (bytewise,
+ * which for [a-z0-9] names is code point order). */
+static int names_cmp(json_span a, json_span b)
+{
+	if (json_string_is_plain(a) && json_string_is_plain(b)) {
+		size_t na = a.n - 2, nb = b.n - 2;
+		int r = memcmp(a.p + 1, b.p + 1, na < nb ? na : nb);
+		return r ? r : (na > nb) - (na < nb);
+	}
+	size_t pa = 0, pb = 0;
+	for (;;) {
+		long ca = json_string_next_cp(a, &pa), cb = json_string_next_cp(b, &pb);
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
+		if (ca < 0)
+			return 0;
+	}
+}
+
+int ce_extension_name_valid(const char *name, size_t len)
+{
+	if (!name || len == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+			return 0;
+	}
+	return core_of(name, len) == C_NONE;
+}
+
+/* ---- parsing ---- */
+
+struct parse {
+	cloudevent *ev;
+	struct pending pe;
+	unsigned seen; /* bit per enum core, null included */
+	json_span null_ext[CE_MAX_EXTENSIONS]; /* extensions given as null */
+	size_t n_null_ext;
+};
+
+static void core_member(struct parse *ps, enum core c, json_span key, json_span val,
+			enum json_type t)
+{
+	cloudevent *ev = ps->ev;
+	const char *name = core_name[c];
+	if (ps->seen & 1u << c) {
+		note(&ps->pe, key, name, "duplicate attribute", JSON_INVALID);
+		return;
+	}
+	ps->seen |= 1u << c;
+	if (c == C_DATA || c == C_DATA_BASE64) {
+		if (t == JSON_NULL)
+			return; /* no data */
+		if (ev->data_kind != CE_DATA_NONE) {
+			note(&ps->pe, key, name, "data and data_base64 are mutually exclusive", JSON_INVALID);
+			return;
+		}
+		if (c == C_DATA_BASE64) {
+			if (t != JSON_STRING) {
+				note(&ps->pe, key, name, "must be a string", t);
+				return;
+			}
+			if (base64_chunks(val, b64_check_chunk, NULL) != 0) {
+				note(&ps->pe, key, name, "not valid base64 (RFC 4648, padded)", JSON_INVALID);
+				return;
+			}
+		}
+		ev->data_kind = c == C_DATA ? CE_DATA_JSON : CE_DATA_BASE64;
+		ev->data = val;
+		ev->data_type = t;
+		return;
+	}
+	if (t == JSON_NULL) {
+		if (c <= C_TYPE)
+			note(&ps->pe, key, name, "required attribute missing (null)", JSON_INVALID);
+		return; /* an optional attribute given as null is absent */
+	}
+	if (t != JSON_STRING) {
+		note(&ps->pe, key, name, "must be a string", t);
+		return;
+	}
+	if (val.n == 2) {
+		note(&ps->pe, key, name, c == C_SPECVERSION ? "must be \"1.0\", found an empty string"
+							    : "must be a non-empty string", JSON_INVALID);
+		return;
+	}
+	const char *bad = NULL;
+	switch (c) {
+	case C_SPECVERSION:
+		if (!json_string_equals(val, "1.0"))
+			bad = "unsupported version (must be \"1.0\")";
+		break;
+	case C_TIME:
+		if (!time_ok(val))
+			bad = "not an RFC 3339 timestamp";
+		break;
+	case C_DATACONTENTTYPE:
+		if (!media_type_ok(val))
+			bad = "not an RFC 2046 media type (type/subtype)";
+		break;
+	case C_DATASCHEMA:
+		if (!has_scheme(val))
+			bad = "not an absolute URI";
+		break;
+	default:
+		break;
+	}
+	if (!bad && !string_chars_ok(val))
+		bad = "holds a control character or noncharacter";
+	if (bad) {
+		note(&ps->pe, key, name, bad, JSON_INVALID);
+		return;
+	}
+	ce_attr *a = c == C_SPECVERSION ? &ev->specversion
+		   : c == C_ID		? &ev->id
+		   : c == C_SOURCE	? &ev->source
+		   : c == C_TYPE	? &ev->type
+		   : c == C_SUBJECT	? &ev->subject
+		   : c == C_TIME	? &ev->time
+		   : c == C_DATACONTENTTYPE ? &ev->datacontenttype
+					    : &ev->dataschema;
+	a->name = key;
+	a->value = val;
+	a->type = t;
+}
+
+static void ext_member(struct parse *ps, const char *name, size_t n, json_span key,
+		       json_span val, enum json_type t)
+{
+	cloudevent *ev = ps->ev;
+	if (!name || !ce_extension_name_valid(name, n)) {
+		note(&ps->pe, key, NULL, "invalid extension name (must be lowercase a-z and 0-9)",
+		     JSON_INVALID);
+		return;
+	}
+	for (size_t i = 0; i < ev->n_ext; i++)
+		if (names_equal(ev->ext[i].name, key)) {
+			note(&ps->pe, key, NULL, "duplicate attribute", JSON_INVALID);
+			return;
+		}
+	for (size_t i = 0; i < ps->n_null_ext; i++)
+		if (names_equal(ps->null_ext[i], key)) {
+			note(&ps->pe, key, NULL, "duplicate attribute", JSON_INVALID);
+			return;
+		}
+	switch (t) {
+	case JSON_NULL:
+		if (ps->n_null_ext == CE_MAX_EXTENSIONS) {
+			note(&ps->pe, key, NULL, "too many extension attributes", JSON_INVALID);
+			return;
+		}
+		ps->null_ext[ps->n_null_ext++] = key; /* absent, kept to see duplicates */
+		return;
+	case JSON_STRING:
+		if (!string_chars_ok(val)) {
+			note(&ps->pe, key, NULL, "holds a control character or noncharacter", JSON_INVALID);
+			return;
+		}
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		break;
+	case JSON_NUMBER:
+		if (!integer_ok(val)) {
+			note(&ps->pe, key, NULL,
+			     "extension value must be a string, boolean or integer (-2^31..2^31-1)",
+			     JSON_INVALID);
+			return;
+		}
+		break;
+	default:
+		note(&ps->pe, key, NULL, "extension value must be a string, boolean or integer", t);
+		return;
+	}
+	if (ev->n_ext == CE_MAX_EXTENSIONS) {
+		note(&ps->pe, key, NULL, "too many extension attributes", JSON_INVALID);
+		return;
+	}
+	ce_attr *a = &ev->ext[ev->n_ext++];
+	a->name = key;
+	a->value = val;
+	a->type = t;
+}
+
+static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
+{
+	/* Only what the parse reads is reset: ext[] past n_ext is left alone
+	 * (2 KB of memset per event would cost more than the parse). */
+	static const ce_attr none = {{NULL, 0}, {NULL, 0}, JSON_INVALID};
+	ev->specversion = ev->id = ev->source = ev->type = none;
+	ev->subject = ev->time = ev->datacontenttype = ev->dataschema = none;
+	ev->n_ext = 0;
+	ev->data_kind = CE_DATA_NONE;
+	ev->data.p = NULL;
+	ev->data.n = 0;
+	ev->data_type = JSON_INVALID;
+
+	struct parse ps;
+	ps.ev = ev;
+	ps.pe.msg = NULL;
+	ps.pe.is_specversion = 0;
+	ps.seen = 0;
+	ps.n_null_ext = 0;
+
+	json_error je;
+	size_t pos = 0;
+	while (pos < len && is_ws(text[pos]))
+		pos++;
+	if (pos >= len || text[pos] != '{') {
+		enum json_type t;
+		if (json_parse_value(text, len, NULL, &t, &je) != 0)
+			return json_fail(err, &je);
+		if (err) {
+			err->attribute[0] = '\0';
+			set_text(err, "event is not a JSON object, found %s", type_name(t));
+		}
+		return -1;
+	}
+	pos++;
+	while (pos < len && is_ws(text[pos]))
+		pos++;
+	if (pos < len && text[pos] == '}') {
+		pos++;
+	} else {
+		for (;;) {
+			json_span key, val;
+			enum json_type t;
+			if (pos >= len || text[pos] != '"') {
+				je.offset = pos;
+				je.what = pos >= len ? "unexpected end of input" : "expected a string key in object";
+				return json_fail(err, &je);
+			}
+			if (json_scan(text, len, &pos, &key, NULL, &je) != 0)
+				return json_fail(err, &je);
+			while (pos < len && is_ws(text[pos]))
+				pos++;
+			if (pos >= len || text[pos] != ':') {
+				je.offset = pos;
+				je.what = "expected ':' after object key";
+				return json_fail(err, &je);
+			}
+			pos++;
+			if (json_scan(text, len, &pos, &val, &t, &je) != 0)
+				return json_fail(err, &je);
+
+			char tmp[NAME_MAX_DECODED];
+			size_t n = 0;
+			const char *name = key_name(key, tmp, &n);
+			enum core c = name ? core_of(name, n) : C_NONE;
+			if (c != C_NONE)
+				core_member(&ps, c, key, val, t);
+			else
+				ext_member(&ps, name, n, key, val, t);
+
+			while (pos < len && is_ws(text[pos]))
+				pos++;
+			if (pos < len && text[pos] == ',') {
+				pos++;
+				while (pos < len && is_ws(text[pos]))
+					pos++;
+				continue;
+			}
+			if (pos < len && text[pos] == '}') {
+				pos++;
+				break;
+			}
+			je.offset = pos;
+			je.what = pos >= len ? "unexpected end of input" : "expected ',' or '}' in object";
+			return json_fail(err, &je);
+		}
+	}
+	while (pos < len && is_ws(text[pos]))
+		pos++;
+	if (pos != len) {
+		je.offset = pos;
+		je.what = "trailing characters after value";
+		return json_fail(err, &je);
+	}
+
+	for (enum core c = C_SPECVERSION; c <= C_TYPE; c++)
+		if (!(ps.seen & 1u << c))
+			note(&ps.pe, (json_span){NULL, 0}, core_name[c], "required attribute missing",
+			     JSON_INVALID);
+	if (ps.pe.msg) {
+		report(&ps.pe, err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- writing ---- */
+
+static char *put(char *d, const char *s, size_t n)
+{
+	memcpy(d, s, n);
+	return d + n;
+}
+
+int ce_write_json(const cloudevent *ev, buf *out)
+{
+	static const struct {
+		const char *key; /* ,"name": */
+		size_t n;
+		size_t off; /* of the ce_attr in cloudevent */
+	} core[] = {
+#define K(s, f) {",\"" s "\":", sizeof(",\"" s "\":") - 1, offsetof(cloudevent, f)}
+		K("specversion", specversion), K("id", id), K("source", source),
+		K("type", type), K("subject", subject), K("time", time),
+		K("datacontenttype", datacontenttype), K("dataschema", dataschema),
+#undef K
+	};
+	/* An upper bound of the output, so one reservation serves it all. */
+	size_t need = 2 + sizeof ",\"data_base64\":";
+	for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
+		const ce_attr *a = (const ce_attr *)((const char *)ev + core[i].off);
+		if (a->value.p)
+			need += core[i].n + a->value.n;
+	}
+	size_t n_ext = ev->n_ext < CE_MAX_EXTENSIONS ? ev->n_ext : CE_MAX_EXTENSIONS;
+	for (size_t i = 0; i < n_ext; i++)
+		need += 2 + ev->ext[i].name.n + ev->ext[i].value.n;
+	if (ev->data_kind != CE_DATA_NONE)
+		need += ev->data.n;
+	if (buf_reserve(out, need) != 0)
+		return -1;
+
+	size_t save = out->len;
+	char *d = out->data + out->len;
+	*d++ = '{';
+	int first = 1;
+	for (size_t i = 0; i < sizeof core / sizeof core[0]; i++) {
+		const ce_attr *a = (const ce_attr *)((const char *)ev + core[i].off);
+		if (!a->value.p)
+			continue;
+		d = first ? put(d, core[i].key + 1, core[i].n - 1) : put(d, core[i].key, core[i].n);
+		d = put(d, a->value.p, a->value.n);
+		first = 0;
+	}
+
+	/* Extensions sorted by name: insertion sort of at most 64 indexes. */
+	unsigned char order[CE_MAX_EXTENSIONS];
+	for (size_t i = 0; i < n_ext; i++) {
+		size_t j = i;
+		while (j > 0 && names_cmp(ev->ext[order[j - 1]].name, ev->ext[i].name) > 0) {
+			order[j] = order[j - 1];
+			j--;
+		}
+		order[j] = (unsigned char)i;
+	}
+	for (size_t k = 0; k < n_ext; k++) {
+		const ce_attr *a = &ev->ext[order[k]];
+		if (!first)
+			*d++ = ',';
+		first = 0;
+		if (json_string_is_plain(a->name)) {
+			d = put(d, a->name.p, a->name.n);
+		} else {
+			/* A valid name is [a-z0-9]+: written decoded, it needs
+			 * no escape and is never longer than the token. */
+			*d++ = '"';
+			size_t n = json_string_decode_fixed(a->name, d, a->name.n - 2);
+			d += n == (size_t)-1 ? 0 : n;
+			*d++ = '"';
+		}
+		*d++ = ':';
+		d = put(d, a->value.p, a->value.n);
+	}
+
+	if (ev->data_kind != CE_DATA_NONE && ev->data.p) {
+		if (!first)
+			*d++ = ',';
+		if (ev->data_kind == CE_DATA_BASE64) {
+			d = put(d, "\"data_base64\":", 14);
+			d = put(d, ev->data.p, ev->data.n);
+		} else {
+			d = put(d, "\"data\":", 7);
+			if (json_is_compact(ev->data)) {
+				d = put(d, ev->data.p, ev->data.n);
+			} else {
+				/* json_compact appends at out->len: point it
+				 * at our cursor, within the reservation made. */
+				out->len = (size_t)(d - out->data);
+				if (json_compact(ev->data, out) != 0) {
+					/* cannot happen: the room is reserved */
+					out->len = save;
+					out->data[save] = '\0';
+					return -1;
+				}
+				d = out->data + out->len;
+			}
+		}
+	}
+	*d++ = '}';
+	out->len = (size_t)(d - out->data);
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+/* ---- accessors ---- */
+
+int ce_attr_value(const ce_attr *a, buf *out)
+{
+	if (!a->value.p)
+		return 0;
+	if (a->type == JSON_STRING)
+		return json_string_decode(a->value, out);
+	return buf_append(out, a->value.p, a->value.n);
+}
+
+const ce_attr *ce_find_extension(const cloudevent *ev, const char *name)
+{
+	for (size_t i = 0; i < ev->n_ext && i < CE_MAX_EXTENSIONS; i++)
+		if (json_string_equals(ev->ext[i].name, name))
+			return &ev->ext[i];
+	return NULL;
+}
+
+static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
+
+static int ieq(const char *a, size_t n, const char *lit)
+{
+	size_t m = strlen(lit);
+	if (n != m)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (lower((unsigned char)a[i]) != lit[i])
+			return 0;
+	return 1;
+}
+
+int ce_content_type_is_json(const char *ct, size_t len)
+{
+	if (!ct || len == 0)
+		return 1;
+	const char *p = ct, *end = ct + len;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	const char *e = memchr(p, ';', (size_t)(end - p));
+	if (!e)
+		e = end;
+	while (e > p && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	size_t n = (size_t)(e - p);
+	if (ieq(p, n, "application/json") || ieq(p, n, "text/json"))
+		return 1;
+	const char *slash = memchr(p, '/', n);
+	return slash && e - slash > 5 && ieq(e - 5, 5, "+json");
+}
+
+/* 1 if the event's datacontenttype means JSON. */
+static int event_data_is_json(const cloudevent *ev)
+{
+	json_span ct = ev->datacontenttype.value;
+	if (!ct.p)
+		return 1;
+	if (json_string_is_plain(ct))
+		return ce_content_type_is_json(ct.p + 1, ct.n - 2);
+	/* Only the part before ';' matters; a prefix of a longer value
+	 * holds it unless the type itself is absurdly long (then: not JSON). */
+	char tmp[512];
+	size_t n = json_string_decode_fixed(ct, tmp, sizeof tmp);
+	if (n == (size_t)-1) {
+		if (!memchr(tmp, ';', sizeof tmp))
+			return 0;
+		n = sizeof tmp;
+	}
+	return ce_content_type_is_json(tmp, n);
+}
+
+int ce_data_bytes(const cloudevent *ev, buf *out)
+{
+	if (ev->data_kind == CE_DATA_NONE || !ev->data.p)
+		return 0;
+	if (ev->data_kind == CE_DATA_BASE64) {
+		size_t save = out->len;
+		int r = base64_chunks(ev->data, b64_decode_chunk, out);
+		if (r != 0) {
+			out->len = save;
+			if (out->data)
+				out->data[save] = '\0';
+			return -1;
+		}
+		return 0;
+	}
+	if (ev->data_type == JSON_STRING && !event_data_is_json(ev))
+		return json_string_decode(ev->data, out);
+	if (json_is_compact(ev->data))
+		return buf_append(out, ev->data.p, ev->data.n);
+	return json_compact(ev->data, out);
+}
+
+/* ---- batches ---- */
+
+int ce_batch_begin(ce_batch *b, const char *text, size_t len, ce_error *err)
+{
+	json_span v;
+	enum json_type t;
+	json_error je;
+	b->index = 0;
+	b->it.p = b->it.end = text;
+	if (json_parse_value(text, len, &v, &t, &je) != 0)
+		return json_fail(err, &je);
+	if (t != JSON_ARRAY) {
+		if (err) {
+			err->attribute[0] = '\0';
+			set_text(err, "a batch must be a JSON array, found %s", type_name(t));
+		}
+		return -1;
+	}
+	json_array_begin(&b->it, v);
+	return 0;
+}
+
+int ce_batch_next(ce_batch *b, cloudevent *ev, ce_error *err)
+{
+	json_span v;
+	enum json_type t;
+	if (!json_array_next(&b->it, &v, &t))
+		return 0;
+	b->index++;
+	if (t != JSON_OBJECT) {
+		if (err) {
+			err->attribute[0] = '\0';
+			set_text(err, "batch element %zu: not a JSON object, found %s", b->index, type_name(t));
+		}
+		return -1;
+	}
+	ce_error e;
+	if (ce_parse(ev, v.p, v.n, &e) != 0) {
+		if (err) {
+			memcpy(err->attribute, e.attribute, sizeof err->attribute);
+			set_text(err, "batch element %zu: %.200s", b->index, e.text);
+		}
+		return -1;
+	}
+	return 1;
+}

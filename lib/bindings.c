@@ -597,8 +597,8 @@ oom:
 	return NULL;
 }
 
-/* Read a whole file, bounded. name is what messages call it. */
-static int read_file(const char *path, const char *name, buf *out, errinfo *err)
+int bindings_read_file(const char *path, const char *name, size_t max, int too_large,
+		       buf *out, errinfo *err)
 {
 	int fd = 0;
 	if (strcmp(path, "-") != 0) {
@@ -617,26 +617,35 @@ static int read_file(const char *path, const char *name, buf *out, errinfo *err)
 		rc = errinfo_set(err, EXIT_NOINPUT, "%s: %s", name, strerror(EISDIR));
 		goto done;
 	}
+	/* One byte over max tells "too large" from "exactly max". */
+	size_t start = out->len;
 	for (;;) {
-		if (buf_reserve(out, 65536) != 0 && buf_reserve(out, 1) != 0) {
-			rc = out->len >= BINDINGS_MAX_FILE
-				? errinfo_set(err, EXIT_CONFIG, "%s: file too large (more than %u bytes)",
-					      name, BINDINGS_MAX_FILE)
-				: errinfo_set(err, EXIT_SOFTWARE, "%s: out of memory", name);
-			goto done;
+		size_t got = out->len - start;
+		if (got > max) {
+			rc = errinfo_set(err, too_large, "%s: file too large (more than %zu bytes)",
+					 name, max);
+			break;
 		}
-		size_t room = out->cap - out->len - 1;
-		ssize_t r = read(fd, out->data + out->len, room);
+		size_t want = max + 1 - got < 65536 ? max + 1 - got : 65536;
+		if (buf_reserve(out, want) != 0) {
+			rc = errinfo_set(err, EXIT_SOFTWARE, "%s: out of memory", name);
+			break;
+		}
+		ssize_t r = read(fd, out->data + out->len, want);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			rc = errinfo_set(err, EXIT_IOERR, "%s: %s", name, strerror(errno));
-			goto done;
+			break;
 		}
 		if (r == 0)
 			break;
 		out->len += (size_t)r;
 		out->data[out->len] = '\0';
+	}
+	if (rc != 0 && out->data) {
+		out->len = start;
+		out->data[start] = '\0';
 	}
 done:
 	if (fd != 0)
@@ -657,11 +666,10 @@ bindings *bindings_load_report(const char *path, bindings_report_fn *fn, void *a
 		via = " (from EVENT_BINDINGS)";
 	}
 	snprintf(name, sizeof name, "%s", strcmp(path, "-") ? path : "<stdin>");
-	/* One byte over the limit tells "too large" from "exactly the limit". */
-	buf text = BUF_INIT(BINDINGS_MAX_FILE + 1);
+	buf text = BUF_INIT(BINDINGS_MAX_FILE + 1); /* + 1: see bindings_read_file */
 	char where[340];
 	snprintf(where, sizeof where, "%s%s", name, via);
-	if (read_file(path, where, &text, err) != 0) {
+	if (bindings_read_file(path, where, BINDINGS_MAX_FILE, EXIT_CONFIG, &text, err) != 0) {
 		buf_free(&text);
 		return NULL;
 	}

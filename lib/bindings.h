@@ -129,4 +129,26 @@ int bindings_topic_valid(const char *s, size_t n);
 /* 1 if s[0..n) is a valid binding name: [a-zA-Z0-9._-]{1,255}. */
 int bindings_name_valid(const char *s, size_t n);
 
+/* Import from a Spring Cloud Stream application.yml (lib/bindings_yaml.c):
+ * read the spring.cloud.stream.bindings section with libyaml and append
+ * the equivalent bindings file to out. A binding NAME-out-N is a producer
+ * whose event type is derived from its function name (fooEventProducer ->
+ * FooEvent); NAME-in-N with a group is a consumer; others are skipped with
+ * a warning to fn. The result is checked by parsing it. Returns 0, or an
+ * exit code with err set: EXIT_NOINPUT/NOPERM/IOERR for the file,
+ * EXIT_DATAERR for YAML that is invalid or unusable ("FILE:LINE: ..."). */
+#define BINDINGS_MAX_YAML (16u * 1024 * 1024)
+int bindings_import_spring(const char *path, buf *out, bindings_report_fn *fn,
+			   void *arg, errinfo *err);
+int bindings_import_spring_text(const char *text, size_t len, const char *name,
+				buf *out, bindings_report_fn *fn, void *arg, errinfo *err);
+
+/* Read a whole file (path "-" = stdin) and append it to out: at most max
+ * bytes, else too_large is the code. out's own maximum must leave room for
+ * max + 1 more bytes. name is what messages call the file. On failure out
+ * is unchanged and the code (EXIT_NOINPUT, EXIT_NOPERM, EXIT_IOERR,
+ * too_large) is returned with err set. */
+int bindings_read_file(const char *path, const char *name, size_t max, int too_large,
+		       buf *out, errinfo *err);
+
 #endif

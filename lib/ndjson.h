@@ -7,11 +7,19 @@
  * its number, skipped to its end, and reading may go on.
  *
  * The reader owns its buffer; a returned line stays valid until the next
- * call to ndjson_next() or ndjson_close().
+ * call to ndjson_next() or ndjson_close(), and is NUL-terminated
+ * (line[len] == '\0'; the line itself may hold NUL bytes).
+ *
+ * Memory is bounded by max_line + block size (256 KiB) whatever the input:
+ * a too-long line is never buffered whole. Messages about a line leave the
+ * file name to the caller (ndjson_name), e.g. "line 12 is longer than 1048576 bytes (--max-line)" or
+ * "invalid UTF-8 at byte 17" (bytes counted from 1 within the line).
+ * Not thread-safe: one reader per thread.
  */
 #ifndef NDJSON_H
 #define NDJSON_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "diag.h"
@@ -46,6 +54,16 @@ const char *ndjson_name(const ndjson_reader *r);
 /* Called before every blocking read(): tools flush their output here so a
  * pipe sees each line promptly when input trickles in. */
 void ndjson_set_before_read(ndjson_reader *r, void (*fn)(void *), void *arg);
+/* Optional: a flag set by the tool's SIGINT/SIGTERM handler. When it is
+ * non-zero, the reader reads no more: lines already read are still handed
+ * out, a half-read line is dropped, then NDJSON_EOF. A read interrupted by
+ * the signal (handler installed without SA_RESTART) returns at once. */
+void ndjson_set_stop_flag(ndjson_reader *r, const volatile sig_atomic_t *flag);
+/* Block size for read() (default 256 KiB, minimum 16); only before the
+ * first ndjson_next(). For tests and small-memory use. 0 or -1. */
+int ndjson_set_block_size(ndjson_reader *r, size_t block);
+/* Bytes of buffer the reader holds now (for tests and statistics). */
+size_t ndjson_buffer_size(const ndjson_reader *r);
 void ndjson_close(ndjson_reader *r);
 
 #endif

@@ -380,7 +380,10 @@ outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 	}
 	snprintf(ob->table, sizeof ob->table, "%s", table);
 	snprintf(ob->qtable, sizeof ob->qtable, "\"%s\"", table);
-	ob->busy_ms = opt->busy_ms ? opt->busy_ms : OUTBOX_DEFAULT_BUSY_MS;
+	ob->busy_ms = opt->busy_ms == OUTBOX_NO_WAIT ? 0
+		    : opt->busy_ms ? opt->busy_ms : OUTBOX_DEFAULT_BUSY_MS;
+	if (ob->busy_ms > INT_MAX)
+		ob->busy_ms = INT_MAX;
 	size_t max_event = opt->max_event ? opt->max_event : DEFAULT_MAX_EVENT;
 	buf_init(&ob->event, max_event);
 	for (int i = 0; i < N_COLS; i++)

@@ -39,13 +39,15 @@
 #define OUTBOX_DEFAULT_TABLE "outbox"
 #define OUTBOX_TABLE_MAX 64 /* identifier length limit */
 #define OUTBOX_DEFAULT_BUSY_MS 5000
+#define OUTBOX_NO_WAIT 0xffffffffu
 
 typedef struct outbox outbox;
 typedef struct sqlite3 sqlite3;
 
 typedef struct outbox_options {
 	const char *table;     /* NULL = "outbox"; must pass outbox_table_valid */
-	unsigned busy_ms;      /* busy timeout; 0 = OUTBOX_DEFAULT_BUSY_MS */
+	unsigned busy_ms;      /* busy timeout; 0 = OUTBOX_DEFAULT_BUSY_MS,
+				  OUTBOX_NO_WAIT = fail at once when locked */
 	size_t max_event;      /* largest canonical event stored; 0 = 16 MiB */
 	int no_create;         /* 1: a missing file is an error (73), not created */
 } outbox_options;

@@ -1,0 +1,549 @@
+/* outbox-enqueue - CloudEvents NDJSON in, rows of the outbox table out, in
+ * one transaction by default. See outbox-enqueue(1) and outbox(5). */
+#include "cli.h"
+#include "cloudevent.h"
+#include "diag.h"
+#include "exitcode.h"
+#include "ndjson.h"
+#include "outbox.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_SQL_FILE (16u * 1024 * 1024)
+#define MAX_ERRORS_SHOWN 20
+
+static const char usage_text[] =
+	"usage: outbox-enqueue [--db FILE] [--table NAME] [--batch N]\n"
+	"                      [--exec SQL | --exec-file FILE]... [--busy-timeout DURATION]\n"
+	"                      [--max-line SIZE] [-q] [-v] [FILE...]\n"
+	"       outbox-enqueue -h | -V\n";
+
+static const char help_text[] =
+	"\n"
+	"Store each CloudEvent (JSON, one per line) of FILE (or standard input)\n"
+	"as a pending row of the outbox table; all of them in one transaction.\n"
+	"\n"
+	"      --db FILE                outbox database (default: $OUTBOX_DB, ./outbox.db)\n"
+	"      --table NAME             outbox table (default: outbox)\n"
+	"      --batch N                commit every N events (and when input pauses)\n"
+	"      --exec SQL               run SQL in the same transaction (repeatable)\n"
+	"      --exec-file FILE         run the SQL in FILE in the same transaction\n"
+	"      --busy-timeout DURATION  wait this long for a lock (default 5s)\n"
+	"      --max-line SIZE          longest input line (default 1M)\n"
+	"  -q, --quiet                  no summary, no warnings\n"
+	"  -v, --verbose                more messages\n"
+	"  -h, --help                   this help\n"
+	"  -V, --version                print the version\n";
+
+enum {
+	OPT_DB = 256, OPT_TABLE, OPT_BATCH, OPT_EXEC, OPT_EXEC_FILE, OPT_BUSY, OPT_MAX_LINE
+};
+
+static const struct option long_options[] = {
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "table", required_argument, NULL, OPT_TABLE },
+	{ "batch", required_argument, NULL, OPT_BATCH },
+	{ "exec", required_argument, NULL, OPT_EXEC },
+	{ "exec-file", required_argument, NULL, OPT_EXEC_FILE },
+	{ "busy-timeout", required_argument, NULL, OPT_BUSY },
+	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* One --exec or --exec-file, in command-line order. */
+struct sql_arg {
+	const char *text; /* --exec SQL, or the file name for --exec-file */
+	int is_file;
+};
+
+struct config {
+	const char *db;
+	outbox_options opt;
+	uint64_t batch; /* 0: the whole input is one transaction */
+	struct sql_arg *sql;
+	int nsql;
+	size_t max_line;
+	char **files;
+	int nfiles;
+};
+
+/* Where the last commit ended, for "lines 1-N were committed". */
+struct mark {
+	char name[256];
+	unsigned long line;
+	int any;
+};
+
+struct run {
+	const struct config *c;
+	outbox *ob;
+	int sql_done;              /* --exec ran (in the first transaction) */
+	int bad;                   /* invalid lines seen (atomic mode) */
+	unsigned long enqueued, duplicates;         /* committed */
+	unsigned long txn_events, txn_enq, txn_dup; /* in the open transaction */
+	const char *cur_name;      /* cur_name_buf, or NULL before any input */
+	char cur_name_buf[256];
+	unsigned long cur_line;
+	int failed;                /* a commit in before_read() failed */
+	errinfo failed_err;
+	int cur_fd;
+	struct mark committed;
+	int progress;              /* stderr is a terminal and not -q */
+	int64_t start_us, last_progress_us;
+	int progress_shown;
+};
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig) { interrupted = sig; }
+
+static int usage_error(const char *why, const char *arg)
+{
+	if (arg)
+		diag_error("%s: %s", why, arg);
+	else
+		diag_error("%s", why);
+	fputs(usage_text, stderr);
+	return EXIT_USAGE;
+}
+
+static int parse_args(int argc, char **argv, struct config *c)
+{
+	int opt;
+	uint64_t v;
+	c->sql = calloc((size_t)argc, sizeof *c->sql);
+	if (!c->sql) {
+		diag_syserr("allocating");
+		return EXIT_SOFTWARE;
+	}
+	while ((opt = getopt_long(argc, argv, "qvhV", long_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_DB:
+			if (!*optarg)
+				return usage_error("--db wants a file name", NULL);
+			c->db = optarg;
+			break;
+		case OPT_TABLE:
+			if (!outbox_table_valid(optarg))
+				return usage_error("--table wants an identifier "
+						   "[A-Za-z_][A-Za-z0-9_]{0,63}", optarg);
+			c->opt.table = optarg;
+			break;
+		case OPT_BATCH:
+			if (cli_parse_uint(optarg, ULONG_MAX, &c->batch) != 0 || c->batch == 0)
+				return usage_error("--batch wants a positive number of events", optarg);
+			break;
+		case OPT_EXEC:
+		case OPT_EXEC_FILE:
+			c->sql[c->nsql++] = (struct sql_arg){ optarg, opt == OPT_EXEC_FILE };
+			break;
+		case OPT_BUSY:
+			if (cli_parse_duration_ms(optarg, &v) != 0 || v > INT_MAX)
+				return usage_error("--busy-timeout wants a duration such as 500ms, 5s or 1m",
+						   optarg);
+			c->opt.busy_ms = v == 0 ? OUTBOX_NO_WAIT : (unsigned)v;
+			break;
+		case OPT_MAX_LINE:
+			if (cli_parse_size(optarg, (size_t)1 << 30, &c->max_line) != 0 || c->max_line == 0)
+				return usage_error("--max-line wants a size from 1 to 1G", optarg);
+			break;
+		case 'q': diag_verbosity = -1; break;
+		case 'v': diag_verbosity++; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(help_text, stdout);
+			exit(ferror(stdout) || fflush(stdout) ? EXIT_IOERR : EXIT_OK);
+		case 'V':
+			cli_version();
+			exit(ferror(stdout) || fflush(stdout) ? EXIT_IOERR : EXIT_OK);
+		default:
+			fputs(usage_text, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!c->db) {
+		const char *env = getenv("OUTBOX_DB");
+		c->db = env && *env ? env : "./outbox.db";
+	}
+	if (!c->max_line)
+		c->max_line = NDJSON_DEFAULT_MAX_LINE;
+	/* The canonical form is never longer than the line it came from. */
+	c->opt.max_event = c->max_line + 16;
+	c->files = argv + optind;
+	c->nfiles = argc - optind;
+	return 0;
+}
+
+/* Fail before touching the database when an input is missing. */
+static int check_inputs(const struct config *c)
+{
+	for (int i = 0; i < c->nfiles; i++) {
+		const char *f = c->files[i];
+		if (strcmp(f, "-") != 0 && access(f, R_OK) != 0) {
+			diag_syserr("%s", f);
+			return errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM : EXIT_IOERR;
+		}
+	}
+	for (int i = 0; i < c->nsql; i++) {
+		const char *f = c->sql[i].text;
+		if (c->sql[i].is_file && access(f, R_OK) != 0) {
+			diag_syserr("%s", f);
+			return errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM : EXIT_IOERR;
+		}
+	}
+	return 0;
+}
+
+/* Read a whole --exec-file into a NUL-terminated buffer (caller frees). */
+static int read_sql_file(const char *path, char **out, errinfo *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errinfo_set(err, errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM
+				   : EXIT_IOERR, "%s: %s", path, strerror(errno));
+	buf b = BUF_INIT(MAX_SQL_FILE);
+	int status = 0;
+	for (;;) {
+		if (buf_reserve(&b, 65536) != 0) {
+			status = errinfo_set(err, EXIT_DATAERR, "%s: larger than %u bytes", path,
+					     MAX_SQL_FILE);
+			break;
+		}
+		ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			status = errinfo_set(err, EXIT_IOERR, "%s: %s", path, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		b.len += (size_t)n;
+		b.data[b.len] = '\0';
+	}
+	close(fd);
+	if (status) {
+		buf_free(&b);
+		return status;
+	}
+	if (memchr(b.data, '\0', b.len)) {
+		buf_free(&b);
+		return errinfo_set(err, EXIT_DATAERR, "%s: holds a NUL byte: not SQL text", path);
+	}
+	*out = b.data;
+	return 0;
+}
+
+static int run_sql(struct run *r, errinfo *err)
+{
+	for (int i = 0; i < r->c->nsql; i++) {
+		const struct sql_arg *s = &r->c->sql[i];
+		char *text = NULL;
+		int status = 0;
+		if (s->is_file)
+			status = read_sql_file(s->text, &text, err);
+		if (status == 0) {
+			status = outbox_exec(r->ob, s->is_file ? text : s->text, err);
+			if (status)
+				errinfo_prefix(err, "%s", s->is_file ? s->text : "--exec");
+		}
+		free(text);
+		if (status)
+			return status;
+	}
+	r->sql_done = 1;
+	return 0;
+}
+
+static int begin(struct run *r, errinfo *err)
+{
+	int status = outbox_begin(r->ob, err);
+	if (status == 0 && !r->sql_done)
+		status = run_sql(r, err);
+	r->txn_events = r->txn_enq = r->txn_dup = 0;
+	if (status)
+		outbox_rollback(r->ob);
+	return status;
+}
+
+static int commit(struct run *r, errinfo *err)
+{
+	if (!outbox_in_transaction(r->ob))
+		return 0;
+	int status = outbox_commit(r->ob, err);
+	if (status)
+		return status;
+	r->enqueued += r->txn_enq;
+	r->duplicates += r->txn_dup;
+	r->txn_events = r->txn_enq = r->txn_dup = 0;
+	if (r->cur_name) {
+		snprintf(r->committed.name, sizeof r->committed.name, "%s", r->cur_name);
+		r->committed.line = r->cur_line;
+		r->committed.any = 1;
+	}
+	if (diag_verbosity > 0 && r->c->batch)
+		diag_debug("committed through %s:%lu", r->committed.name, r->committed.line);
+	return 0;
+}
+
+/* Before a read that may block: with --batch, commit what is pending so a
+ * quiet stream never holds the write lock (and its events) while it
+ * waits. Regular files always poll readable, so batches stay full. */
+static void before_read(void *arg)
+{
+	struct run *r = arg;
+	if (!r->c->batch || !r->txn_events || r->bad)
+		return;
+	struct pollfd p = { r->cur_fd, POLLIN, 0 };
+	if (poll(&p, 1, 0) == 0 && !r->failed)
+		r->failed = commit(r, &r->failed_err); /* read_input() reports it */
+}
+
+static void show_progress(struct run *r, int done)
+{
+	if (!r->progress)
+		return;
+	if (done) {
+		if (r->progress_shown)
+			fputs("\r\033[K", stderr);
+		return;
+	}
+	int64_t now = timefmt_now_us();
+	if (now - r->start_us < 1000000 || now - r->last_progress_us < 250000)
+		return;
+	r->last_progress_us = now;
+	r->progress_shown = 1;
+	fprintf(stderr, "\r%s: %lu events (%s:%lu)\033[K", diag_prog(),
+		r->enqueued + r->duplicates + r->txn_events, r->cur_name, r->cur_line);
+}
+
+static int is_blank(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Report an invalid line. In atomic mode keep reading to report every bad
+ * line (nothing more is stored); with --batch stop at the first. */
+static int bad_line(struct run *r, const char *fmt, const char *a, const char *b)
+{
+	r->bad++;
+	if (r->bad <= MAX_ERRORS_SHOWN) {
+		if (b)
+			diag_input_error(r->cur_name, r->cur_line, fmt, a, b);
+		else
+			diag_input_error(r->cur_name, r->cur_line, fmt, a);
+	}
+	outbox_rollback(r->ob);
+	return r->c->batch ? EXIT_DATAERR : 0;
+}
+
+static int one_line(struct run *r, const char *line, size_t len, errinfo *err)
+{
+	if (is_blank(line, len))
+		return 0;
+	cloudevent ev;
+	ce_error ce = { { 0 }, { 0 } };
+	if (ce_parse(&ev, line, len, &ce) != 0)
+		return ce.attribute[0] ? bad_line(r, "%s: %s", ce.attribute, ce.text)
+				       : bad_line(r, "%s", ce.text, NULL);
+	if (r->bad)
+		return 0; /* atomic mode after a bad line: only validate */
+	int status = 0;
+	if (!outbox_in_transaction(r->ob) && (status = begin(r, err)) != 0) {
+		diag_errinfo(err);
+		return status;
+	}
+	int result = 0;
+	status = outbox_append(r->ob, &ev, &result, err);
+	if (status == EXIT_DATAERR)
+		return bad_line(r, "%s", err->text, NULL);
+	if (status) {
+		diag_errinfo(err);
+		return status;
+	}
+	r->txn_events++;
+	if (result == OUTBOX_INSERTED)
+		r->txn_enq++;
+	else
+		r->txn_dup++;
+	if (r->c->batch && r->txn_events >= r->c->batch && (status = commit(r, err)) != 0)
+		diag_errinfo(err);
+	if ((r->txn_events & 1023) == 0)
+		show_progress(r, 0);
+	return status;
+}
+
+static int open_input(const char *path, int *fd, errinfo *err)
+{
+	if (!strcmp(path, "-")) {
+		*fd = 0;
+		return 0;
+	}
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd >= 0)
+		return 0;
+	return errinfo_set(err, errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM
+			   : EXIT_IOERR, "%s: %s", path, strerror(errno));
+}
+
+static int read_input(struct run *r, const char *path)
+{
+	errinfo err = { 0 };
+	int fd;
+	int status = open_input(path, &fd, &err);
+	if (status) {
+		diag_errinfo(&err);
+		return status;
+	}
+	ndjson_reader *rd = ndjson_open_fd(fd, fd == 0 ? "<stdin>" : path, r->c->max_line, 0, &err);
+	if (!rd) {
+		diag_errinfo(&err);
+		if (fd != 0)
+			close(fd);
+		return err.code ? err.code : EXIT_IOERR;
+	}
+	r->cur_fd = fd;
+	/* The reader owns its name; messages after it closes need a copy. */
+	snprintf(r->cur_name_buf, sizeof r->cur_name_buf, "%s", ndjson_name(rd));
+	r->cur_name = r->cur_name_buf;
+	ndjson_set_before_read(rd, before_read, r);
+	ndjson_set_stop_flag(rd, &interrupted);
+	while (status == 0 && !interrupted) {
+		const char *line;
+		size_t len;
+		errinfo_clear(&err);
+		int st = ndjson_next(rd, &line, &len, &err);
+		r->cur_line = ndjson_lineno(rd);
+		if (r->failed) {
+			diag_errinfo(&r->failed_err);
+			status = r->failed;
+			break;
+		}
+		if (st == NDJSON_EOF || interrupted)
+			break;
+		if (st == NDJSON_LINE || st == NDJSON_BAD_UTF8) {
+			status = one_line(r, line, len, &err);
+		} else if (st == NDJSON_TOO_LONG) {
+			status = bad_line(r, "%s", err.text, NULL);
+		} else {
+			diag_errinfo(&err);
+			status = err.code ? err.code : EXIT_IOERR;
+		}
+	}
+	ndjson_close(rd);
+	if (fd != 0)
+		close(fd);
+	return status;
+}
+
+/* After a failure: say exactly what is in the database. */
+static void report_committed(const struct run *r, const char *why)
+{
+	const struct mark *m = &r->committed;
+	if (!m->any || (r->enqueued + r->duplicates) == 0)
+		diag_error("%snothing was committed", why);
+	else if (r->c->nfiles <= 1)
+		diag_error("%slines 1-%lu were committed; nothing after line %lu", why, m->line,
+			   m->line);
+	else
+		diag_error("%sinput up to %s:%lu was committed; nothing after it", why, m->name,
+			   m->line);
+}
+
+static int enqueue(const struct config *c)
+{
+	struct run r = { 0 };
+	r.c = c;
+	r.progress = diag_verbosity >= 0 && isatty(2);
+	r.start_us = timefmt_now_us();
+	errinfo err = { 0 };
+	int status = check_inputs(c);
+	if (status)
+		return status;
+	r.ob = outbox_open(c->db, &c->opt, &err);
+	if (!r.ob) {
+		diag_errinfo(&err);
+		return err.code ? err.code : EXIT_SOFTWARE;
+	}
+	if (outbox_created(r.ob))
+		diag_debug("%s: created the outbox (schema version %d)", c->db,
+			   OUTBOX_SCHEMA_VERSION);
+	if (c->nfiles == 0)
+		status = read_input(&r, "-");
+	for (int i = 0; i < c->nfiles && status == 0 && !interrupted; i++)
+		status = read_input(&r, c->files[i]);
+	if (status == 0 && r.bad)
+		status = EXIT_DATAERR;
+	int sig = interrupted;
+	/* On a signal only the batch mode keeps what it has read: those lines
+	 * are gone from the pipe, and each is a whole valid event. The default
+	 * mode promised all or nothing. */
+	if (status == 0 && (!sig || c->batch)) {
+		if (!sig && c->nsql > 0 && !r.sql_done && !outbox_in_transaction(r.ob))
+			status = begin(&r, &err); /* --exec with no events */
+		if (status == 0)
+			status = commit(&r, &err);
+		if (status)
+			diag_errinfo(&err);
+	}
+	outbox_rollback(r.ob);
+	show_progress(&r, 1);
+	if (status == 0 && sig) {
+		status = EXIT_TEMPFAIL;
+		report_committed(&r, sig > 0 ? "interrupted: " : "");
+	} else if (status == EXIT_DATAERR && r.bad && !c->batch) {
+		if (r.bad > MAX_ERRORS_SHOWN)
+			diag_error("%lu more invalid lines not shown",
+				   (unsigned long)(r.bad - MAX_ERRORS_SHOWN));
+		diag_error("%d invalid line%s: nothing was committed", r.bad, r.bad == 1 ? "" : "s");
+	} else if (status) {
+		report_committed(&r, "");
+	}
+	if (status == 0 || c->batch)
+		diag_info("enqueued %lu, duplicates %lu", r.enqueued, r.duplicates);
+	outbox_close(r.ob);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct config c = { 0 };
+	cli_start(argv[0]);
+	int status = parse_args(argc, argv, &c);
+	if (status == 0) {
+		/* One signal: stop reading, settle the transaction, exit 75. A
+		 * second one kills at once; SQLite still keeps nothing half-done. */
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = on_signal;
+		sa.sa_flags = SA_RESETHAND;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGINT, &sa, NULL) != 0 || sigaction(SIGTERM, &sa, NULL) != 0) {
+			diag_syserr("sigaction");
+			status = EXIT_SOFTWARE;
+		}
+	}
+	if (status == 0)
+		status = enqueue(&c);
+	free(c.sql);
+	return status;
+}

@@ -1,0 +1,309 @@
+/* test_outbox.c - unit tests of the outbox store (lib/outbox.c). Each test
+ * works on real SQLite files in a private temporary directory. */
+#include "exitcode.h"
+#include "outbox.h"
+#include "unit.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char dir[256];
+
+static const char *path_of(const char *name)
+{
+	static char p[512];
+	snprintf(p, sizeof p, "%s/%s", dir, name);
+	return p;
+}
+
+/* Run SQL on a separate connection (as another process would). */
+static int raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	int rc = sqlite3_open(path, &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc;
+}
+
+/* First column of the first row as an integer, -1 on error. */
+static long long raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static const char ev1[] =
+	"{\"specversion\":\"1.0\",\"id\":\"e\\u0031\",\"source\":\"/w\",\"type\":\"T\","
+	"\"subject\":\"s1\",\"partitionkey\":\"k1\",\"data\":{\"a\": 1}}";
+static const char ev2[] = "{\"specversion\":\"1.0\",\"id\":\"e2\",\"source\":\"/w\",\"type\":\"T\"}";
+
+static void test_table_names(void)
+{
+	static const struct { const char *name; int ok; } cases[] = {
+		{ "outbox", 1 }, { "_x", 1 }, { "Outbox_2", 1 }, { "a", 1 },
+		{ "", 0 }, { "2x", 0 }, { "a-b", 0 }, { "a b", 0 }, { "x\"", 0 },
+		{ "outbox\"; DROP TABLE t; --", 0 }, { "é", 0 },
+		{ "a234567890123456789012345678901234567890123456789012345678901234", 1 },
+		{ "a2345678901234567890123456789012345678901234567890123456789012345", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		CHECK_INT(outbox_table_valid(cases[i].name), cases[i].ok);
+	CHECK_INT(outbox_table_valid(NULL), 0);
+	errinfo err = { 0 };
+	outbox_options o = { .table = "bad name" };
+	CHECK(outbox_open(path_of("bad.db"), &o, &err) == NULL);
+	CHECK_INT(err.code, EXIT_USAGE);
+	CHECK(access(path_of("bad.db"), F_OK) != 0); /* nothing created */
+}
+
+static void test_create(void)
+{
+	const char *p = path_of("create.db");
+	errinfo err = { 0 };
+	outbox *ob = outbox_open(p, NULL, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	CHECK_INT(outbox_created(ob), 1);
+	CHECK(outbox_db(ob) != NULL);
+	outbox_close(ob);
+	struct stat sb;
+	CHECK(stat(p, &sb) == 0);
+	CHECK_INT(sb.st_mode & 0777, 0600);
+	CHECK_INT(raw_int(p, "PRAGMA user_version"), OUTBOX_SCHEMA_VERSION);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'outbox_pending' "
+			     "AND sql LIKE '%WHERE status = ''pending''%'"), 1);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM pragma_table_info('outbox')"), 16);
+	ob = outbox_open(p, NULL, &err);
+	CHECK(ob != NULL);
+	if (ob)
+		CHECK_INT(outbox_created(ob), 0);
+	outbox_close(ob);
+	char mode[16] = "";
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	if (sqlite3_open(p, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			snprintf(mode, sizeof mode, "%s", sqlite3_column_text(st, 0));
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	CHECK_STR(mode, "wal");
+}
+
+static void test_append_and_duplicates(void)
+{
+	const char *p = path_of("append.db");
+	errinfo err = { 0 };
+	outbox *ob = outbox_open(p, NULL, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	int res = 0;
+	CHECK_INT(outbox_append_json(ob, ev1, strlen(ev1), &res, &err), 0);
+	CHECK_INT(res, OUTBOX_INSERTED);
+	CHECK_INT(outbox_append_json(ob, ev1, strlen(ev1), &res, &err), 0);
+	CHECK_INT(res, OUTBOX_DUPLICATE);
+	CHECK_INT(outbox_append_json(ob, ev2, strlen(ev2), &res, &err), 0);
+	CHECK_INT(res, OUTBOX_INSERTED);
+	static const char bad[] = "{\"specversion\":\"1.0\",\"source\":\"/w\",\"type\":\"T\"}";
+	CHECK_INT(outbox_append_json(ob, bad, strlen(bad), &res, &err), EXIT_DATAERR);
+	CHECK(strstr(err.text, "id") != NULL);
+	outbox_close(ob);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 2);
+	/* Decoded columns, canonical compact event, created_at's form. */
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE seq = 1 AND id = 'e1' AND "
+			     "source = '/w' AND type = 'T' AND subject = 's1' AND "
+			     "partition_key = 'k1' AND status = 'pending' AND attempts = 0 AND "
+			     "next_attempt_at IS NULL AND length(created_at) = 27 AND "
+			     "created_at LIKE '____-__-__T__:__:__.______Z' AND "
+			     "event = '{\"specversion\":\"1.0\",\"id\":\"e\\u0031\",\"source\":\"/w\","
+			     "\"type\":\"T\",\"subject\":\"s1\",\"partitionkey\":\"k1\","
+			     "\"data\":{\"a\":1}}'"),
+		  1);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id = 'e2' AND subject IS NULL "
+			     "AND partition_key IS NULL AND seq = 2"),
+		  1);
+}
+
+static void test_caller_transaction(void)
+{
+	const char *p = path_of("txn.db");
+	CHECK_INT(raw_exec(p, "CREATE TABLE wallets (id TEXT PRIMARY KEY, balance INTEGER);"
+			      "INSERT INTO wallets VALUES ('w1', 100);"),
+		  SQLITE_OK);
+	errinfo err = { 0 };
+	outbox *ob = outbox_open(p, NULL, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	/* Business change and event, rolled back together. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_in_transaction(ob), 1);
+	CHECK_INT(outbox_begin(ob, &err), EXIT_SOFTWARE);
+	CHECK_INT(sqlite3_exec(outbox_db(ob), "UPDATE wallets SET balance = 50", NULL, NULL, NULL),
+		  SQLITE_OK);
+	CHECK_INT(outbox_append_json(ob, ev1, strlen(ev1), NULL, &err), 0);
+	outbox_rollback(ob);
+	CHECK_INT(outbox_in_transaction(ob), 0);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 0);
+	CHECK_INT(raw_int(p, "SELECT balance FROM wallets"), 100);
+	/* ... and committed together, through outbox_exec. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_exec(ob, "UPDATE wallets SET balance = 70; SELECT 1;", &err), 0);
+	CHECK_INT(outbox_append_json(ob, ev1, strlen(ev1), NULL, &err), 0);
+	CHECK_INT(outbox_commit(ob, &err), 0);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 1);
+	CHECK_INT(raw_int(p, "SELECT balance FROM wallets"), 70);
+	/* Caller SQL may not end the outbox transaction. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_exec(ob, "COMMIT", &err), EXIT_DATAERR);
+	CHECK(strstr(err.text, "not allowed") != NULL);
+	CHECK_INT(outbox_in_transaction(ob), 1);
+	CHECK_INT(outbox_exec(ob, "UPDATE nosuch SET x = 1", &err), EXIT_DATAERR);
+	CHECK(strstr(err.text, "no such table") != NULL);
+	outbox_rollback(ob);
+	/* The insert statement still works after the authorizer came and went. */
+	CHECK_INT(outbox_append_json(ob, ev2, strlen(ev2), NULL, &err), 0);
+	outbox_close(ob);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 2);
+}
+
+static void test_versions(void)
+{
+	errinfo err = { 0 };
+	/* Newer schema: refused, untouched. */
+	const char *p = path_of("newer.db");
+	outbox_close(outbox_open(p, NULL, &err));
+	CHECK_INT(raw_exec(p, "PRAGMA user_version = 2"), SQLITE_OK);
+	CHECK(outbox_open(p, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CONFIG);
+	CHECK(strstr(err.text, "outbox schema version 2 is newer than this tool supports (1)") != NULL);
+	CHECK_INT(raw_int(p, "PRAGMA user_version"), 2);
+
+	/* An application's database that versions itself: refused. */
+	p = path_of("app.db");
+	CHECK_INT(raw_exec(p, "CREATE TABLE users (id INTEGER); PRAGMA user_version = 7;"), SQLITE_OK);
+	CHECK(outbox_open(p, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CONFIG);
+	CHECK(strstr(err.text, "another application") != NULL);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'outbox'"), 0);
+	CHECK_INT(raw_int(p, "PRAGMA user_version"), 7);
+
+	/* A table of that name made without the version: refused. */
+	p = path_of("hand.db");
+	CHECK_INT(raw_exec(p, "CREATE TABLE outbox (x)"), SQLITE_OK);
+	CHECK(outbox_open(p, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CONFIG);
+	CHECK(strstr(err.text, "user_version is 0") != NULL);
+
+	/* Version 1 but the table lacks columns: refused. */
+	p = path_of("short.db");
+	CHECK_INT(raw_exec(p, "CREATE TABLE outbox (id); PRAGMA user_version = 1;"), SQLITE_OK);
+	CHECK(outbox_open(p, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CONFIG);
+	CHECK(strstr(err.text, "lacks columns") != NULL);
+
+	/* Migration from version 0 inside an application's database keeps
+	 * its tables; a second outbox table beside the first is accepted. */
+	p = path_of("appv0.db");
+	CHECK_INT(raw_exec(p, "CREATE TABLE wallets (id TEXT); INSERT INTO wallets VALUES ('a');"),
+		  SQLITE_OK);
+	outbox *ob = outbox_open(p, NULL, &err);
+	CHECK(ob != NULL);
+	outbox_close(ob);
+	CHECK_INT(raw_int(p, "PRAGMA user_version"), 1);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM wallets"), 1);
+	outbox_options o = { .table = "audit_events" };
+	ob = outbox_open(p, &o, &err);
+	CHECK(ob != NULL);
+	if (ob)
+		CHECK_INT(outbox_created(ob), 1);
+	outbox_close(ob);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'audit_events_pending'"),
+		  1);
+}
+
+static void test_errors(void)
+{
+	errinfo err = { 0 };
+	/* Not a database. */
+	const char *p = path_of("garbage.db");
+	FILE *f = fopen(p, "w");
+	CHECK(f != NULL);
+	if (f) {
+		for (int i = 0; i < 200; i++)
+			fputs("this is not a database file at all\n", f);
+		fclose(f);
+	}
+	CHECK(outbox_open(p, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_IOERR);
+	CHECK(strstr(err.text, "not an outbox database (file is not a database or is corrupt)") != NULL);
+
+	/* Directory missing: cannot create. */
+	CHECK(outbox_open(path_of("nodir/x.db"), NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CANTCREAT);
+	outbox_options nc = { .no_create = 1 };
+	CHECK(outbox_open(path_of("absent.db"), &nc, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CANTCREAT);
+
+	/* Locked by another connection: 75 once the busy timeout expires. */
+	p = path_of("busy.db");
+	outbox_options o = { .busy_ms = 50 };
+	outbox *ob = outbox_open(p, &o, &err);
+	CHECK(ob != NULL);
+	sqlite3 *other;
+	CHECK_INT(sqlite3_open(p, &other), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	if (ob) {
+		CHECK_INT(outbox_begin(ob, &err), EXIT_TEMPFAIL);
+		CHECK(strstr(err.text, "locked") != NULL);
+		/* Without a transaction the append itself waits, then fails. */
+		CHECK_INT(outbox_append_json(ob, ev2, strlen(ev2), NULL, &err), EXIT_TEMPFAIL);
+	}
+	/* Opening an up-to-date outbox needs no write lock. */
+	outbox *ob2 = outbox_open(p, &o, &err);
+	CHECK(ob2 != NULL);
+	outbox_close(ob2);
+	CHECK_INT(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+	if (ob)
+		CHECK_INT(outbox_append_json(ob, ev2, strlen(ev2), NULL, &err), 0);
+	outbox_close(ob);
+	outbox_close(NULL);
+}
+
+int main(void)
+{
+	snprintf(dir, sizeof dir, "%s/test_outbox.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN(test_table_names);
+	RUN(test_create);
+	RUN(test_append_and_duplicates);
+	RUN(test_caller_transaction);
+	RUN(test_versions);
+	RUN(test_errors);
+	char cmd[600];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", dir);
+	return unit_done();
+}

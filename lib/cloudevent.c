@@ -215,22 +215,57 @@ slow:;
 	return 1;
 }
 
-static int is_tchar(long c)
+/* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~ */
+static const unsigned char tchar_tab[128] = {
+	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1,
+	['*'] = 1, ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1,
+	['`'] = 1, ['|'] = 1, ['~'] = 1,
+	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
+	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
+	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
+	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+	['Y'] = 1, ['Z'] = 1,
+	['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1,
+	['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
+	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,
+	['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+	['y'] = 1, ['z'] = 1,
+};
+
+static inline int is_tchar(long c) { return c >= 0 && c < 0x80 && tchar_tab[c]; }
+
+/* 1 if a string token holds no backslash. Keys and attribute values are
+ * short, where an inline loop beats a call. */
+static inline int plain(json_span tok)
 {
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-		return 1;
-	return c > 0 && c < 0x80 && strchr("!#$%&'*+-.^_`|~", (int)c) != NULL;
+	for (size_t i = 1; i + 1 < tok.n; i++)
+		if (tok.p[i] == '\\')
+			return 0;
+	return 1;
 }
 
 /* RFC 2046 / RFC 9110 media type: type "/" subtype *(OWS ";" OWS
- * [token "=" (token / quoted-string)]). Walked code point by code point,
- * so escapes and any length need no buffer. */
+ * [token "=" (token / quoted-string)]). One state machine fed either the
+ * raw bytes of a plain token (the usual case) or decoded code points, so
+ * escapes and any length need no buffer. Bytes and code points >= 0x80
+ * are treated alike: allowed only as obs-text inside quoted strings. */
+enum mt_state { TYPE0, TYPE, SUB0, SUB, OWS1, OWS2, PNAME, PVAL0, PTOK, PQ, PQESC, PQEND };
+
 static int media_type_ok(json_span tok)
 {
-	enum { TYPE0, TYPE, SUB0, SUB, OWS1, OWS2, PNAME, PVAL0, PTOK, PQ, PQESC, PQEND } st = TYPE0;
-	size_t pos = 0;
-	long c;
-	while ((c = json_string_next_cp(tok, &pos)) >= 0) {
+	enum mt_state st = TYPE0;
+	int is_plain = plain(tok);
+	size_t pos = 0, i = 1;
+	for (;;) {
+		long c;
+		if (is_plain)
+			c = i + 1 < tok.n ? (unsigned char)tok.p[i++] : -1;
+		else
+			c = json_string_next_cp(tok, &pos);
+		if (c < 0)
+			break;
 		int ws = c == ' ' || c == '\t';
 		switch (st) {
 		case TYPE0:
@@ -315,6 +350,8 @@ static int has_scheme(json_span tok)
 	long c = json_string_next_cp(tok, &pos);
 	if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
 		return 0;
+	/* The scheme is short and almost never escaped: walking code
+	 * points only up to the ':' costs little. */
 	while ((c = json_string_next_cp(tok, &pos)) >= 0) {
 		if (c == ':')
 			return 1;
@@ -327,7 +364,7 @@ static int has_scheme(json_span tok)
 
 static int time_ok(json_span tok)
 {
-	if (json_string_is_plain(tok))
+	if (plain(tok))
 		return rfc3339_check(tok.p + 1, tok.n - 2) == 0;
 	char tmp[64]; /* far longer than any sane timestamp */
 	size_t n = json_string_decode_fixed(tok, tmp, sizeof tmp);
@@ -363,7 +400,7 @@ typedef int (*b64_chunk_fn)(const char *s, size_t n, int last, void *ctx);
 
 static int base64_chunks(json_span tok, b64_chunk_fn fn, void *ctx)
 {
-	if (json_string_is_plain(tok))
+	if (plain(tok))
 		return fn(tok.p + 1, tok.n - 2, 1, ctx);
 	char chunk[1024];
 	size_t n = 0, pos = 0;
@@ -404,7 +441,7 @@ static int b64_decode_chunk(const char *s, size_t n, int last, void *ctx)
  * decoded into tmp. NULL when too long to decode. */
 static const char *key_name(json_span key, char tmp[NAME_MAX_DECODED], size_t *n)
 {
-	if (json_string_is_plain(key)) {
+	if (plain(key)) {
 		*n = key.n - 2;
 		return key.p + 1;
 	}
@@ -417,7 +454,7 @@ static const char *key_name(json_span key, char tmp[NAME_MAX_DECODED], size_t *n
 
 static int names_equal(json_span a, json_span b)
 {
-	if (json_string_is_plain(a) && json_string_is_plain(b))
+	if (plain(a) && plain(b))
 		return a.n == b.n && memcmp(a.p, b.p, a.n) == 0;
 	size_t pa = 0, pb = 0;
 	for (;;) {
@@ -433,7 +470,7 @@ static int names_equal(json_span a, json_span b)
  * which for [a-z0-9] names is code point order). */
 static int names_cmp(json_span a, json_span b)
 {
-	if (json_string_is_plain(a) && json_string_is_plain(b)) {
+	if (plain(a) && plain(b)) {
 		size_t na = a.n - 2, nb = b.n - 2;
 		int r = memcmp(a.p + 1, b.p + 1, na < nb ? na : nb);
 		return r ? r : (na > nb) - (na < nb);
@@ -786,7 +823,7 @@ int ce_write_json(const cloudevent *ev, buf *out)
 		if (!first)
 			*d++ = ',';
 		first = 0;
-		if (json_string_is_plain(a->name)) {
+		if (plain(a->name)) {
 			d = put(d, a->name.p, a->name.n);
 		} else {
 			/* A valid name is [a-z0-9]+: written decoded, it needs
@@ -887,7 +924,7 @@ static int event_data_is_json(const cloudevent *ev)
 	json_span ct = ev->datacontenttype.value;
 	if (!ct.p)
 		return 1;
-	if (json_string_is_plain(ct))
+	if (plain(ct))
 		return ce_content_type_is_json(ct.p + 1, ct.n - 2);
 	/* Only the part before ';' matters; a prefix of a longer value
 	 * holds it unless the type itself is absurdly long (then: not JSON). */

@@ -147,12 +147,10 @@ static uptr fail(struct scan *s, uptr at, const char *what)
 	return NULL;
 }
 
-/* Validate a string body; p is just past the opening quote. Returns the
- * position just past the closing quote, or NULL. */
-static uptr scan_string(struct scan *s, uptr p, uptr end)
+/* The careful part of scan_string: p is at a byte skip_plain stopped on. */
+static uptr scan_string_slow(struct scan *s, uptr p, uptr end)
 {
 	for (;;) {
-		p = skip_plain(p, end);
 		if (UNLIKELY(p >= end))
 			return fail(s, end, "unterminated string");
 		unsigned c = *p;
@@ -203,7 +201,19 @@ static uptr scan_string(struct scan *s, uptr p, uptr end)
 		} else {
 			p++; /* unreachable: skip_plain stops only on the above */
 		}
+		p = skip_plain(p, end);
 	}
+}
+
+/* Validate a string body; p is just past the opening quote. Returns the
+ * position just past the closing quote, or NULL. Most strings are short
+ * and plain, so that case is inlined and the rest kept out of line. */
+static inline uptr scan_string(struct scan *s, uptr p, uptr end)
+{
+	p = skip_plain(p, end);
+	if (LIKELY(p < end && *p == '"'))
+		return p + 1;
+	return scan_string_slow(s, p, end);
 }
 
 /* Validate a number starting at p (a '-' or a digit). */
@@ -410,22 +420,34 @@ int json_parse_value(const char *text, size_t len, json_span *value,
 
 /* ---- walkers over validated spans ---- */
 
-/* p is just past an opening quote; returns just past the closing one. An
- * escaped quote is one preceded by an odd run of backslashes. */
+/* p is just past an opening quote; returns just past the closing one.
+ * Only '"' and '\\' matter in a validated body; strings are mostly short,
+ * where eight bytes at a time beats a call to memchr. */
 static uptr skip_string_v(uptr p, uptr end)
 {
-	while (p < end) {
-		uptr q = memchr(p, '"', (size_t)(end - p));
-		if (!q)
+	for (;;) {
+#if JSON_SWAR
+		while (end - p >= 8) {
+			uint64_t w = load64(p);
+			uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+			uint64_t m = (((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS;
+			if (m) {
+				p += __builtin_ctzll(m) >> 3;
+				break;
+			}
+			p += 8;
+		}
+#endif
+		while (p < end && *p != '"' && *p != '\\')
+			p++;
+		if (p >= end)
 			return end;
-		uptr b = q;
-		while (b > p && b[-1] == '\\')
-			b--;
-		if (((q - b) & 1) == 0)
-			return q + 1;
-		p = q + 1;
+		if (*p == '"')
+			return p + 1;
+		p += 2; /* an escape; the rest of a \uXXXX is plain */
+		if (p > end)
+			return end;
 	}
-	return end;
 }
 
 /* p is the first byte of a validated value; returns just past it. */
@@ -543,7 +565,12 @@ int json_string_is_plain(json_span tok)
 {
 	if (!tok.p || tok.n < 2)
 		return 1;
-	return memchr(tok.p + 1, '\\', tok.n - 2) == NULL;
+	if (tok.n > 34)
+		return memchr(tok.p + 1, '\\', tok.n - 2) == NULL;
+	for (size_t i = 1; i < tok.n - 1; i++) /* short: cheaper than a call */
+		if (tok.p[i] == '\\')
+			return 0;
+	return 1;
 }
 
 static size_t put_utf8(unsigned char *d, unsigned long cp)

@@ -795,11 +795,28 @@ long json_string_next_cp(json_span tok, size_t *pos)
 /* Bytes that json_string_encode must escape. */
 static inline int needs_escape(unsigned c) { return c < 0x20 || c == '"' || c == '\\'; }
 
+/* Length of the encoding of [p, end), without quotes. */
+static size_t encoded_len(uptr p, uptr end)
+{
+	size_t n = 0;
+	for (; p < end; p++) {
+		unsigned c = *p;
+		if (!needs_escape(c))
+			n++;
+		else if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+			n += 2;
+		else
+			n += 6;
+	}
+	return n;
+}
+
 int json_string_encode(buf *out, const char *s, size_t n)
 {
 	static const char hexd[] = "0123456789abcdef";
 	size_t save = out->len;
 	uptr p = (uptr)s, end = p + n;
+	int exact = 0;
 	/* Room for the common case, no escapes; grown when one shows up. */
 	if (buf_reserve(out, n + 2) != 0)
 		return -1;
@@ -827,13 +844,16 @@ int json_string_encode(buf *out, const char *s, size_t n)
 		out->len += (size_t)(q - p);
 		if (q == end)
 			break;
-		/* The escape takes at most 6 bytes where the input byte took
-		 * one; keep room for the rest of the input and the quote. */
-		if (buf_reserve(out, 6 + (size_t)(end - q - 1) + 1) != 0) {
-			out->len = save;
-			if (out->data)
-				out->data[save] = '\0';
-			return -1;
+		/* At the first escape, reserve exactly what the rest needs
+		 * (a worst-case guess could fail a string that fits). */
+		if (!exact) {
+			if (buf_reserve(out, encoded_len(q, end) + 1) != 0) {
+				out->len = save;
+				if (out->data)
+					out->data[save] = '\0';
+				return -1;
+			}
+			exact = 1;
 		}
 		char *d = out->data + out->len;
 		unsigned c = *q;

@@ -512,7 +512,7 @@ static void parse_line(parser *ps, char *p, size_t len)
 static void warn_topics(parser *ps)
 {
 	bindings *t = ps->t;
-	strindex consumed = { 0 }, seen = { 0 };
+	strindex consumed = { 0 }, seen = { 0 }, exact = { 0 };
 	for (size_t i = 0; i < t->n && !ps->oom; i++) {
 		const binding *b = &t->v[i];
 		if (b->kind == BINDING_CONSUMER &&
@@ -523,25 +523,33 @@ static void warn_topics(parser *ps)
 	for (size_t i = 0; i < t->n && !ps->oom; i++) {
 		const binding *b = &t->v[i];
 		size_t n = strlen(b->topic);
+		/* Each distinct topic once: the first line that names it. */
+		if (strindex_get(&exact, t->v, key_topic, b->topic, n, 0) != SIZE_MAX)
+			continue;
+		if (strindex_add(&exact, t->v, key_topic, i, 0) != 0) {
+			ps->oom = 1;
+			break;
+		}
 		size_t o = strindex_get(&seen, t->v, key_topic, b->topic, n, 1);
 		if (o == SIZE_MAX) {
 			if (strindex_add(&seen, t->v, key_topic, i, 1) != 0) {
 				ps->oom = 1;
 				break;
 			}
-			if (b->kind == BINDING_PRODUCER &&
-			    strindex_get(&consumed, t->v, key_topic, b->topic, n, 0) == SIZE_MAX)
-				report(ps, BINDINGS_WARNING, b->line,
-				       "topic %s has no consumer binding", b->topic);
-		} else if (strcmp(t->v[o].topic, b->topic) != 0) {
+		} else {
 			report(ps, BINDINGS_WARNING, b->line,
 			       "topics %s (line %lu) and %s collide in Kafka metric names "
 			       "('.' and '_' are the same there)",
 			       t->v[o].topic, t->v[o].line, b->topic);
 		}
+		if (b->kind == BINDING_PRODUCER &&
+		    strindex_get(&consumed, t->v, key_topic, b->topic, n, 0) == SIZE_MAX)
+			report(ps, BINDINGS_WARNING, b->line, "topic %s has no consumer binding",
+			       b->topic);
 	}
 	strindex_free(&consumed);
 	strindex_free(&seen);
+	strindex_free(&exact);
 }
 
 bindings *bindings_parse(const char *text, size_t len, const char *name,

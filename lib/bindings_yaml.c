@@ -139,7 +139,30 @@ static spring_binding *find_or_add(importer *im, const char *name, size_t n, uns
 	return b;
 }
 
-/* A scalar at spring.cloud.stream.bindings.NAME.PROP. */
+/* Which property a path NAME.PROP names, or -1. */
+static int property_of(const char *prop, size_t plen)
+{
+	if (plen == 11 && !memcmp(prop, "destination", 11))
+		return P_DEST;
+	if (plen == 5 && !memcmp(prop, "group", 5))
+		return P_GROUP;
+	if ((plen == 12 && !memcmp(prop, "content-type", 12)) ||
+	    (plen == 11 && !memcmp(prop, "contentType", 11)))
+		return P_CTYPE;
+	return -1;
+}
+
+/* Is the current path spring.cloud.stream.bindings.NAME.PROP for a
+ * property we map? */
+static int is_property(const importer *im)
+{
+	const char *rest = im->path.data + TARGET_LEN + 1;
+	size_t restlen = im->path.len - TARGET_LEN - 1;
+	const char *dot = memchr(rest, '.', restlen);
+	return dot && property_of(dot + 1, restlen - (size_t)(dot - rest) - 1) >= 0;
+}
+
+/* A value at spring.cloud.stream.bindings.NAME.PROP. */
 static int record(importer *im, yaml_node_t *value, unsigned long keyline)
 {
 	const char *rest = im->path.data + TARGET_LEN + 1;
@@ -153,15 +176,8 @@ static int record(importer *im, yaml_node_t *value, unsigned long keyline)
 		return 0; /* "NAME: ~" or "NAME: x": a binding with nothing set */
 	const char *prop = dot + 1;
 	size_t plen = restlen - nlen - 1;
-	int k;
-	if (plen == 11 && !memcmp(prop, "destination", 11))
-		k = P_DEST;
-	else if (plen == 5 && !memcmp(prop, "group", 5))
-		k = P_GROUP;
-	else if ((plen == 12 && !memcmp(prop, "content-type", 12)) ||
-		 (plen == 11 && !memcmp(prop, "contentType", 11)))
-		k = P_CTYPE;
-	else
+	int k = property_of(prop, plen);
+	if (k < 0)
 		return 0; /* a property we do not map (consumer.*, binder, ...) */
 	if (value->type != YAML_SCALAR_NODE)
 		return fail(im, line_of(value), "%.*s of binding %s must be a single value",
@@ -188,13 +204,11 @@ static int walk(importer *im, yaml_document_t *doc, yaml_node_t *node, int depth
 		return fail(im, line_of(node), "nesting deeper than %d levels", MAX_DEPTH);
 	if (im->budget-- == 0)
 		return fail(im, line_of(node), "more than %lu nodes (alias expansion?)", MAX_NODES);
-	if (node->type == YAML_SCALAR_NODE) {
-		if (im->path.len > TARGET_LEN + 1 && path_relevant(&im->path))
-			return record(im, node, keyline);
-		return 0;
-	}
+	int inside = im->path.len > TARGET_LEN + 1 && path_relevant(&im->path);
 	if (node->type != YAML_MAPPING_NODE)
-		return 0; /* sequences carry nothing we map */
+		return inside ? record(im, node, keyline) : 0;
+	if (inside && is_property(im)) /* "destination: {a: b}" */
+		return record(im, node, keyline);
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *key = yaml_document_get_node(doc, pair->key);
@@ -324,12 +338,12 @@ static int emit_producer(importer *im, spring_binding *b, size_t fnlen, buf *out
 		return -1;
 	int structured = b->val[P_CTYPE] &&
 			 strncasecmp(b->val[P_CTYPE], "application/cloudevents", 23) == 0;
-	int rc = emit_line_comment(out, "%s (line %lu): event type %s from function %.*s%s",
-				   b->name, b->line, b->type, (int)fnlen, b->name,
-				   stripped ? " without \"Producer\"" : "");
+	int rc = emit_line_comment(out, "line %lu: event type %s derived from function %.*s%s",
+				   b->line, b->type, (int)fnlen, b->name,
+				   stripped ? "" : " (no \"Producer\" suffix)");
 	if (rc == 0 && resolved)
-		rc = emit_line_comment(out, "destination %s is the default of placeholder %s",
-				       topic, b->val[P_DEST]);
+		rc = emit_line_comment(out, "line %lu: destination %s is the default of %s",
+				       b->vline[P_DEST], topic, b->val[P_DEST]);
 	if (rc == 0)
 		rc = buf_printf(out, "producer %s %s %s%s\n", b->type, b->name, topic,
 				structured ? " mode=structured" : "");
@@ -353,7 +367,7 @@ static int emit_consumer(importer *im, spring_binding *b, buf *out)
 	if (!b->val[P_GROUP]) {
 		warn(im, b->line, "binding %s has no group (Spring would use an anonymous one): skipped",
 		     b->name);
-		return emit_line_comment(out, "%s (line %lu): skipped, no group", b->name, b->line) == 0
+		return emit_line_comment(out, "line %lu: %s skipped: no group", b->line, b->name) == 0
 			       ? 0 : oom(im);
 	}
 	int gres;
@@ -377,11 +391,11 @@ static int emit_consumer(importer *im, spring_binding *b, buf *out)
 	}
 	int rc = 0;
 	if (resolved)
-		rc = emit_line_comment(out, "%s: destination %s is the default of placeholder %s",
-				       b->name, topic, b->val[P_DEST]);
+		rc = emit_line_comment(out, "line %lu: destination %s is the default of %s",
+				       b->vline[P_DEST], topic, b->val[P_DEST]);
 	if (rc == 0 && gres)
-		rc = emit_line_comment(out, "%s: group %s is the default of placeholder %s",
-				       b->name, group, b->val[P_GROUP]);
+		rc = emit_line_comment(out, "line %lu: group %s is the default of %s",
+				       b->vline[P_GROUP], group, b->val[P_GROUP]);
 	if (rc == 0)
 		rc = buf_printf(out, "consumer %s %s %s\n", b->name, topic, group);
 	free(topic);
@@ -411,8 +425,8 @@ static int generate(importer *im, buf *out)
 			continue;
 		}
 		warn(im, b->line, "binding %s is neither NAME-out-N nor NAME-in-N: skipped", b->name);
-		if (emit_line_comment(out, "%s (line %lu): skipped, neither NAME-out-N nor NAME-in-N",
-				      b->name, b->line) != 0)
+		if (emit_line_comment(out, "line %lu: %s skipped: neither NAME-out-N nor NAME-in-N",
+				      b->line, b->name) != 0)
 			return oom(im);
 	}
 	return 0;

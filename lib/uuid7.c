@@ -46,25 +46,38 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* A fresh counter value with its top bit clear: at least 2048 ids then
+ * fit in a millisecond before the counter overflows. */
+static int seed_counter(unsigned *c)
+{
+	unsigned char r[2];
+	if (rand_bytes(r, sizeof r) != 0)
+		return -1;
+	*c = ((unsigned)r[0] << 8 | r[1]) & 0x7ff;
+	return 0;
+}
+
 int uuid7_generate_ms(uint64_t ms_now, char out[UUID_STR_LEN + 1])
 {
-	/* rnd[0..1] seed the counter, rnd[2..9] are rand_b. Drawn before
-	 * taking the lock to keep the critical section short. */
-	unsigned char rnd[10];
+	/* rand_b is drawn before taking the lock to keep the critical
+	 * section short; the counter seed only when a new millisecond
+	 * starts (the pool is per thread, so drawing under the lock is
+	 * safe). */
+	unsigned char rnd[8];
 	if (rand_bytes(rnd, sizeof rnd) != 0)
 		return -1;
-	/* Seed with the counter's top bit clear: at least 2048 ids fit in a
-	 * millisecond before the counter overflows. */
-	unsigned seed = ((unsigned)rnd[0] << 8 | rnd[1]) & 0x7ff;
 	ms_now &= UINT64_C(0xffffffffffff);
 
 	if (pthread_mutex_lock(&state_lock) != 0)
 		return -1;
-	uint64_t ms;
-	unsigned ctr;
+	int rc = 0;
 	if (ms_now > last_ms) {
-		last_ms = ms_now;
-		counter = seed;
+		unsigned seed;
+		rc = seed_counter(&seed);
+		if (rc == 0) {
+			last_ms = ms_now;
+			counter = seed;
+		}
 	} else if (counter < 0xfff) {
 		/* Same millisecond, or the clock went back: stay on the saved
 		 * timestamp and count up, so ids never go backwards. */
@@ -72,12 +85,18 @@ int uuid7_generate_ms(uint64_t ms_now, char out[UUID_STR_LEN + 1])
 	} else {
 		/* Counter exhausted: borrow the next millisecond (RFC 9562
 		 * section 6.2, method 1). */
-		last_ms++;
-		counter = seed;
+		unsigned seed;
+		rc = seed_counter(&seed);
+		if (rc == 0) {
+			last_ms++;
+			counter = seed;
+		}
 	}
-	ms = last_ms;
-	ctr = counter;
+	uint64_t ms = last_ms;
+	unsigned ctr = counter;
 	pthread_mutex_unlock(&state_lock);
+	if (rc != 0)
+		return -1;
 
 	unsigned char b[16];
 	b[0] = (unsigned char)(ms >> 40);
@@ -88,7 +107,7 @@ int uuid7_generate_ms(uint64_t ms_now, char out[UUID_STR_LEN + 1])
 	b[5] = (unsigned char)ms;
 	b[6] = (unsigned char)(0x70 | ctr >> 8); /* version 7 */
 	b[7] = (unsigned char)ctr;
-	memcpy(b + 8, rnd + 2, 8);
+	memcpy(b + 8, rnd, 8);
 	b[8] = (unsigned char)(0x80 | (b[8] & 0x3f)); /* variant 10 */
 	format(b, out);
 	return 0;

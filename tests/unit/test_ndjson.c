@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -476,6 +477,46 @@ static void test_stop_flag(void)
 	ndjson_close(r);
 }
 
+static volatile sig_atomic_t alarm_stop;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarm_stop = 1;
+}
+
+static void test_eintr_stop(void)
+{
+	/* A read blocked on an idle pipe is interrupted by a signal whose
+	 * handler sets the stop flag: the reader ends instead of retrying,
+	 * and drops the half-read line. */
+	int fds[2];
+	CHECK_INT(pipe(fds), 0);
+	CHECK_INT(write(fds[1], "a\nhalf", 6), 6);
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm; /* no SA_RESTART */
+	sigemptyset(&sa.sa_mask);
+	CHECK_INT(sigaction(SIGALRM, &sa, &old), 0);
+	errinfo err = {0};
+	ndjson_reader *r = ndjson_open_fd(fds[0], "pipe", 100, 0, &err);
+	ndjson_set_stop_flag(r, &alarm_stop);
+	const char *line;
+	size_t len;
+	CHECK_INT(ndjson_next(r, &line, &len, &err), NDJSON_LINE);
+	CHECK_STR(line, "a");
+	/* The signal is what the read waits for; 20 ms keeps the test quick. */
+	struct itimerval it = {{0, 0}, {0, 20000}}, off = {{0, 0}, {0, 0}};
+	CHECK_INT(setitimer(ITIMER_REAL, &it, NULL), 0);
+	CHECK_INT(ndjson_next(r, &line, &len, &err), NDJSON_EOF);
+	CHECK_INT(setitimer(ITIMER_REAL, &off, NULL), 0);
+	CHECK_INT(alarm_stop, 1);
+	CHECK_INT(sigaction(SIGALRM, &old, NULL), 0);
+	ndjson_close(r);
+	close(fds[0]);
+	close(fds[1]);
+}
+
 static void test_read_error(void)
 {
 	/* A write-only descriptor cannot be read: EXIT_IOERR naming it. */
@@ -516,6 +557,7 @@ int main(void)
 	RUN(test_pipe_stdin);
 	RUN(test_pipe_huge_line);
 	RUN(test_stop_flag);
+	RUN(test_eintr_stop);
 	RUN(test_read_error);
 	cleanup();
 	return unit_done();

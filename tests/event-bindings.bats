@@ -1,0 +1,433 @@
+#!/usr/bin/env bats
+# event-bindings: list, resolve, explain, check (file and cluster), import.
+bats_require_minimum_version 1.5.0
+load helpers/common
+
+DATA="$TOP/tests/data/bindings"
+SEED="$TOP/../shared/seed/000_e66e6f1142d25c49.txt"
+
+setup() { common_setup; }
+
+# The seed's Spring Cloud Stream configuration: the yaml fenced block after
+# the "### Spring Cloud Stream Configuration" heading, taken whole (its
+# ${KAFKA_BROKERS:...} placeholders and properties: maps included).
+seed_yaml() {
+	awk '/^### Spring Cloud Stream Configuration/ { h = 1; next }
+	     h && /^```yaml/ { y = 1; next }
+	     y && /^```/ { exit }
+	     y' "$SEED"
+}
+
+defaults_tsv() {
+	printf '%s\n' \
+		$'producer\tWalletCreatedEvent\twalletCreatedEventProducer-out-0\twallet-created-events\t-\tbinary\tpartitionkey' \
+		$'producer\tFundsAddedEvent\tfundsAddedEventProducer-out-0\tfunds-added-events\t-\tbinary\tpartitionkey' \
+		$'producer\tFundsWithdrawnEvent\tfundsWithdrawnEventProducer-out-0\tfunds-withdrawn-events\t-\tbinary\tpartitionkey' \
+		$'producer\tFundsTransferredEvent\tfundsTransferredEventProducer-out-0\tfunds-transferred-events\t-\tbinary\tpartitionkey' \
+		$'consumer\t-\twalletCreatedEventConsumer-in-0\twallet-created-events\twallet-hub-consumers\t-\t-' \
+		$'consumer\t-\tfundsAddedEventConsumer-in-0\tfunds-added-events\twallet-hub-consumers\t-\t-' \
+		$'consumer\t-\tfundsWithdrawnEventConsumer-in-0\tfunds-withdrawn-events\twallet-hub-consumers\t-\t-' \
+		$'consumer\t-\tfundsTransferredEventConsumer-in-0\tfunds-transferred-events\twallet-hub-consumers\t-\t-'
+}
+
+ev() { # ev ID TYPE [EXTRA-JSON-MEMBERS]
+	printf '{"specversion":"1.0","id":"%s","source":"/t","type":"%s"%s}\n' "$1" "$2" "${3:+,$3}"
+}
+
+# ---- command line ----------------------------------------------------------
+
+@test "help: usage mirrors the synopsis, on stdout, exit 0" {
+	run --separate-stderr event-bindings --help
+	assert_success
+	[ -z "$stderr" ]
+	assert_line --index 0 'usage: event-bindings [-B FILE] [-q] [-v] list [--json]'
+	assert_line --partial 'event-bindings [-q] [-v] import spring FILE'
+	assert_output --partial '--bindings FILE'
+}
+
+@test "usage errors exit 64 with the reason and the synopsis on stderr" {
+	local args
+	for args in "" "frobnicate" "list extra" "check extra" "resolve" "check --json" \
+		"list --on-error skip" "import" "import kafka x.yml" "import spring" \
+		"-B x import spring y.yml" "explain --on-error maybe" "explain --max-line 0" \
+		"--no-such-option list"; do
+		run --separate-stderr event-bindings $args
+		[ "$status" -eq 64 ] || { echo "'$args' exited $status"; return 1; }
+		[ -z "$output" ]
+		[[ $stderr == *usage:\ event-bindings* ]] || { echo "'$args': $stderr"; return 1; }
+	done
+	run --separate-stderr event-bindings frobnicate
+	[[ $stderr == *"error: unknown command: frobnicate"* ]]
+}
+
+@test "version" {
+	run event-bindings -V
+	assert_success
+	assert_output --regexp '^event-bindings [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
+# ---- list ------------------------------------------------------------------
+
+@test "list: the built-in defaults, tab-separated when not a terminal" {
+	run --separate-stderr event-bindings list
+	assert_success
+	[ -z "$stderr" ]
+	[ "$output" = "$(defaults_tsv)" ]
+}
+
+@test "list: an aligned table with a header on a terminal" {
+	command -v script >/dev/null || skip "no script(1)"
+	run script -qec "event-bindings list" /dev/null
+	assert_success
+	output=${output//$'\r'/}
+	mapfile -t lines <<<"$output"
+	assert_line --index 0 --regexp '^KIND +TYPE +BINDING +TOPIC +GROUP +MODE +KEY$'
+	assert_line --index 1 --regexp '^producer  WalletCreatedEvent     walletCreatedEventProducer-out-0     wallet-created-events     -  +binary  partitionkey$'
+	assert_line --index 8 --regexp '^consumer  -  +fundsTransferredEventConsumer-in-0   funds-transferred-events  wallet-hub-consumers  -       -$'
+	[ "${#lines[@]}" -eq 9 ]
+}
+
+@test "list --json: one document with producers and consumers" {
+	run event-bindings list --json
+	assert_success
+	[ "${#lines[@]}" -eq 1 ]
+	run jq -r '.producers | map("\(.type) \(.binding) \(.topic) \(.mode) \(.key)") | .[]' <<<"$output"
+	assert_success
+	assert_line --index 0 'WalletCreatedEvent walletCreatedEventProducer-out-0 wallet-created-events binary partitionkey'
+	assert_line --index 3 'FundsTransferredEvent fundsTransferredEventProducer-out-0 funds-transferred-events binary partitionkey'
+	run sh -c 'event-bindings -j list | jq -r ".consumers[] | [.binding, .topic, .group] | @tsv"'
+	assert_success
+	assert_line --index 0 $'walletCreatedEventConsumer-in-0\twallet-created-events\twallet-hub-consumers'
+	[ "${#lines[@]}" -eq 4 ]
+}
+
+@test "list: a file's options and shared bindings" {
+	run event-bindings -B "$DATA/shop.conf" list
+	assert_success
+	assert_line --index 0 $'producer\tOrderPlaced\torderPlacedProducer-out-0\torders\t-\tbinary\tdata:/orderId'
+	assert_line --index 1 $'producer\tOrderShipped\torderEventsProducer-out-0\torder-events\t-\tstructured\tsubject'
+	assert_line --index 2 $'producer\tOrderPaid\torderEventsProducer-out-0\torder-events\t-\tbinary\tid'
+	assert_line --index 3 $'producer\tAudit.v1\tauditProducer-out-0\taudit\t-\tbinary\tnone'
+	assert_line --index 7 $'consumer\t-\tauditConsumer-in-0\taudit\tauditors\t-\t-'
+}
+
+# ---- where the table comes from ----------------------------------------------
+
+@test "lookup order: --bindings, then EVENT_BINDINGS, then the defaults" {
+	echo "producer A a-out-0 from-env" >"$T/env.conf"
+	echo "producer A a-out-0 from-flag" >"$T/flag.conf"
+	run event-bindings resolve A
+	assert_failure 1
+	EVENT_BINDINGS="$T/env.conf" run event-bindings resolve A
+	assert_output $'A\ta-out-0\tfrom-env'
+	EVENT_BINDINGS="$T/env.conf" run event-bindings --bindings "$T/flag.conf" resolve A
+	assert_output $'A\ta-out-0\tfrom-flag'
+	EVENT_BINDINGS="" run event-bindings resolve WalletCreatedEvent
+	assert_success
+	run sh -c 'echo "producer A a-out-0 from-stdin" | event-bindings -B - resolve A'
+	assert_output $'A\ta-out-0\tfrom-stdin'
+}
+
+@test "missing bindings file: exit 66, never the defaults" {
+	run --separate-stderr event-bindings -B "$T/nope.conf" list
+	assert_failure 66
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/nope.conf: No such file or directory" ]
+	EVENT_BINDINGS="$T/nope.conf" run --separate-stderr event-bindings resolve WalletCreatedEvent
+	assert_failure 66
+	[ "$stderr" = "event-bindings: error: $T/nope.conf (from EVENT_BINDINGS): No such file or directory" ]
+	run event-bindings -B "$T" check
+	assert_failure 66
+}
+
+@test "unreadable bindings file: exit 77" {
+	[ "$(id -u)" -ne 0 ] || skip "root reads everything"
+	echo "producer A a t" >"$T/locked.conf"
+	chmod 000 "$T/locked.conf"
+	run event-bindings -B "$T/locked.conf" list
+	assert_failure 77
+}
+
+# ---- file errors (exit 78, FILE:LINE) ------------------------------------------
+
+file_error() { # file_error LINE-TEXT... ; expects the message of the last line
+	printf '%s\n' "$@" >"$T/b.conf"
+	run --separate-stderr event-bindings -B "$T/b.conf" list
+}
+
+@test "bad line: unknown directive, wrong field count, bad option" {
+	file_error "# ok" "producer A a-out-0 t" "route A t"
+	assert_failure 78
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/b.conf:3: unknown directive \"route\": expected producer or consumer" ]
+	file_error "producer A a-out-0"
+	assert_failure 78
+	[[ $stderr == *"b.conf:1: producer takes EVENT-TYPE BINDING TOPIC [mode=...] [key=...]: 2 fields given" ]]
+	file_error "" "consumer a-in-0 t"
+	assert_failure 78
+	[[ $stderr == *"b.conf:2: consumer takes BINDING TOPIC GROUP: 2 fields given" ]]
+	file_error "producer A a t mode=fast"
+	assert_failure 78
+	[[ $stderr == *"b.conf:1: bad mode \"fast\": expected binary or structured" ]]
+	file_error "producer A a t key=partition"
+	assert_failure 78
+	[[ $stderr == *"b.conf:1: bad key rule \"partition\": expected partitionkey, subject, id, data:/POINTER or none" ]]
+	file_error "producer A a t key=data:oops"
+	assert_failure 78
+	[[ $stderr == *"b.conf:1: bad key rule \"data:oops\": not a JSON Pointer (RFC 6901)" ]]
+	file_error "producer A a t priority=1"
+	assert_failure 78
+	[[ $stderr == *"b.conf:1: unknown option \"priority\"" ]]
+}
+
+@test "bad names: topic and binding" {
+	file_error "producer A a-out-0 orders/eu"
+	assert_failure 78
+	[[ $stderr == *"b.conf:1: invalid topic name \"orders/eu\": Kafka allows 1 to 249 of [a-zA-Z0-9._-], not \".\" or \"..\"" ]]
+	file_error "consumer a-in-0 .. g"
+	assert_failure 78
+	file_error "producer A a\$b t"
+	assert_failure 78
+	[[ $stderr == *"b.conf:1: invalid binding name \"a\$b\": use 1 to 255 of [A-Za-z0-9._-]" ]]
+	file_error "producer A a-out-0 $(printf 't%.0s' $(seq 250))"
+	assert_failure 78
+}
+
+@test "duplicate event type, duplicate binding, binding reused with another topic" {
+	file_error "producer A a-out-0 t" "producer B b-out-0 t" "producer A c-out-0 u"
+	assert_failure 78
+	[[ $stderr == *"b.conf:3: duplicate event type A (first bound at line 1)" ]]
+	file_error "consumer c-in-0 t g" "producer A c-in-0 t"
+	assert_failure 78
+	[[ $stderr == *"b.conf:2: duplicate binding name c-in-0 (first defined as a consumer at line 1)" ]]
+	file_error "producer A a-out-0 t" "producer B a-out-0 u"
+	assert_failure 78
+	[[ $stderr == *"b.conf:2: binding a-out-0 already sends to topic t (line 1), not u" ]]
+}
+
+@test "check: clean file exits 0 silently; warnings do not fail" {
+	run --separate-stderr event-bindings check
+	assert_success
+	[ -z "$output$stderr" ]
+	run --separate-stderr event-bindings -B "$DATA/shop.conf" check
+	assert_success
+	[ -z "$output$stderr" ]
+	printf '%s\n' "producer A a-out-0 orders.eu" "producer B b-out-0 orders_eu" "consumer c-in-0 orders.eu g" >"$T/w.conf"
+	run --separate-stderr event-bindings -B "$T/w.conf" check
+	assert_success
+	[ -z "$output" ]
+	[[ $stderr == *"warning: $T/w.conf:2: topics orders.eu (line 1) and orders_eu collide in Kafka metric names"* ]]
+	[[ $stderr == *"warning: $T/w.conf:2: topic orders_eu has no consumer binding"* ]]
+	run --separate-stderr event-bindings -q -B "$T/w.conf" check
+	assert_success
+	[ -z "$stderr" ]
+}
+
+@test "check: every error with its line, exit 78" {
+	printf '%s\n' "# header" "producer A a-out-0 t" "bogus" "producer A b-out-0 t" "consumer x-in-0 t" \
+		"producer C c-out-0 t key=data:x" >"$T/bad.conf"
+	run --separate-stderr event-bindings -B "$T/bad.conf" check
+	assert_failure 78
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/bad.conf:3: unknown directive \"bogus\": expected producer or consumer
+event-bindings: error: $T/bad.conf:4: duplicate event type A (first bound at line 1)
+event-bindings: error: $T/bad.conf:5: consumer takes BINDING TOPIC GROUP: 2 fields given
+event-bindings: error: $T/bad.conf:6: bad key rule \"data:x\": not a JSON Pointer (RFC 6901)" ] ||
+	[ "$stderr" = "event-bindings: error: $T/bad.conf:3: unknown directive \"bogus\": expected producer or consumer
+event-bindings: error: $T/bad.conf:4: duplicate event type A (first bound at line 2)
+event-bindings: error: $T/bad.conf:5: consumer takes BINDING TOPIC GROUP: 2 fields given
+event-bindings: error: $T/bad.conf:6: bad key rule \"data:x\": not a JSON Pointer (RFC 6901)" ]
+	run event-bindings -B "$T/nope" check
+	assert_failure 66
+}
+
+@test "comments, blank lines, CRLF, tabs and a last line without newline" {
+	printf '# c\r\n\r\n\tproducer\tA\ta-out-0\tt  # trailing\r\nconsumer c-in-0 t g' >"$T/crlf.conf"
+	run event-bindings -B "$T/crlf.conf" list
+	assert_success
+	assert_output $'producer\tA\ta-out-0\tt\t-\tbinary\tpartitionkey\nconsumer\t-\tc-in-0\tt\tg\t-\t-'
+}
+
+# ---- resolve -----------------------------------------------------------------
+
+@test "resolve: one line per known type" {
+	run --separate-stderr event-bindings resolve FundsAddedEvent WalletCreatedEvent
+	assert_success
+	[ -z "$stderr" ]
+	assert_output $'FundsAddedEvent\tfundsAddedEventProducer-out-0\tfunds-added-events\nWalletCreatedEvent\twalletCreatedEventProducer-out-0\twallet-created-events'
+}
+
+@test "resolve: an unknown type prints nothing for it and exits 1 at the end" {
+	run --separate-stderr event-bindings resolve NoSuchEvent FundsWithdrawnEvent walletCreatedEvent
+	assert_failure 1
+	assert_output $'FundsWithdrawnEvent\tfundsWithdrawnEventProducer-out-0\tfunds-withdrawn-events'
+	[ "$stderr" = "event-bindings: warning: no binding for event type NoSuchEvent
+event-bindings: warning: no binding for event type walletCreatedEvent" ]
+	run --separate-stderr event-bindings -q resolve NoSuchEvent
+	assert_failure 1
+	[ -z "$output$stderr" ]
+}
+
+@test "resolve --json" {
+	run event-bindings -B "$DATA/shop.conf" resolve --json OrderShipped
+	assert_success
+	assert_output '{"type":"OrderShipped","binding":"orderEventsProducer-out-0","topic":"order-events","mode":"structured","key":"subject"}'
+}
+
+# ---- explain -----------------------------------------------------------------
+
+@test "explain: type, binding, topic and key per event, every key rule" {
+	run --separate-stderr event-bindings -B "$DATA/shop.conf" explain "$DATA/events.ndjson"
+	assert_success
+	[ -z "$stderr" ]
+	assert_output "$(printf '%s\n' \
+		$'OrderPlaced\torderPlacedProducer-out-0\torders\to-1' \
+		$'OrderShipped\torderEventsProducer-out-0\torder-events\torder/1' \
+		$'OrderPaid\torderEventsProducer-out-0\torder-events\te3' \
+		$'Audit.v1\tauditProducer-out-0\taudit\t-' \
+		$'Ping\tpingProducer-out-0\tping\tp-7' \
+		$'Ping\tpingProducer-out-0\tping\t-' \
+		$'OrderPlaced\torderPlacedProducer-out-0\torders\ttab\\there\\\\ and\\nnewline' \
+		$'OrderPlaced\torderPlacedProducer-out-0\torders\t42' \
+		$'OrderPlaced\torderPlacedProducer-out-0\torders\t-')"
+}
+
+@test "explain --json: exact keys, null for none" {
+	run event-bindings -B "$DATA/shop.conf" explain --json "$DATA/events.ndjson"
+	assert_success
+	assert_line --index 3 '{"type":"Audit.v1","binding":"auditProducer-out-0","topic":"audit","mode":"binary","key":null}'
+	assert_line --index 6 '{"type":"OrderPlaced","binding":"orderPlacedProducer-out-0","topic":"orders","mode":"binary","key":"tab\there\\ and\nnewline"}'
+	run sh -c "event-bindings -B '$DATA/shop.conf' explain --json '$DATA/events.ndjson' | jq -r .key | sed -n 7p"
+	assert_output $'tab\there\\ and'
+}
+
+@test "explain: defaults, partitionkey, stdin" {
+	run sh -c "{ $(declare -f ev); ev 1 WalletCreatedEvent '\"partitionkey\":\"w-1\"'; ev 2 FundsTransferredEvent; } | event-bindings explain"
+	assert_success
+	assert_output $'WalletCreatedEvent\twalletCreatedEventProducer-out-0\twallet-created-events\tw-1\nFundsTransferredEvent\tfundsTransferredEventProducer-out-0\tfunds-transferred-events\t-'
+}
+
+@test "explain: an unbound type is shown with - and a warning, exit 1" {
+	{ ev 1 Unknown; ev 2 FundsAddedEvent; } >"$T/in.ndjson"
+	run --separate-stderr event-bindings explain "$T/in.ndjson"
+	assert_failure 1
+	assert_output $'Unknown\t-\t-\t-\nFundsAddedEvent\tfundsAddedEventProducer-out-0\tfunds-added-events\t-'
+	[ "$stderr" = "event-bindings: warning: $T/in.ndjson:1: no binding for event type Unknown" ]
+	run --separate-stderr event-bindings --json explain "$T/in.ndjson"
+	assert_failure 1
+	assert_line --index 0 '{"type":"Unknown","binding":null,"topic":null,"mode":null,"key":null}'
+}
+
+@test "explain: an invalid line is FILE:LINE, exit 65; --on-error skip goes on" {
+	{ ev 1 FundsAddedEvent; echo '{"specversion":"1.0","id":"2","source":"/t"}'; echo 'not json'; ev 4 FundsAddedEvent; } >"$T/in.ndjson"
+	run --separate-stderr event-bindings explain "$T/in.ndjson"
+	assert_failure 65
+	assert_output $'FundsAddedEvent\tfundsAddedEventProducer-out-0\tfunds-added-events\t-'
+	[[ $stderr == "event-bindings: error: $T/in.ndjson:2: type: "* ]]
+	run --separate-stderr event-bindings explain --on-error=skip "$T/in.ndjson"
+	assert_failure 65
+	[ "${#lines[@]}" -eq 2 ]
+	[[ $stderr == *"$T/in.ndjson:2: type: "* ]]
+	[[ $stderr == *"$T/in.ndjson:3: "* ]]
+	[[ $stderr == *"warning: 2 bad lines skipped" ]]
+}
+
+@test "explain: a missing input file exits 66; several files in turn" {
+	ev 1 FundsAddedEvent >"$T/a.ndjson"
+	ev 2 WalletCreatedEvent >"$T/b.ndjson"
+	run event-bindings explain "$T/a.ndjson" "$T/b.ndjson"
+	assert_success
+	[ "${#lines[@]}" -eq 2 ]
+	run --separate-stderr event-bindings explain "$T/a.ndjson" "$T/missing.ndjson"
+	assert_failure 66
+	[[ $stderr == *"missing.ndjson"* ]]
+}
+
+@test "explain: --max-line bounds a line, reported not truncated" {
+	ev 1 FundsAddedEvent >"$T/a.ndjson"
+	run --separate-stderr event-bindings explain --max-line 40 "$T/a.ndjson"
+	assert_failure 65
+	[ -z "$output" ]
+	[[ $stderr == *"$T/a.ndjson:1:"* ]]
+}
+
+# ---- import spring -------------------------------------------------------------
+
+@test "import spring: the seed's own configuration gives exactly the built-in defaults" {
+	seed_yaml >"$T/application.yml"
+	grep -q '^spring:' "$T/application.yml"
+	grep -q 'brokers: ${KAFKA_BROKERS:localhost:9092}' "$T/application.yml"
+	run --separate-stderr event-bindings import spring "$T/application.yml"
+	assert_success
+	[ -z "$stderr" ]
+	assert_line "# line 9: event type WalletCreatedEvent derived from function walletCreatedEventProducer"
+	assert_line "producer WalletCreatedEvent walletCreatedEventProducer-out-0 wallet-created-events"
+	assert_line "consumer fundsTransferredEventConsumer-in-0 funds-transferred-events wallet-hub-consumers"
+	event-bindings import spring "$T/application.yml" >"$T/imported.conf"
+	run sh -c "event-bindings import spring '$T/application.yml' | event-bindings --bindings /dev/stdin list --json"
+	assert_success
+	[ "$output" = "$(event-bindings list --json)" ]
+	run event-bindings -B "$T/imported.conf" list
+	[ "$output" = "$(defaults_tsv)" ]
+	run event-bindings -B "$T/imported.conf" check
+	assert_success
+}
+
+@test "import spring: dotted keys, placeholders, structured mode, skipped bindings" {
+	cat >"$T/app.yml" <<'EOF'
+spring.cloud.stream.bindings.orderPlacedProducer-out-0.destination: ${ORDERS_TOPIC:orders}
+spring:
+  cloud:
+    stream:
+      bindings:
+        orderPlacedProducer-out-0:
+          content-type: application/cloudevents+json
+        orderConsumer-in-0: { destination: orders, group: shop }
+        anonymousConsumer-in-0:
+          destination: orders
+        errorChannel:
+          destination: errors
+EOF
+	run --separate-stderr event-bindings import spring "$T/app.yml"
+	assert_success
+	assert_line "# line 1: destination orders is the default of \${ORDERS_TOPIC:orders}"
+	assert_line "producer OrderPlaced orderPlacedProducer-out-0 orders mode=structured"
+	assert_line "consumer orderConsumer-in-0 orders shop"
+	assert_line "# line 9: anonymousConsumer-in-0 skipped: no group"
+	[[ $stderr == *"warning: $T/app.yml:9: binding anonymousConsumer-in-0 has no group (Spring would use an anonymous one): skipped"* ]]
+	[[ $stderr == *"warning: $T/app.yml:11: binding errorChannel is neither NAME-out-N nor NAME-in-N: skipped"* ]]
+}
+
+@test "import spring: errors name the YAML line, exit 65; missing file 66" {
+	printf 'spring:\n  cloud:\n    stream:\n      bindings:\n        fooProducer-out-0:\n          content-type: application/json\n' >"$T/nodest.yml"
+	run --separate-stderr event-bindings import spring "$T/nodest.yml"
+	assert_failure 65
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/nodest.yml:5: binding fooProducer-out-0 has no destination" ]
+	printf 'spring:\n  cloud:\n    stream:\n      bindings:\n        foo-in-0:\n          group: g\n          destination: "a topic"\n' >"$T/badtopic.yml"
+	run --separate-stderr event-bindings import spring "$T/badtopic.yml"
+	assert_failure 65
+	[ "$stderr" = "event-bindings: error: $T/badtopic.yml:7: destination \"a topic\" of binding foo-in-0 is not a valid Kafka topic name" ]
+	printf 'spring:\n  cloud:\n  stream: [\n' >"$T/broken.yml"
+	run --separate-stderr event-bindings import spring "$T/broken.yml"
+	assert_failure 65
+	[[ $stderr == "event-bindings: error: $T/broken.yml:4: invalid YAML: "* ]]
+	printf 'server:\n  port: 8080\n' >"$T/none.yml"
+	run --separate-stderr event-bindings import spring "$T/none.yml"
+	assert_failure 65
+	[ "$stderr" = "event-bindings: error: $T/none.yml: no bindings under spring.cloud.stream.bindings" ]
+	run --separate-stderr event-bindings import spring "$T/missing.yml"
+	assert_failure 66
+	[ "$stderr" = "event-bindings: error: $T/missing.yml: No such file or directory" ]
+}
+
+# ---- output ------------------------------------------------------------------
+
+@test "a write error is reported (exit 74); a closed pipe is a normal end" {
+	[ -w /dev/full ] || skip "no /dev/full"
+	run --separate-stderr sh -c 'event-bindings list >/dev/full'
+	assert_failure 74
+	[[ $stderr == *"error: writing output: No space left on device" ]]
+	run sh -c 'event-bindings list | head -n 1'
+	assert_success
+}

@@ -147,6 +147,13 @@ static int parse_args(int argc, char **argv, struct config *c)
 		c->in.files = c->args;
 		c->in.nfiles = c->nargs;
 		c->in.skip_blank = 1;
+		if (c->bindings_path && !strcmp(c->bindings_path, "-")) {
+			int events_from_stdin = c->nargs == 0;
+			for (int k = 0; k < c->nargs; k++)
+				events_from_stdin |= !strcmp(c->args[k], "-");
+			if (events_from_stdin)
+				return usage_error("-B - and events on standard input exclude each other", NULL);
+		}
 		break;
 	case CMD_IMPORT:
 		if (c->bindings_path)

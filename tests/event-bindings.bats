@@ -50,7 +50,7 @@ ev() { # ev ID TYPE [EXTRA-JSON-MEMBERS]
 	for args in "" "frobnicate" "list extra" "check extra" "resolve" "check --json" \
 		"list --on-error skip" "import" "import kafka x.yml" "import spring" \
 		"-B x import spring y.yml" "explain --on-error maybe" "explain --max-line 0" \
-		"--no-such-option list"; do
+		"--no-such-option list" "-B - explain" "-B - explain a -"; do
 		run --separate-stderr event-bindings $args
 		[ "$status" -eq 64 ] || { echo "'$args' exited $status"; return 1; }
 		[ -z "$output" ]
@@ -422,6 +422,17 @@ EOF
 }
 
 # ---- output ------------------------------------------------------------------
+
+@test "man page: the resolve example prints what it says" {
+	# The lines after "$ event-bindings resolve ..." up to .Ed are its output.
+	local cmd want
+	cmd=$(sed -n 's/^\$ \(event-bindings resolve .*\)$/\1/p' "$TOP/man/event-bindings.1")
+	want=$(awk '/^\$ event-bindings resolve / { on = 1; next } on && /^\.Ed/ { exit } on' "$TOP/man/event-bindings.1")
+	[ -n "$cmd" ] && [ -n "$want" ]
+	run $cmd
+	assert_success
+	[ "$output" = "$want" ]
+}
 
 @test "a write error is reported (exit 74); a closed pipe is a normal end" {
 	[ -w /dev/full ] || skip "no /dev/full"

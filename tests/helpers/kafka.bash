@@ -1,0 +1,115 @@
+# kafka.bash - bats helpers around the mock Kafka cluster ($BUILD/tests/kafka-mock,
+# protocol at the top of tests/helpers/kafka-mock.c). Load after common:
+#
+#   load helpers/common
+#   load helpers/kafka
+#   setup_file()    { kafka_mock_start -b 3 -t orders:4; }
+#   teardown_file() { kafka_mock_stop; }
+#   setup()         { common_setup; kafka_mock_env; }
+#
+# kafka_mock_start runs one mock for the whole test file and exports
+# KAFKA_MOCK_BROKERS and KAFKA_BROKERS (the bootstrap list). common_setup
+# clears KAFKA_BROKERS so that no test picks it up by accident; call
+# kafka_mock_env after it to export it again, or pass -b "$KAFKA_MOCK_BROKERS".
+#
+# Commands go through a FIFO and answers come back in a file, because each
+# test runs in its own process: a coproc started in setup_file would not
+# survive into the tests. Every wait is bounded by KAFKA_MOCK_TIMEOUT seconds.
+
+KAFKA_MOCK_TIMEOUT=${KAFKA_MOCK_TIMEOUT:-20}
+
+# True while the mock process exists and is not a zombie.
+_kafka_mock_alive() {
+	local pid=${KAFKA_MOCK_PID:-} stat
+	[ -n "$pid" ] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	# A zombie still answers kill -0; the state is the field after "(comm)".
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 0
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
+_kafka_mock_dead() { ! _kafka_mock_alive; }
+
+_kafka_mock_lines() { wc -l <"$KAFKA_MOCK_DIR/out"; }
+
+# Ready when the answer count passed $1, or the mock died (checked after).
+_kafka_mock_answered() {
+	[ "$(_kafka_mock_lines)" -gt "$1" ] || _kafka_mock_dead
+}
+
+# kafka_mock_start [kafka-mock options]: start the mock in the background and
+# wait (bounded) for its bootstrap line.
+kafka_mock_start() {
+	KAFKA_MOCK_DIR="${BATS_FILE_TMPDIR:-$BATS_TMPDIR}/kafka-mock"
+	rm -rf "$KAFKA_MOCK_DIR"
+	mkdir -p "$KAFKA_MOCK_DIR" || return 1
+	mkfifo "$KAFKA_MOCK_DIR/in" || return 1
+	: >"$KAFKA_MOCK_DIR/out"
+	# <> opens the FIFO read-write, so the mock holds a writer itself and
+	# one command's writer closing never reads as EOF. 3>&- because bats
+	# waits for every holder of its fd 3 before it reports the file done.
+	kafka-mock "$@" <>"$KAFKA_MOCK_DIR/in" >"$KAFKA_MOCK_DIR/out" \
+		2>"$KAFKA_MOCK_DIR/err" 3>&- &
+	KAFKA_MOCK_PID=$!
+	export KAFKA_MOCK_PID KAFKA_MOCK_DIR
+	if ! wait_for "$KAFKA_MOCK_TIMEOUT" _kafka_mock_answered 0 ||
+		[ "$(_kafka_mock_lines)" -lt 1 ]; then
+		echo "kafka_mock_start: no bootstrap line from kafka-mock $*" >&2
+		cat "$KAFKA_MOCK_DIR/err" >&2
+		kafka_mock_stop
+		return 1
+	fi
+	KAFKA_MOCK_BROKERS=$(head -n 1 "$KAFKA_MOCK_DIR/out")
+	KAFKA_BROKERS=$KAFKA_MOCK_BROKERS
+	export KAFKA_MOCK_BROKERS KAFKA_BROKERS
+}
+
+# Export KAFKA_BROKERS again after common_setup cleared it.
+kafka_mock_env() {
+	export KAFKA_BROKERS="$KAFKA_MOCK_BROKERS"
+}
+
+# kafka_mock_cmd WORD...: send one command, wait (bounded) for its answer,
+# print the answer on stdout; succeed only when it starts with "ok".
+kafka_mock_cmd() {
+	local before answer
+	if ! _kafka_mock_alive; then
+		echo "kafka_mock_cmd: kafka-mock is not running" >&2
+		return 1
+	fi
+	before=$(_kafka_mock_lines)
+	# Opening a FIFO for writing blocks while nobody reads it: bound it.
+	if ! timeout "$KAFKA_MOCK_TIMEOUT" sh -c 'printf "%s\n" "$1" >"$2"' _ "$*" "$KAFKA_MOCK_DIR/in"; then
+		echo "kafka_mock_cmd: cannot send \"$*\"" >&2
+		return 1
+	fi
+	if ! wait_for "$KAFKA_MOCK_TIMEOUT" _kafka_mock_answered "$before" ||
+		[ "$(_kafka_mock_lines)" -le "$before" ]; then
+		echo "kafka_mock_cmd: no answer to \"$*\"" >&2
+		cat "$KAFKA_MOCK_DIR/err" >&2
+		return 1
+	fi
+	answer=$(sed -n "$((before + 1))p" "$KAFKA_MOCK_DIR/out")
+	printf '%s\n' "$answer"
+	case $answer in
+	ok | "ok "*) return 0 ;;
+	*) echo "kafka_mock_cmd: $*: $answer" >&2; return 1 ;;
+	esac
+}
+
+# kafka_mock_stop: quit the mock and wait (bounded) until it is gone;
+# SIGTERM, then SIGKILL, if it does not go. Safe to call twice.
+kafka_mock_stop() {
+	[ -n "${KAFKA_MOCK_PID:-}" ] || return 0
+	if _kafka_mock_alive; then
+		timeout 5 sh -c 'printf "quit\n" >"$1"' _ "$KAFKA_MOCK_DIR/in" || true
+		if ! wait_for "$KAFKA_MOCK_TIMEOUT" _kafka_mock_dead; then
+			kill -TERM "$KAFKA_MOCK_PID" 2>/dev/null
+			wait_for 5 _kafka_mock_dead || kill -KILL "$KAFKA_MOCK_PID" 2>/dev/null
+		fi
+	fi
+	# Reap it when it is our child; harmless otherwise.
+	wait "$KAFKA_MOCK_PID" 2>/dev/null || true
+	unset KAFKA_MOCK_PID
+}

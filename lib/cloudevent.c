@@ -188,10 +188,14 @@ static int cp_allowed(long cp)
 /* 1 if a validated string token holds only characters a CloudEvents
  * String allows. Printable ASCII without escapes, the usual case, is
  * settled eight bytes at a time. */
-static int string_chars_ok(json_span tok)
+static int string_chars_ok(json_span tok, unsigned flags)
 {
 	const unsigned char *p = (const unsigned char *)tok.p + 1;
 	const unsigned char *end = (const unsigned char *)tok.p + tok.n - 1;
+	/* The scanner saw no escape and no byte >= 0x80: DEL is all that
+	 * can be wrong. */
+	if (!(flags & (JSON_SCAN_ESCAPES | JSON_SCAN_NONASCII)))
+		return memchr(p, 0x7F, (size_t)(end - p)) == NULL;
 	while (end - p >= 8) {
 		uint64_t w;
 		memcpy(&w, p, 8);
@@ -253,10 +257,10 @@ static inline int plain(json_span tok)
  * are treated alike: allowed only as obs-text inside quoted strings. */
 enum mt_state { TYPE0, TYPE, SUB0, SUB, OWS1, OWS2, PNAME, PVAL0, PTOK, PQ, PQESC, PQEND };
 
-static int media_type_ok(json_span tok)
+static int media_type_ok(json_span tok, unsigned flags)
 {
 	enum mt_state st = TYPE0;
-	int is_plain = plain(tok);
+	int is_plain = !(flags & JSON_SCAN_ESCAPES);
 	size_t pos = 0, i = 1;
 	for (;;) {
 		long c;
@@ -362,9 +366,9 @@ static int has_scheme(json_span tok)
 	return 0;
 }
 
-static int time_ok(json_span tok)
+static int time_ok(json_span tok, unsigned flags)
 {
-	if (plain(tok))
+	if (!(flags & JSON_SCAN_ESCAPES))
 		return rfc3339_check(tok.p + 1, tok.n - 2) == 0;
 	char tmp[64]; /* far longer than any sane timestamp */
 	size_t n = json_string_decode_fixed(tok, tmp, sizeof tmp);
@@ -439,9 +443,9 @@ static int b64_decode_chunk(const char *s, size_t n, int last, void *ctx)
 
 /* Decoded name of a key token: the raw body when it has no escape, else
  * decoded into tmp. NULL when too long to decode. */
-static const char *key_name(json_span key, char tmp[NAME_MAX_DECODED], size_t *n)
+static const char *key_name(json_span key, unsigned flags, char tmp[NAME_MAX_DECODED], size_t *n)
 {
-	if (plain(key)) {
+	if (!(flags & JSON_SCAN_ESCAPES)) {
 		*n = key.n - 2;
 		return key.p + 1;
 	}
@@ -503,12 +507,13 @@ struct parse {
 	cloudevent *ev;
 	struct pending pe;
 	unsigned seen; /* bit per enum core, null included */
+	uint64_t escaped_ext; /* bit per ev->ext[] whose name has an escape */
 	json_span null_ext[CE_MAX_EXTENSIONS]; /* extensions given as null */
 	size_t n_null_ext;
 };
 
 static void core_member(struct parse *ps, enum core c, json_span key, json_span val,
-			enum json_type t)
+			enum json_type t, unsigned vflags)
 {
 	cloudevent *ev = ps->ev;
 	const char *name = core_name[c];
@@ -560,11 +565,11 @@ static void core_member(struct parse *ps, enum core c, json_span key, json_span 
 			bad = "unsupported version (must be \"1.0\")";
 		break;
 	case C_TIME:
-		if (!time_ok(val))
+		if (!time_ok(val, vflags))
 			bad = "not an RFC 3339 timestamp";
 		break;
 	case C_DATACONTENTTYPE:
-		if (!media_type_ok(val))
+		if (!media_type_ok(val, vflags))
 			bad = "not an RFC 2046 media type (type/subtype)";
 		break;
 	case C_DATASCHEMA:
@@ -574,7 +579,7 @@ static void core_member(struct parse *ps, enum core c, json_span key, json_span 
 	default:
 		break;
 	}
-	if (!bad && !string_chars_ok(val))
+	if (!bad && !string_chars_ok(val, vflags))
 		bad = "holds a control character or noncharacter";
 	if (bad) {
 		note(&ps->pe, key, name, bad, JSON_INVALID);
@@ -594,7 +599,7 @@ static void core_member(struct parse *ps, enum core c, json_span key, json_span 
 }
 
 static void ext_member(struct parse *ps, const char *name, size_t n, json_span key,
-		       json_span val, enum json_type t)
+		       unsigned kflags, json_span val, enum json_type t, unsigned vflags)
 {
 	cloudevent *ev = ps->ev;
 	if (!name || !ce_extension_name_valid(name, n)) {
@@ -602,8 +607,11 @@ static void ext_member(struct parse *ps, const char *name, size_t n, json_span k
 		     JSON_INVALID);
 		return;
 	}
+	int esc = (kflags & JSON_SCAN_ESCAPES) != 0;
 	for (size_t i = 0; i < ev->n_ext; i++)
-		if (names_equal(ev->ext[i].name, key)) {
+		if (esc || (ps->escaped_ext >> i & 1) ? names_equal(ev->ext[i].name, key)
+						       : ev->ext[i].name.n == key.n &&
+							 memcmp(ev->ext[i].name.p, key.p, key.n) == 0) {
 			note(&ps->pe, key, NULL, "duplicate attribute", JSON_INVALID);
 			return;
 		}
@@ -621,7 +629,7 @@ static void ext_member(struct parse *ps, const char *name, size_t n, json_span k
 		ps->null_ext[ps->n_null_ext++] = key; /* absent, kept to see duplicates */
 		return;
 	case JSON_STRING:
-		if (!string_chars_ok(val)) {
+		if (!string_chars_ok(val, vflags)) {
 			note(&ps->pe, key, NULL, "holds a control character or noncharacter", JSON_INVALID);
 			return;
 		}
@@ -645,6 +653,8 @@ static void ext_member(struct parse *ps, const char *name, size_t n, json_span k
 		note(&ps->pe, key, NULL, "too many extension attributes", JSON_INVALID);
 		return;
 	}
+	if (esc)
+		ps->escaped_ext |= UINT64_C(1) << ev->n_ext;
 	ce_attr *a = &ev->ext[ev->n_ext++];
 	a->name = key;
 	a->value = val;
@@ -671,6 +681,7 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 	ps.pe.msg = NULL;
 	ps.pe.is_specversion = 0;
 	ps.seen = 0;
+	ps.escaped_ext = 0;
 	ps.n_null_ext = 0;
 
 	json_error je;
@@ -701,7 +712,8 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 				je.what = pos >= len ? "unexpected end of input" : "expected a string key in object";
 				return json_fail(err, &je);
 			}
-			if (json_scan(text, len, &pos, &key, NULL, &je) != 0)
+			unsigned kflags, vflags;
+			if (json_scan_flags(text, len, &pos, &key, NULL, &kflags, &je) != 0)
 				return json_fail(err, &je);
 			while (pos < len && is_ws(text[pos]))
 				pos++;
@@ -711,17 +723,17 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 				return json_fail(err, &je);
 			}
 			pos++;
-			if (json_scan(text, len, &pos, &val, &t, &je) != 0)
+			if (json_scan_flags(text, len, &pos, &val, &t, &vflags, &je) != 0)
 				return json_fail(err, &je);
 
 			char tmp[NAME_MAX_DECODED];
 			size_t n = 0;
-			const char *name = key_name(key, tmp, &n);
+			const char *name = key_name(key, kflags, tmp, &n);
 			enum core c = name ? core_of(name, n) : C_NONE;
 			if (c != C_NONE)
-				core_member(&ps, c, key, val, t);
+				core_member(&ps, c, key, val, t, vflags);
 			else
-				ext_member(&ps, name, n, key, val, t);
+				ext_member(&ps, name, n, key, kflags, val, t, vflags);
 
 			while (pos < len && is_ws(text[pos]))
 				pos++;

@@ -136,6 +136,7 @@ static long hex4(uptr p, uptr end)
 struct scan {
 	uptr base;
 	json_error *err;
+	unsigned flags; /* JSON_SCAN_*, set by the slow string path only */
 };
 
 static uptr fail(struct scan *s, uptr at, const char *what)
@@ -157,6 +158,7 @@ static uptr scan_string_slow(struct scan *s, uptr p, uptr end)
 		if (LIKELY(c == '"'))
 			return p + 1;
 		if (c == '\\') {
+			s->flags |= JSON_SCAN_ESCAPES;
 			if (end - p < 2)
 				return fail(s, end, "unterminated string");
 			switch (p[1]) {
@@ -187,6 +189,7 @@ static uptr scan_string_slow(struct scan *s, uptr p, uptr end)
 		} else if (c < 0x20) {
 			return fail(s, p, "control character in string");
 		} else if (c >= 0x80) {
+			s->flags |= JSON_SCAN_NONASCII;
 			/* A run of non-ASCII bytes holds whole UTF-8 sequences
 			 * when valid (no sequence contains an ASCII byte), so
 			 * one utf8_valid_prefix call checks the run. */
@@ -384,7 +387,13 @@ enum json_type json_type_of(json_span v)
 int json_scan(const char *text, size_t len, size_t *pos, json_span *value,
 	      enum json_type *type, json_error *err)
 {
-	struct scan s = {(uptr)text, err};
+	return json_scan_flags(text, len, pos, value, type, NULL, err);
+}
+
+int json_scan_flags(const char *text, size_t len, size_t *pos, json_span *value,
+		    enum json_type *type, unsigned *flags, json_error *err)
+{
+	struct scan s = {(uptr)text, err, 0};
 	uptr end = (uptr)text + len, start;
 	if (*pos > len) {
 		fail(&s, end, "position past end of input");
@@ -399,6 +408,8 @@ int json_scan(const char *text, size_t len, size_t *pos, json_span *value,
 	if (type)
 		*type = json_type_of(v);
 	*pos = (size_t)(p - (uptr)text);
+	if (flags)
+		*flags = s.flags;
 	return 0;
 }
 
@@ -411,7 +422,7 @@ int json_parse_value(const char *text, size_t len, json_span *value,
 	uptr end = (uptr)text + len;
 	uptr p = skip_ws((uptr)text + pos, end);
 	if (p != end) {
-		struct scan s = {(uptr)text, err};
+		struct scan s = {(uptr)text, err, 0};
 		fail(&s, p, "trailing characters after value");
 		return -1;
 	}
@@ -840,8 +851,10 @@ int json_string_encode(buf *out, const char *s, size_t n)
 #endif
 		while (q < end && !needs_escape(*q))
 			q++;
-		memcpy(out->data + out->len, p, (size_t)(q - p));
-		out->len += (size_t)(q - p);
+		if (q > p) { /* s may be NULL when n == 0 */
+			memcpy(out->data + out->len, p, (size_t)(q - p));
+			out->len += (size_t)(q - p);
+		}
 		if (q == end)
 			break;
 		/* At the first escape, reserve exactly what the rest needs

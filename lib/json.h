@@ -58,6 +58,13 @@ int json_parse_value(const char *text, size_t len, json_span *value,
 int json_scan(const char *text, size_t len, size_t *pos, json_span *value,
 	      enum json_type *type, json_error *err);
 
+/* json_scan that also reports, in *flags, what the strings inside the
+ * value (keys included) hold, so callers can skip re-reading them: */
+#define JSON_SCAN_ESCAPES 1u  /* some string has a backslash escape */
+#define JSON_SCAN_NONASCII 2u /* some string has a byte >= 0x80 */
+int json_scan_flags(const char *text, size_t len, size_t *pos, json_span *value,
+		    enum json_type *type, unsigned *flags, json_error *err);
+
 /* Type of an already-validated value span, from its first byte. */
 enum json_type json_type_of(json_span v);
 

@@ -481,6 +481,9 @@ static void test_duplicates(void)
 	CHECK(rejects("{" MIN ",\"ext\":1,\"ext\":2}", "ext", "duplicate"));
 	CHECK(rejects("{" MIN ",\"ext\":null,\"ext\":2}", "ext", "duplicate"));
 	CHECK(rejects("{" MIN ",\"ext\":1,\"e\\u0078t\":2}", "ext", "duplicate"));
+	CHECK(rejects("{" MIN ",\"e\\u0078t\":1,\"ext\":2}", "ext", "duplicate"));
+	CHECK(rejects("{" MIN ",\"a\":1,\"e\\u0078t\":1,\"b\":1,\"\\u0065xt\":2}", "ext", "duplicate"));
+	CHECK(accepts("{" MIN ",\"a\":1,\"e\\u0078t\":1,\"b\":1,\"ex\":2,\"exu\":2}"));
 	CHECK(rejects("{" MIN ",\"data\":1,\"data\":2}", "data", "duplicate"));
 }
 

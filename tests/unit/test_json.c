@@ -243,6 +243,23 @@ static void test_scan(void)
 	}
 	CHECK_INT(json_scan(text, len, &pos, &v, &t, &e), -1);
 	CHECK_INT(e.offset, len - 1);
+	static const struct {
+		const char *s;
+		unsigned flags;
+	} fl[] = {
+		{"\"abc\"", 0},
+		{"\"a\\nb\"", JSON_SCAN_ESCAPES},
+		{"\"caf\xc3\xa9\"", JSON_SCAN_NONASCII},
+		{"{\"k\\u0065y\":[\"\xc3\xa9\"]}", JSON_SCAN_ESCAPES | JSON_SCAN_NONASCII},
+		{"[1, true, \"x\"]", 0},
+	};
+	for (size_t i = 0; i < sizeof fl / sizeof fl[0]; i++) {
+		unsigned f = 99;
+		pos = 0;
+		CHECK_INT(json_scan_flags(fl[i].s, strlen(fl[i].s), &pos, &v, &t, &f, &e), 0);
+		CHECK_INT(f, fl[i].flags);
+		CHECK_INT(pos, strlen(fl[i].s));
+	}
 	pos = len;
 	CHECK_INT(json_scan(text, len, &pos, &v, &t, &e), -1);
 	pos = len + 1;

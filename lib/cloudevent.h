@@ -23,7 +23,8 @@
  *  - extension names are [a-z0-9]+ (at most 20 characters recommended by
  *    the spec: longer names are accepted), values are strings, booleans or
  *    integers (JSON numbers without fraction or exponent, within
- *    -2^31..2^31-1);
+ *    -2^31..2^31-1); more than CE_MAX_EXTENSIONS extensions are rejected,
+ *    and so is a name written with escapes that decodes to over 256 bytes;
  *  - data and data_base64 are mutually exclusive; data_base64 is a string of
  *    valid base64 (RFC 4648, padded).
  * A rejection names the attribute at fault (err->attribute), decoded, at

@@ -1,0 +1,463 @@
+#!/usr/bin/env bats
+# outbox-enqueue: CloudEvents NDJSON into the outbox table (outbox-enqueue(1),
+# outbox(5)). Every test works on real SQLite files in its own temp dir.
+
+bats_require_minimum_version 1.5.0
+load helpers/common
+
+setup_file() {
+	# The ENOSPC shim is a shared object, not a program: build it here.
+	cc -shared -fPIC -O1 -o "$BATS_FILE_TMPDIR/inject_enospc.so" \
+		"$BATS_TEST_DIRNAME/shim/inject_enospc.c" -ldl
+}
+
+setup() {
+	common_setup
+	DB="$T/outbox.db"
+}
+
+teardown() {
+	# Release a lock holder a test may have left behind.
+	if [ -n "${HOLDER:-}" ]; then
+		exec 5>&- || true
+		wait "$HOLDER" || true
+	fi
+	[ -z "${RO_DIR:-}" ] || rm -rf "$RO_DIR"
+}
+
+# gen_events N [PREFIX]: N valid events, ids PREFIX1..PREFIXN
+gen_events() {
+	awk -v n="$1" -v p="${2:-e}" 'BEGIN { for (i = 1; i <= n; i++)
+		printf "{\"specversion\":\"1.0\",\"id\":\"%s%d\",\"source\":\"/wallets\",\"type\":\"FundsAddedEvent\",\"data\":{\"n\":%d}}\n", p, i, i }'
+}
+
+count() { sqlite3 "${2:-$DB}" "SELECT count(*) FROM ${1:-outbox}"; }
+
+# hold_lock DB: another process takes the write lock; wait for its marker.
+hold_lock() {
+	mkfifo "$T/ctl"
+	enqueue_lockhold "$1" <"$T/ctl" >"$T/holder.out" &
+	HOLDER=$!
+	exec 5>"$T/ctl"
+	wait_for 10 grep -q locked "$T/holder.out"
+}
+
+release_lock() {
+	exec 5>&-
+	wait "$HOLDER"
+	HOLDER=
+}
+
+@test "--help prints the synopsis on stdout and exits 0" {
+	run --separate-stderr outbox-enqueue --help
+	assert_success
+	assert_line --index 0 --partial "usage: outbox-enqueue [--db FILE] [--table NAME] [--batch N]"
+	assert_output --partial "--exec-file FILE"
+	[ -z "$stderr" ]
+	run outbox-enqueue -h
+	assert_success
+}
+
+@test "-V and --version print the version" {
+	run outbox-enqueue -V
+	assert_success
+	assert_output --regexp '^outbox-enqueue [0-9]+\.[0-9]+\.[0-9]+$'
+	run outbox-enqueue --version
+	assert_success
+}
+
+@test "a bad option is a usage error (64) with the synopsis on stderr" {
+	run --separate-stderr outbox-enqueue --no-such-option
+	assert_failure 64
+	[ -z "$output" ]
+	[[ "$stderr" == *"usage: outbox-enqueue"* ]]
+	for args in "--batch 0" "--batch x" "--busy-timeout soon" "--max-line 0" "--max-line 2G" "--db="; do
+		run --separate-stderr outbox-enqueue $args </dev/null
+		assert_failure 64
+		[[ "$stderr" == *"usage: outbox-enqueue"* ]]
+	done
+	[ ! -e "$DB" ]
+}
+
+@test "every long option of --help is in the man page and the three completions" {
+	opts=$(outbox-enqueue --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+	[ -n "$opts" ]
+	for o in $opts; do
+		grep -q -- "Fl -${o#--}\b" "$TOP/man/outbox-enqueue.1" || { echo "man: $o"; false; }
+		grep -q -- "${o}\b" "$TOP/completions/bash/outbox-enqueue" || { echo "bash: $o"; false; }
+		grep -q -- "'${o}" "$TOP/completions/zsh/_outbox-enqueue" || { echo "zsh: $o"; false; }
+		grep -q -- "-l ${o#--}\b" "$TOP/completions/fish/outbox-enqueue.fish" || { echo "fish: $o"; false; }
+	done
+}
+
+@test "events become pending rows with decoded columns and canonical JSON" {
+	cat >"$T/in.ndjson" <<-'EOF'
+	{"type":"WalletCreatedEvent","specversion":"1.0","id":"w\u002d1","source":"/wallets","subject":"wallet 1","partitionkey":"wallet-1","data":{ "id" : "wallet-1" }}
+	{"specversion":"1.0","id":"w-2","source":"/wallets","type":"FundsAddedEvent","data_base64":"AAE="}
+	EOF
+	run outbox-enqueue --db "$DB" "$T/in.ndjson"
+	assert_success
+	assert_output "outbox-enqueue: enqueued 2, duplicates 0"
+	run sqlite3 -separator '|' "$DB" "SELECT seq, id, source, type, subject, partition_key, status, attempts, next_attempt_at IS NULL, length(created_at) FROM outbox ORDER BY seq"
+	assert_output - <<-'EOF'
+	1|w-1|/wallets|WalletCreatedEvent|wallet 1|wallet-1|pending|0|1|27
+	2|w-2|/wallets|FundsAddedEvent|||pending|0|1|27
+	EOF
+	run sqlite3 "$DB" "SELECT event FROM outbox WHERE seq = 1"
+	assert_output '{"specversion":"1.0","id":"w\u002d1","source":"/wallets","type":"WalletCreatedEvent","subject":"wallet 1","partitionkey":"wallet-1","data":{"id":"wallet-1"}}'
+	run sqlite3 "$DB" "PRAGMA user_version; PRAGMA journal_mode;"
+	assert_output $'1\nwal'
+}
+
+@test "the database file is created with mode 0600" {
+	gen_events 1 | outbox-enqueue -q --db "$DB"
+	run stat -c %a "$DB"
+	assert_output 600
+}
+
+@test "standard input by default and as -, several files in order" {
+	gen_events 2 a | outbox-enqueue -q --db "$DB"
+	gen_events 2 b >"$T/b.ndjson"
+	gen_events 1 c | outbox-enqueue -q --db "$DB" "$T/b.ndjson" - 
+	run sqlite3 "$DB" "SELECT id FROM outbox ORDER BY seq"
+	assert_output $'a1\na2\nb1\nb2\nc1'
+}
+
+@test "OUTBOX_DB names the database, and ./outbox.db is the default" {
+	gen_events 1 | OUTBOX_DB="$T/env.db" outbox-enqueue -q
+	[ "$(count outbox "$T/env.db")" = 1 ]
+	cd "$T"
+	gen_events 2 | outbox-enqueue -q
+	[ "$(count outbox "$T/outbox.db")" = 2 ]
+	gen_events 3 | OUTBOX_DB="$T/env.db" outbox-enqueue -q --db "$T/flag.db"
+	[ "$(count outbox "$T/flag.db")" = 3 ]
+}
+
+@test "re-running the same input skips and counts duplicates" {
+	gen_events 3 >"$T/in"
+	outbox-enqueue -q --db "$DB" "$T/in"
+	gen_events 5 >"$T/in5"
+	run outbox-enqueue --db "$DB" "$T/in5"
+	assert_success
+	assert_output "outbox-enqueue: enqueued 2, duplicates 3"
+	[ "$(count)" = 5 ]
+	# The same event twice within one input is a duplicate too.
+	run outbox-enqueue --db "$DB" "$T/in" "$T/in"
+	assert_output "outbox-enqueue: enqueued 0, duplicates 6"
+	# (source, id) is the key: same id from another source is new.
+	gen_events 1 | sed 's|/wallets|/other|' | outbox-enqueue -q --db "$DB"
+	[ "$(count)" = 6 ]
+}
+
+@test "-q silences the summary; -v adds debug lines" {
+	run outbox-enqueue -q --db "$DB" </dev/null
+	assert_success
+	assert_output ""
+	run outbox-enqueue -v --db "$T/v.db" </dev/null
+	assert_success
+	assert_line --partial "debug: $T/v.db: created the outbox (schema version 1)"
+	assert_line "outbox-enqueue: enqueued 0, duplicates 0"
+}
+
+@test "empty input creates the outbox and enqueues nothing" {
+	run outbox-enqueue --db "$DB" </dev/null
+	assert_success
+	[ "$(count)" = 0 ]
+	run sqlite3 "$DB" "SELECT sql FROM sqlite_master WHERE name = 'outbox_pending'"
+	assert_output --partial "WHERE status = 'pending'"
+}
+
+@test "a last line without newline, CRLF line ends and blank lines are read" {
+	printf '%s\r\n\n   \n%s' "$(gen_events 1 x)" "$(gen_events 1 y)" >"$T/in"
+	run outbox-enqueue --db "$DB" "$T/in"
+	assert_success
+	assert_output "outbox-enqueue: enqueued 2, duplicates 0"
+	run sqlite3 "$DB" "SELECT id FROM outbox ORDER BY seq"
+	assert_output $'x1\ny1'
+}
+
+@test "invalid lines: nothing committed, 65, every bad line with FILE:LINE and the attribute" {
+	{
+		gen_events 1
+		echo '{"specversion":"1.0","source":"/s","type":"T"}'
+		gen_events 1 z
+		echo '{"specversion":"1.0","id":"x","source":"/s","type":"T","time":"yesterday"}'
+		echo '{"specversion":"1.0",'
+		gen_events 1 w
+	} >"$T/in"
+	run outbox-enqueue --db "$DB" "$T/in"
+	assert_failure 65
+	assert_line --index 0 --regexp "^outbox-enqueue: error: $T/in:2: id: "
+	assert_line --index 1 --regexp "^outbox-enqueue: error: $T/in:4: time: "
+	assert_line --index 2 --regexp "^outbox-enqueue: error: $T/in:5: "
+	assert_line --index 3 "outbox-enqueue: error: 3 invalid lines: nothing was committed"
+	[ "${#lines[@]}" = 4 ]
+	[ "$(count)" = 0 ]
+}
+
+@test "a line longer than --max-line is invalid; a larger --max-line accepts it" {
+	gen_events 3 >"$T/in"
+	run outbox-enqueue --db "$DB" --max-line 50 "$T/in"
+	assert_failure 65
+	assert_line --index 0 --partial "$T/in:1:"
+	assert_line --partial "nothing was committed"
+	[ "$(count)" = 0 ]
+	run outbox-enqueue -q --db "$DB" --max-line 1K "$T/in"
+	assert_success
+	[ "$(count)" = 3 ]
+}
+
+@test "--batch commits every N events and says which lines were committed" {
+	{ gen_events 5; echo 'not json'; gen_events 2 late; } >"$T/in"
+	run outbox-enqueue --db "$DB" --batch 2 "$T/in"
+	assert_failure 65
+	assert_line --index 0 --partial "$T/in:6:"
+	assert_line --index 1 "outbox-enqueue: error: lines 1-4 were committed; nothing after line 4"
+	assert_line --index 2 "outbox-enqueue: enqueued 4, duplicates 0"
+	[ "$(count)" = 4 ]
+	# Fixed input, re-run: the committed part counts as duplicates.
+	gen_events 7 | outbox-enqueue --db "$DB" --batch 2 2>"$T/err"
+	run cat "$T/err"
+	assert_output "outbox-enqueue: enqueued 3, duplicates 4"
+}
+
+@test "--batch over several files names the file and line of the last commit" {
+	gen_events 3 a >"$T/a"
+	{ gen_events 2 b; echo '{}'; } >"$T/b"
+	run outbox-enqueue --db "$DB" --batch 2 "$T/a" "$T/b"
+	assert_failure 65
+	assert_line "outbox-enqueue: error: input up to $T/b:1 was committed; nothing after it"
+	[ "$(count)" = 4 ]
+	run outbox-enqueue --db "$T/none.db" --batch 2 "$T/b" </dev/null
+	assert_failure 65
+	assert_line "outbox-enqueue: error: lines 1-2 were committed; nothing after line 2"
+}
+
+@test "--exec commits with the events, and is rolled back with bad input" {
+	sqlite3 "$DB" "CREATE TABLE wallets (id TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0)); INSERT INTO wallets VALUES ('w1', 100);"
+	{ gen_events 1 ok; echo '{"bad":'; } >"$T/bad"
+	run outbox-enqueue --db "$DB" --exec "UPDATE wallets SET balance = balance - 30 WHERE id = 'w1'" "$T/bad"
+	assert_failure 65
+	[ "$(sqlite3 "$DB" 'SELECT balance FROM wallets')" = 100 ]
+	[ "$(count)" = 0 ]
+	gen_events 1 good | outbox-enqueue -q --db "$DB" --exec "UPDATE wallets SET balance = balance - 30 WHERE id = 'w1'"
+	[ "$(sqlite3 "$DB" 'SELECT balance FROM wallets')" = 70 ]
+	[ "$(count)" = 1 ]
+	# A failing statement (a CHECK constraint) stops everything: 65.
+	run outbox-enqueue --db "$DB" --exec "UPDATE wallets SET balance = balance - 500" <(gen_events 1 no)
+	assert_failure 65
+	assert_line --partial "--exec: SQL: CHECK constraint failed"
+	assert_line "outbox-enqueue: error: nothing was committed"
+	[ "$(sqlite3 "$DB" 'SELECT balance FROM wallets')" = 70 ]
+	[ "$(count)" = 1 ]
+}
+
+@test "--exec-file runs a file's SQL; --exec runs in order, and with empty input too" {
+	sqlite3 "$DB" "CREATE TABLE log (msg TEXT)"
+	echo "INSERT INTO log VALUES ('from file');" >"$T/tx.sql"
+	outbox-enqueue -q --db "$DB" --exec "INSERT INTO log VALUES ('first')" --exec-file "$T/tx.sql" </dev/null
+	run sqlite3 "$DB" "SELECT msg FROM log ORDER BY rowid"
+	assert_output $'first\nfrom file'
+	run outbox-enqueue --db "$DB" --exec-file "$T/missing.sql" </dev/null
+	assert_failure 66
+	assert_output --partial "$T/missing.sql"
+}
+
+@test "--exec may not COMMIT or ROLLBACK the outbox transaction; bad SQL is 65" {
+	sqlite3 "$DB" "CREATE TABLE log (msg TEXT)"
+	run outbox-enqueue --db "$DB" --exec "INSERT INTO log VALUES ('x'); COMMIT;" <(gen_events 2)
+	assert_failure 65
+	assert_line --partial "not allowed"
+	[ "$(sqlite3 "$DB" 'SELECT count(*) FROM log')" = 0 ]
+	[ "$(count)" = 0 ]
+	run outbox-enqueue --db "$DB" --exec "UPDATE nosuch SET x = 1" <(gen_events 2)
+	assert_failure 65
+	assert_line --partial "no such table: nosuch"
+}
+
+@test "with --batch, --exec runs in the first transaction only" {
+	sqlite3 "$DB" "CREATE TABLE log (msg TEXT)"
+	{ gen_events 3; echo 'bad'; } >"$T/in"
+	run outbox-enqueue --db "$DB" --batch 1 --exec "INSERT INTO log VALUES ('once')" "$T/in"
+	assert_failure 65
+	[ "$(sqlite3 "$DB" 'SELECT count(*) FROM log')" = 1 ]
+	[ "$(count)" = 3 ]
+}
+
+@test "--table names the table; an injection attempt is a usage error" {
+	gen_events 2 | outbox-enqueue -q --db "$DB" --table audit_out
+	[ "$(count audit_out)" = 2 ]
+	run sqlite3 "$DB" "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'audit%'"
+	assert_output "audit_out_pending"
+	# A second outbox table beside the first in the same file.
+	gen_events 1 | outbox-enqueue -q --db "$DB"
+	[ "$(count outbox)" = 1 ]
+	for bad in 'x"; DROP TABLE audit_out; --' '1abc' 'a-b' '' "$(printf 'a%.0s' $(seq 65))"; do
+		run --separate-stderr outbox-enqueue --db "$T/inj.db" --table "$bad" </dev/null
+		assert_failure 64
+		[[ "$stderr" == *"--table wants an identifier"* ]]
+	done
+	[ ! -e "$T/inj.db" ]
+	[ "$(count audit_out)" = 2 ]
+}
+
+@test "a newer schema version is refused (78) and left alone" {
+	gen_events 1 | outbox-enqueue -q --db "$DB"
+	sqlite3 "$DB" "PRAGMA user_version = 2"
+	run outbox-enqueue --db "$DB" <(gen_events 2 n)
+	assert_failure 78
+	assert_output "outbox-enqueue: error: $DB: outbox schema version 2 is newer than this tool supports (1)"
+	[ "$(count)" = 1 ]
+}
+
+@test "an application's database with its own user_version and no outbox is refused (78)" {
+	sqlite3 "$DB" "CREATE TABLE users (id INTEGER); PRAGMA user_version = 12;"
+	run outbox-enqueue --db "$DB" <(gen_events 1)
+	assert_failure 78
+	assert_output --partial "PRAGMA user_version is 12 but there is no table \"outbox\""
+	assert_output --partial "refusing to guess"
+	run sqlite3 "$DB" "SELECT name FROM sqlite_master; PRAGMA user_version;"
+	assert_output $'users\n12'
+}
+
+@test "an application's database at user_version 0 gets the outbox beside its tables" {
+	sqlite3 "$DB" "CREATE TABLE users (id INTEGER); INSERT INTO users VALUES (7);"
+	gen_events 1 | outbox-enqueue -q --db "$DB"
+	[ "$(count)" = 1 ]
+	[ "$(sqlite3 "$DB" 'SELECT id FROM users')" = 7 ]
+}
+
+@test "not a database: a clear message and 74, file untouched" {
+	head -c 8192 /dev/urandom >"$T/junk"
+	sum=$(cksum <"$T/junk")
+	run outbox-enqueue --db "$T/junk" <(gen_events 1)
+	assert_failure 74
+	assert_output "outbox-enqueue: error: $T/junk: not an outbox database (file is not a database or is corrupt)"
+	[ "$(cksum <"$T/junk")" = "$sum" ]
+}
+
+@test "a missing input file is 66 and the database is not created" {
+	run outbox-enqueue --db "$DB" "$T/nope.ndjson"
+	assert_failure 66
+	assert_output --partial "$T/nope.ndjson: No such file or directory"
+	[ ! -e "$DB" ]
+}
+
+@test "a database that cannot be created is 73" {
+	run outbox-enqueue --db "$T/no/such/dir/x.db" <(gen_events 1)
+	assert_failure 73
+	assert_output --partial "$T/no/such/dir/x.db: cannot create the database"
+}
+
+@test "a read-only database is 73 and nothing is written" {
+	RO_DIR=$(mktemp -d /tmp/outbox-enqueue-ro.XXXXXX)
+	chmod 755 "$RO_DIR"
+	gen_events 1 | outbox-enqueue -q --db "$RO_DIR/ro.db"
+	chmod 444 "$RO_DIR/ro.db"
+	gen_events 3 >"$RO_DIR/in"
+	chmod 644 "$RO_DIR/in"
+	# root writes to any file: run as nobody then.
+	as=()
+	[ "$(id -u)" != 0 ] || as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	run "${as[@]}" "$BUILD_DIR/bin/outbox-enqueue" --db "$RO_DIR/ro.db" "$RO_DIR/in"
+	assert_failure 73
+	assert_output "outbox-enqueue: error: $RO_DIR/ro.db: database is read-only (no write permission)"
+	[ "$(count outbox "$RO_DIR/ro.db")" = 1 ]
+}
+
+@test "locked past the busy timeout: 75, nothing committed; WAL files stay 0600" {
+	gen_events 1 a | outbox-enqueue -q --db "$DB"
+	hold_lock "$DB"
+	run stat -c %a "$DB-wal" "$DB-shm"
+	assert_output $'600\n600'
+	gen_events 3 b >"$T/in"
+	run outbox-enqueue --db "$DB" --busy-timeout 200ms "$T/in"
+	assert_failure 75
+	assert_line --index 0 --partial "$DB: beginning a transaction: database is locked (still busy after the 200 ms busy timeout)"
+	assert_line "outbox-enqueue: error: nothing was committed"
+	release_lock
+	[ "$(count)" = 1 ]
+	# Released: the same command succeeds.
+	outbox-enqueue -q --db "$DB" --busy-timeout 0 "$T/in"
+	[ "$(count)" = 4 ]
+}
+
+@test "a lock released within the busy timeout is waited for" {
+	gen_events 1 a | outbox-enqueue -q --db "$DB"
+	hold_lock "$DB"
+	# (fd 5 closed in the child: it must not keep the holder's FIFO open)
+	{ gen_events 2 b | outbox-enqueue -q --db "$DB" --busy-timeout 60s; } 5>&- &
+	pid=$!
+	# The writer is now waiting on the lock; let go of it.
+	release_lock
+	wait "$pid"
+	[ "$(count)" = 3 ]
+}
+
+@test "disk full (ENOSPC injected): 74, nothing committed" {
+	gen_events 1 a | outbox-enqueue -q --db "$DB"
+	gen_events 3000 b >"$T/in"
+	run env LD_PRELOAD="$BATS_FILE_TMPDIR/inject_enospc.so" INJECT_ENOSPC_SUFFIX=-wal \
+		INJECT_ENOSPC_AFTER=100000 outbox-enqueue --db "$DB" "$T/in"
+	assert_failure 74
+	assert_line --index 0 --partial "$DB: committing: disk full"
+	assert_line "outbox-enqueue: error: nothing was committed"
+	[ "$(count)" = 1 ]
+	sqlite3 "$DB" "PRAGMA integrity_check" | grep -qx ok
+}
+
+@test "disk full with --batch: earlier batches stay, the message says which" {
+	gen_events 3000 b >"$T/in"
+	run env LD_PRELOAD="$BATS_FILE_TMPDIR/inject_enospc.so" INJECT_ENOSPC_SUFFIX=-wal \
+		INJECT_ENOSPC_AFTER=300000 outbox-enqueue --db "$DB" --batch 500 "$T/in"
+	assert_failure 74
+	assert_line --partial "disk full"
+	assert_line --regexp "^outbox-enqueue: error: lines 1-([0-9]+) were committed; nothing after line \\1$"
+	n=$(printf '%s\n' "$output" | sed -n 's/.*lines 1-\([0-9]*\) were committed.*/\1/p')
+	[ "$n" -gt 0 ] && [ "$n" -lt 3000 ]
+	[ "$(count)" = "$n" ]
+}
+
+@test "SIGTERM in the default mode rolls back everything and exits 75" {
+	mkfifo "$T/in"
+	outbox-enqueue --db "$DB" "$T/in" 2>"$T/err" &
+	pid=$!
+	exec 4>"$T/in"
+	gen_events 3 >&4
+	# The first event opens the write transaction: wait until it holds the lock.
+	wait_for 10 locked_now "$DB"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	exec 4>&-
+	[ "$rc" = 75 ]
+	run cat "$T/err"
+	assert_output "outbox-enqueue: error: interrupted: nothing was committed"
+	[ "$(count)" = 0 ]
+}
+
+@test "SIGTERM with --batch keeps what was read (committed when input paused) and exits 75" {
+	mkfifo "$T/in"
+	outbox-enqueue --db "$DB" --batch 1000 "$T/in" 2>"$T/err" &
+	pid=$!
+	exec 4>"$T/in"
+	gen_events 3 >&4
+	# Input pauses: the open batch is committed without waiting for 1000.
+	wait_for 10 count_is 3
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	exec 4>&-
+	[ "$rc" = 75 ]
+	run cat "$T/err"
+	assert_line "outbox-enqueue: error: interrupted: lines 1-3 were committed; nothing after line 3"
+	assert_line "outbox-enqueue: enqueued 3, duplicates 0"
+	[ "$(count)" = 3 ]
+}
+
+# locked_now DB: true while another connection holds the write lock.
+locked_now() {
+	! sqlite3 "$1" "BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1
+}
+
+count_is() { [ "$(count 2>/dev/null)" = "$1" ]; }

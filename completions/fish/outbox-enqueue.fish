@@ -1,0 +1,12 @@
+# fish completion for outbox-enqueue(1)
+complete -c outbox-enqueue -l db -r -F -d 'outbox database file'
+complete -c outbox-enqueue -l table -x -d 'outbox table name'
+complete -c outbox-enqueue -l batch -x -d 'commit every N events'
+complete -c outbox-enqueue -l exec -x -d 'SQL to run in the same transaction'
+complete -c outbox-enqueue -l exec-file -r -F -d 'file of SQL to run in the same transaction'
+complete -c outbox-enqueue -l busy-timeout -x -a '500ms 5s 30s 1m' -d 'how long to wait for a lock'
+complete -c outbox-enqueue -l max-line -x -d 'longest input line'
+complete -c outbox-enqueue -s q -l quiet -d 'no summary, no warnings'
+complete -c outbox-enqueue -s v -l verbose -d 'more messages'
+complete -c outbox-enqueue -s h -l help -d 'print help'
+complete -c outbox-enqueue -s V -l version -d 'print version'

@@ -461,3 +461,35 @@ locked_now() {
 }
 
 count_is() { [ "$(count 2>/dev/null)" = "$1" ]; }
+
+@test "outbox(5) examples: schema script and a plain-SQL transaction are accepted" {
+	sqlite3 "$DB" <"$TOP/examples/outbox-schema.sql" >/dev/null
+	sqlite3 "$DB" "CREATE TABLE wallets (id TEXT PRIMARY KEY, balance INTEGER NOT NULL CHECK (balance >= 0)); INSERT INTO wallets VALUES ('w-1', 100), ('w-2', 0);"
+	sqlite3 "$DB" <"$TOP/examples/wallet-transfer.sql"
+	run sqlite3 "$DB" "SELECT group_concat(balance) FROM wallets ORDER BY id"
+	assert_output "75,25"
+	# The row keeps the rules of outbox(5): canonical event, matching columns.
+	sqlite3 "$DB" "SELECT event FROM outbox" >"$T/ev"
+	cloudevent-wrap --validate "$T/ev" | cmp - "$T/ev"
+	run sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE id = json_extract(event, '$.id') AND source = json_extract(event, '$.source') AND type = json_extract(event, '$.type') AND length(created_at) = 27"
+	assert_output 1
+	# The tools take the hand-made outbox as theirs: the event is a duplicate.
+	run outbox-enqueue --db "$DB" "$T/ev"
+	assert_success
+	assert_output "outbox-enqueue: enqueued 0, duplicates 1"
+}
+
+@test "examples/wallet: the balance and its event commit together or not at all" {
+	run wallet_example "$DB" w-1 100
+	assert_success
+	assert_output --regexp '^[0-9a-f-]{36} w-1 balance 100$'
+	run wallet_example "$DB" w-1 -150
+	assert_failure 65
+	assert_output --partial "CHECK constraint failed"
+	run wallet_example "$DB" w-1 -30
+	assert_success
+	run sqlite3 -separator '|' "$DB" "SELECT balance FROM wallets; SELECT type, partition_key, json_extract(event, '$.data.amount') FROM outbox ORDER BY seq"
+	assert_output $'70\nFundsAddedEvent|w-1|100\nFundsWithdrawnEvent|w-1|30'
+}
+
+wallet_example() { "$BUILD_DIR/examples/wallet" "$@"; }

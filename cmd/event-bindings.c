@@ -8,6 +8,7 @@
 #include "exitcode.h"
 #include "inputs.h"
 #include "json.h"
+#include "kafkaconf.h"
 #include "ndjson.h"
 #include "outbuf.h"
 
@@ -22,7 +23,8 @@ static const char usage_text[] =
 	"       event-bindings [-B FILE] [-q] [-v] resolve [--json] TYPE...\n"
 	"       event-bindings [-B FILE] [-q] [-v] explain [--json] [--on-error fail|skip]\n"
 	"                      [--max-line SIZE] [FILE...]\n"
-	"       event-bindings [-B FILE] [-q] [-v] check\n"
+	"       event-bindings [-B FILE] [-q] [-v] check [-b BROKERS] [-X PROP=VALUE]... [-F FILE]\n"
+	"                      [--timeout DURATION]\n"
 	"       event-bindings [-q] [-v] import spring FILE\n";
 
 static const char help_text[] =
@@ -34,25 +36,37 @@ static const char help_text[] =
 	"  list                  every binding (a table on a terminal, else TSV)\n"
 	"  resolve TYPE...       binding and topic of each type; exit 1 if one has none\n"
 	"  explain [FILE...]     per CloudEvent: type, binding, topic and Kafka key\n"
-	"  check                 lint the bindings file\n"
+	"  check                 lint the bindings file; with a cluster, also check\n"
+	"                        that every topic exists (exit 1 if one is missing)\n"
 	"  import spring FILE    print the bindings of a Spring Cloud Stream YAML file\n"
 	"\n"
 	"  -B, --bindings FILE        the bindings file (- for standard input)\n"
 	"  -j, --json                 JSON output (list, resolve, explain)\n"
 	"      --on-error fail|skip   explain: stop at the first bad line (default) or go on\n"
 	"      --max-line SIZE        explain: longest input line (default 1M)\n"
+	"  -b, --brokers BROKERS      check: Kafka bootstrap servers (default $KAFKA_BROKERS)\n"
+	"  -X, --property PROP=VALUE  check: librdkafka property (repeatable)\n"
+	"  -F, --config-file FILE     check: librdkafka properties file\n"
+	"      --timeout DURATION     check: wait this long for the cluster (default 10s)\n"
 	"  -q, --quiet                no warnings\n"
 	"  -v, --verbose              more messages\n"
 	"  -h, --help                 this help\n"
 	"  -V, --version              print the version\n";
 
-enum { OPT_ON_ERROR = 256, OPT_MAX_LINE };
+enum { OPT_ON_ERROR = 256, OPT_MAX_LINE, OPT_TIMEOUT };
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define MAX_TIMEOUT_MS 3600000
 
 static const struct option long_options[] = {
 	{ "bindings", required_argument, NULL, 'B' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "on-error", required_argument, NULL, OPT_ON_ERROR },
 	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
+	{ "brokers", required_argument, NULL, 'b' },
+	{ "property", required_argument, NULL, 'X' },
+	{ "config-file", required_argument, NULL, 'F' },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
@@ -70,6 +84,10 @@ struct config {
 	int json;
 	int explain_opts; /* --on-error or --max-line given */
 	inputs in;
+	kafkaconf *kc;    /* set when -b, -X or -F asks for the cluster check */
+	const char *kafka_file;
+	uint64_t timeout_ms;
+	int timeout_given;
 	char **args;      /* operands after the command */
 	int nargs;
 };
@@ -84,11 +102,41 @@ static int usage_error(const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+/* The Kafka configuration, made when the first Kafka option is seen. */
+static kafkaconf *kafka(struct config *c)
+{
+	if (!c->kc && !(c->kc = kafkaconf_new())) {
+		diag_error("out of memory");
+		exit(EXIT_SOFTWARE);
+	}
+	return c->kc;
+}
+
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	int opt;
-	while ((opt = getopt_long(argc, argv, "B:jqvhV", long_options, NULL)) != -1) {
+	errinfo err = { 0 };
+	c->timeout_ms = DEFAULT_TIMEOUT_MS;
+	while ((opt = getopt_long(argc, argv, "B:jb:X:F:qvhV", long_options, NULL)) != -1) {
 		switch (opt) {
+		case 'b':
+			if (kafkaconf_set_brokers(kafka(c), optarg, &err) != 0)
+				return usage_error("%s", err.text);
+			break;
+		case 'X':
+			if (kafkaconf_set_flag(kafka(c), optarg, &err) != 0)
+				return usage_error("%s", err.text);
+			break;
+		case 'F':
+			kafka(c);
+			c->kafka_file = optarg;
+			break;
+		case OPT_TIMEOUT:
+			if (cli_parse_duration_ms(optarg, &c->timeout_ms) != 0 ||
+			    c->timeout_ms < 100 || c->timeout_ms > MAX_TIMEOUT_MS)
+				return usage_error("--timeout wants a duration from 100ms to 60m: %s", optarg);
+			c->timeout_given = 1;
+			break;
 		case 'B': c->bindings_path = optarg; break;
 		case 'j': c->json = 1; break;
 		case OPT_ON_ERROR:
@@ -133,6 +181,10 @@ static int parse_args(int argc, char **argv, struct config *c)
 		return usage_error("--json goes with list, resolve or explain", NULL);
 	if (c->explain_opts && c->cmd != CMD_EXPLAIN)
 		return usage_error("--on-error and --max-line go with explain", NULL);
+	if ((c->kc || c->timeout_given) && c->cmd != CMD_CHECK)
+		return usage_error("-b, -X, -F and --timeout go with check", NULL);
+	if (c->timeout_given && !c->kc)
+		return usage_error("--timeout needs a cluster: -b, -X or -F", NULL);
 	switch (c->cmd) {
 	case CMD_LIST:
 	case CMD_CHECK:
@@ -479,7 +531,109 @@ static void lint_report(void *arg, int severity, const char *file, unsigned long
 	}
 }
 
-static int cmd_check(const struct config *c)
+/* A topic the file names, with the first line that names it. */
+struct named_topic {
+	const char *topic;
+	const binding *first;
+};
+
+static int by_topic_then_line(const void *a, const void *b)
+{
+	const struct named_topic *x = a, *y = b;
+	int c = strcmp(x->topic, y->topic);
+	if (c)
+		return c;
+	return (x->first->line > y->first->line) - (x->first->line < y->first->line);
+}
+
+static int by_line(const void *a, const void *b)
+{
+	const struct named_topic *x = a, *y = b;
+	return (x->first->line > y->first->line) - (x->first->line < y->first->line);
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Every topic of the table, once, in the order the file first names them.
+ * Sorting keeps this O(n log n) for tables of any size. */
+static struct named_topic *distinct_topics(const bindings *t, size_t *count)
+{
+	size_t n = bindings_count(t), k = 0;
+	struct named_topic *v = malloc((n ? n : 1) * sizeof *v);
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		v[i] = (struct named_topic){ bindings_at(t, i)->topic, bindings_at(t, i) };
+	qsort(v, n, sizeof *v, by_topic_then_line);
+	for (size_t i = 0; i < n; i++)
+		if (k == 0 || strcmp(v[k - 1].topic, v[i].topic) != 0)
+			v[k++] = v[i];
+	qsort(v, k, sizeof *v, by_line);
+	*count = k;
+	return v;
+}
+
+/* Ask the cluster for its topics; print each topic of the table it lacks. */
+static int check_cluster(const bindings *t, struct config *c, outbuf *out)
+{
+	errinfo err = { 0 };
+	int rc = 0;
+	if (c->kafka_file)
+		rc = kafkaconf_load_file(c->kc, c->kafka_file, &err);
+	if (rc == 0)
+		rc = kafkaconf_load_env(c->kc, &err);
+	if (rc != 0) {
+		diag_errinfo(&err);
+		return rc;
+	}
+	if (diag_verbosity > 0)
+		kafkaconf_dump(c->kc, stderr);
+	kafkaconf_topics have = { 0 };
+	rc = kafkaconf_list_topics(c->kc, (int)c->timeout_ms, &have, &err);
+	if (rc != 0) {
+		diag_errinfo(&err);
+		kafkaconf_topics_free(&have);
+		return rc;
+	}
+	const char **names = malloc((have.n ? have.n : 1) * sizeof *names);
+	size_t nt = 0;
+	struct named_topic *want = distinct_topics(t, &nt);
+	if (!names || !want) {
+		free(names);
+		free(want);
+		kafkaconf_topics_free(&have);
+		return out_of_memory();
+	}
+	for (size_t i = 0; i < have.n; i++)
+		names[i] = have.v[i].name;
+	qsort(names, have.n, sizeof *names, by_name);
+	size_t missing = 0;
+	buf line = BUF_INIT(1024);
+	for (size_t i = 0; i < nt; i++) {
+		if (bsearch(&want[i].topic, names, have.n, sizeof *names, by_name))
+			continue;
+		missing++;
+		diag_input_error(bindings_source(t), want[i].first->line,
+				 "topic %s (binding %s) does not exist on the cluster",
+				 want[i].topic, want[i].first->name);
+		buf_reset(&line);
+		if (buf_puts(&line, want[i].topic) == 0 && buf_putc(&line, '\n') == 0)
+			emit(out, &line);
+	}
+	buf_free(&line);
+	if (diag_verbosity > 0)
+		diag_info("%zu of %zu topics found on the cluster (%zu topics there)",
+			  nt - missing, nt, have.n);
+	free(names);
+	free(want);
+	kafkaconf_topics_free(&have);
+	return missing ? EXIT_NO : 0;
+}
+
+static int cmd_check(struct config *c, outbuf *out)
 {
 	struct lint l = { 0, 0 };
 	errinfo err = { 0 };
@@ -489,10 +643,10 @@ static int cmd_check(const struct config *c)
 			diag_errinfo(&err);
 		return err.code ? err.code : EXIT_SOFTWARE;
 	}
-	int status = 0;
 	if (diag_verbosity > 0)
 		diag_info("%s: %zu bindings, %lu warning%s", bindings_source(t), bindings_count(t),
 			  l.warnings, l.warnings == 1 ? "" : "s");
+	int status = c->kc ? check_cluster(t, c, out) : 0;
 	bindings_free(t);
 	return status;
 }
@@ -528,7 +682,7 @@ static int run(struct config *c, outbuf *out)
 	if (c->cmd == CMD_IMPORT)
 		return cmd_import(c, out);
 	if (c->cmd == CMD_CHECK)
-		return cmd_check(c);
+		return cmd_check(c, out);
 	errinfo err = { 0 };
 	bindings *t = bindings_load(c->bindings_path, &err);
 	if (!t) {
@@ -557,5 +711,6 @@ int main(int argc, char **argv)
 	if (outbuf_init(&out, STDOUT_FILENO, 0) != 0)
 		return out_of_memory();
 	status = run(&c, &out);
+	kafkaconf_free(c.kc);
 	return cli_finish_output(&out, status);
 }

@@ -705,11 +705,13 @@ int main(int argc, char **argv)
 	struct config c = { 0 };
 	cli_start(argv[0]);
 	int status = parse_args(argc, argv, &c);
-	if (status)
-		return status;
 	outbuf out;
-	if (outbuf_init(&out, STDOUT_FILENO, 0) != 0)
-		return out_of_memory();
+	if (status == 0 && outbuf_init(&out, STDOUT_FILENO, 0) != 0)
+		status = out_of_memory();
+	if (status) {
+		kafkaconf_free(c.kc);
+		return status;
+	}
 	status = run(&c, &out);
 	kafkaconf_free(c.kc);
 	return cli_finish_output(&out, status);

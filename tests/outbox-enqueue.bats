@@ -83,10 +83,11 @@ release_lock() {
 	opts=$(outbox-enqueue --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
 	[ -n "$opts" ]
 	for o in $opts; do
-		grep -q -- "Fl -${o#--}\b" "$TOP/man/outbox-enqueue.1" || { echo "man: $o"; false; }
-		grep -q -- "${o}\b" "$TOP/completions/bash/outbox-enqueue" || { echo "bash: $o"; false; }
-		grep -q -- "'${o}" "$TOP/completions/zsh/_outbox-enqueue" || { echo "zsh: $o"; false; }
-		grep -q -- "-l ${o#--}\b" "$TOP/completions/fish/outbox-enqueue.fish" || { echo "fish: $o"; false; }
+		n=${o#--}
+		grep -qE -- "^\.(It|Op) .*Fl -${n}([^a-z-]|\$)" "$TOP/man/outbox-enqueue.1" || { echo "man: $o"; false; }
+		grep -qE -- "(^|[[:space:]'(|])${o}([^a-z-]|\$)" "$TOP/completions/bash/outbox-enqueue" || { echo "bash: $o"; false; }
+		grep -qE -- "[{,'*]${o}([^a-z-]|\$)" "$TOP/completions/zsh/_outbox-enqueue" || { echo "zsh: $o"; false; }
+		grep -qE -- "-l ${n}([^a-z-]|\$)" "$TOP/completions/fish/outbox-enqueue.fish" || { echo "fish: $o"; false; }
 	done
 }
 

@@ -641,18 +641,20 @@ int kafkaconf_list_topics(const kafkaconf *kc, int timeout_ms, kafkaconf_topics 
 		rc = copy_topics(md, out, err);
 		rd_kafka_metadata_destroy(md);
 	} else if (kafkaconf_exitcode(st.last) == EXIT_NOPERM) {
-		rc = errinfo_set(err, EXIT_NOPERM, "Kafka at %s refused us: %s", bs ? bs : "?",
-				 st.reason);
+		rc = errinfo_set(err, EXIT_NOPERM, "Kafka at %s: authentication failed: %s",
+				 bs ? bs : "?", st.reason);
 	} else {
 		rc = kafkaconf_exitcode(e);
 		if (rc == EXIT_CONFIG || rc == EXIT_SOFTWARE)
-			rc = EXIT_UNAVAILABLE; /* a metadata request can only fail to arrive */
-		if (st.reason[0])
-			errinfo_set(err, rc, "cannot get metadata from Kafka at %s within %d ms: %s",
-				    bs ? bs : "?", timeout_ms, st.reason);
+			/* Our own request is well formed: any other failure
+			 * means no broker gave a usable answer. */
+			rc = EXIT_UNAVAILABLE;
+		if (st.all_down)
+			errinfo_set(err, rc, "cannot reach any Kafka broker at %s: %s", bs ? bs : "?",
+				    st.reason[0] ? st.reason : rd_kafka_err2str(e));
 		else
-			errinfo_set(err, rc, "cannot get metadata from Kafka at %s within %d ms: %s",
-				    bs ? bs : "?", timeout_ms, rd_kafka_err2str(e));
+			errinfo_set(err, rc, "no metadata from Kafka at %s within %d ms%s%s",
+				    bs ? bs : "?", timeout_ms, st.reason[0] ? ": " : "", st.reason);
 	}
 	rd_kafka_destroy(rk);
 	return rc;

@@ -40,8 +40,9 @@
  * Empty lines and lines starting with '#' are ignored without an answer.
  * EOF on stdin, SIGTERM and SIGINT also destroy the cluster and exit 0.
  *
- * Exit status: 0 after quit/EOF/signal, 64 usage error, 70 when the mock
- * cluster or a -t topic cannot be created.
+ * Exit status: 0 after quit/EOF/signal; 64 usage error, including a -t
+ * topic that cannot be created (duplicate, bad counts); 70 when the mock
+ * cluster cannot be created; 73 when --port-file cannot be written.
  *
  * Only what librdkafka 2.0.2's rdkafka_mock.h offers is used: there is no
  * way there to pick ports, to inspect topics or to clear one broker's

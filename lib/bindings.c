@@ -663,7 +663,6 @@ done:
 
 bindings *bindings_load_report(const char *path, bindings_report_fn *fn, void *arg, errinfo *err)
 {
-	char name[300];
 	const char *via = "";
 	if (!path) {
 		const char *env = getenv("EVENT_BINDINGS");
@@ -673,9 +672,9 @@ bindings *bindings_load_report(const char *path, bindings_report_fn *fn, void *a
 		path = env;
 		via = " (from EVENT_BINDINGS)";
 	}
-	snprintf(name, sizeof name, "%s", strcmp(path, "-") ? path : "<stdin>");
+	const char *name = strcmp(path, "-") ? path : "<stdin>";
 	buf text = BUF_INIT(BINDINGS_MAX_FILE + 1); /* + 1: see bindings_read_file */
-	char where[340];
+	char where[600]; /* for messages only: errinfo holds 512 bytes anyway */
 	snprintf(where, sizeof where, "%s%s", name, via);
 	if (bindings_read_file(path, where, BINDINGS_MAX_FILE, EXIT_CONFIG, &text, err) != 0) {
 		buf_free(&text);

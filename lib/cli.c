@@ -112,9 +112,11 @@ int cli_finish_output(outbuf *o, int status)
 	if (rc != 0 && err == EPIPE)
 		return status;
 	if (rc != 0) {
+		if (status) /* the failure that stopped the run was reported */
+			return status;
 		errno = err;
 		diag_syserr("writing output");
-		return status ? status : EXIT_IOERR;
+		return EXIT_IOERR;
 	}
 	return status;
 }

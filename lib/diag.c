@@ -104,7 +104,11 @@ static void emit(const char *kind, const char *file, unsigned long line,
 	} while (0)
 
 void diag_error(const char *fmt, ...) { EMIT("error: ", NULL, 0, NULL); }
-void diag_warn(const char *fmt, ...) { EMIT("warning: ", NULL, 0, NULL); }
+void diag_warn(const char *fmt, ...)
+{
+	if (diag_verbosity >= 0)
+		EMIT("warning: ", NULL, 0, NULL);
+}
 
 void diag_syserr(const char *fmt, ...)
 {
@@ -119,7 +123,8 @@ void diag_input_error(const char *file, unsigned long line, const char *fmt, ...
 
 void diag_input_warn(const char *file, unsigned long line, const char *fmt, ...)
 {
-	EMIT("warning: ", file, line, NULL);
+	if (diag_verbosity >= 0)
+		EMIT("warning: ", file, line, NULL);
 }
 
 void diag_info(const char *fmt, ...)

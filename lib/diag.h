@@ -41,6 +41,7 @@ void diag_init(const char *argv0);
 const char *diag_prog(void);
 
 void diag_error(const char *fmt, ...) DIAG_PRINTF(1, 2);
+/* Warnings are suppressed by -q (diag_verbosity < 0); errors never are. */
 void diag_warn(const char *fmt, ...) DIAG_PRINTF(1, 2);
 /* Like diag_error, appending ": strerror(errno)". */
 void diag_syserr(const char *fmt, ...) DIAG_PRINTF(1, 2);

@@ -71,6 +71,10 @@ static int run_one(inputs *in, const char *path, inputs_line_fn fn, void *ctx)
 		int rc = fn(ctx, line, len, &err);
 		if (rc == 0)
 			continue;
+		if (rc == INPUTS_STOP) {
+			in->stopped = 1;
+			break;
+		}
 		if (rc == EXIT_DATAERR) {
 			if (bad_line(in, r, &err)) {
 				status = EXIT_DATAERR;
@@ -89,12 +93,13 @@ static int run_one(inputs *in, const char *path, inputs_line_fn fn, void *ctx)
 int inputs_run(inputs *in, inputs_line_fn fn, void *ctx)
 {
 	in->lines = in->bad = 0;
+	in->stopped = 0;
 	int status;
 	if (!in->files || in->nfiles == 0)
 		status = run_one(in, "-", fn, ctx);
 	else {
 		status = 0;
-		for (int i = 0; i < in->nfiles && status == 0; i++)
+		for (int i = 0; i < in->nfiles && status == 0 && !in->stopped; i++)
 			status = run_one(in, in->files[i], fn, ctx);
 	}
 	if (status == 0 && in->bad)

@@ -27,8 +27,10 @@ enum on_error { ON_ERROR_FAIL = 0, ON_ERROR_SKIP };
 int on_error_parse(const char *s, enum on_error *out);
 
 /* Per-line callback: return 0 when the line was handled, EXIT_DATAERR with
- * err->text set when the line is bad (the policy decides what follows), or
- * any other exit code to stop at once (err->text set). */
+ * err->text set when the line is bad (the policy decides what follows),
+ * INPUTS_STOP to stop quietly (the reader of our output went away), or any
+ * other exit code to stop at once (err->text set). */
+#define INPUTS_STOP (-1)
 typedef int (*inputs_line_fn)(void *ctx, const char *line, size_t len, errinfo *err);
 
 typedef struct inputs {
@@ -42,6 +44,7 @@ typedef struct inputs {
 	/* Filled in by inputs_run: */
 	unsigned long lines;  /* lines handed to the callback */
 	unsigned long bad;    /* bad lines (reported) */
+	int stopped;          /* a callback returned INPUTS_STOP */
 	const char *cur_name; /* the input being read (valid during callbacks) */
 	unsigned long cur_line;
 } inputs;

@@ -10,12 +10,14 @@
 #include "base64.h"
 #include "cloudevent.h"
 #include "exitcode.h"
+#include "inputs.h"
 #include "json.h"
 #include "timefmt.h"
 #include "traceparent.h"
 #include "utf8.h"
 #include "uuid7.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,11 +494,16 @@ fail:
 	return rc;
 }
 
+/* A closed pipe downstream is the normal end of a filter: stop quietly and
+ * let cli_finish_output() decide the status. */
 static int emit(line_sink *s, errinfo *err)
 {
-	if (outbuf_write(s->out, s->scratch.data, s->scratch.len) != 0)
-		return errinfo_set(err, EXIT_IOERR, "writing output failed");
-	return 0;
+	if (outbuf_write(s->out, s->scratch.data, s->scratch.len) == 0)
+		return 0;
+	if (s->out->err == EPIPE)
+		return INPUTS_STOP;
+	errno = s->out->err;
+	return errinfo_set(err, EXIT_IOERR, "writing output: %s", strerror(errno));
 }
 
 int wrap_line(void *sink, const char *line, size_t len, errinfo *err)

@@ -260,14 +260,15 @@ wrap() { cloudevent-wrap -t T "$@"; }
 
 @test "output is flushed as soon as input pauses" {
 	mkfifo "$T/in"
-	exec 3<>"$T/in"
-	cloudevent-wrap -t T <"$T/in" >"$T/out" &
+	exec 5<>"$T/in"
+	cloudevent-wrap -t T <"$T/in" >"$T/out" 5>&- &
 	local pid=$!
-	echo '{"first":1}' >&3
+	echo '{"first":1}' >&5
 	wait_for 10 grep -q '"first"' "$T/out"
-	echo '{"second":2}' >&3
+	echo '{"second":2}' >&5
 	wait_for 10 grep -q '"second"' "$T/out"
-	exec 3>&-
+	exec 5>&-
+	wait_for 10 eval "! kill -0 $pid"
 	wait "$pid"
 }
 

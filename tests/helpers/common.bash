@@ -2,6 +2,7 @@
 #   load helpers/common
 # It gives each test a private temp dir ($T), puts the built tools first on
 # PATH, and loads bats-support and bats-assert.
+bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 

@@ -19,7 +19,7 @@
 static const char common_cols[] =
 	"  subject TEXT, partition_key TEXT,\n"
 	"  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')),\n"
-	"  status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'sent', 'dead')),\n"
+	"  status TEXT NOT NULL DEFAULT 'pending' CHECK (status = 'pending' OR status = 'sent' OR status = 'dead'),\n"
 	"  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at TEXT, last_error TEXT,\n"
 	"  sent_at TEXT, topic TEXT, kafka_partition INTEGER, kafka_offset INTEGER,\n";
 

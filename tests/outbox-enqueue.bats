@@ -398,7 +398,7 @@ release_lock() {
 @test "disk full (ENOSPC injected): 74, nothing committed" {
 	gen_events 1 a | outbox-enqueue -q --db "$DB"
 	gen_events 3000 b >"$T/in"
-	run env LD_PRELOAD="$BATS_FILE_TMPDIR/inject_enospc.so" INJECT_ENOSPC_SUFFIX=-wal \
+	run env ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD="$BATS_FILE_TMPDIR/inject_enospc.so" INJECT_ENOSPC_SUFFIX=-wal \
 		INJECT_ENOSPC_AFTER=100000 outbox-enqueue --db "$DB" "$T/in"
 	assert_failure 74
 	assert_line --index 0 --partial "$DB: committing: disk full"
@@ -409,7 +409,7 @@ release_lock() {
 
 @test "disk full with --batch: earlier batches stay, the message says which" {
 	gen_events 3000 b >"$T/in"
-	run env LD_PRELOAD="$BATS_FILE_TMPDIR/inject_enospc.so" INJECT_ENOSPC_SUFFIX=-wal \
+	run env ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD="$BATS_FILE_TMPDIR/inject_enospc.so" INJECT_ENOSPC_SUFFIX=-wal \
 		INJECT_ENOSPC_AFTER=300000 outbox-enqueue --db "$DB" --batch 500 "$T/in"
 	assert_failure 74
 	assert_line --partial "disk full"

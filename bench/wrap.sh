@@ -23,7 +23,8 @@ gen() {
 gen "$N" >"$dir/in"
 gen $((N / 10)) >"$dir/in10"
 
-m() { python3 bench/measure.py "$1" "$2"; }
+. bench/measure.sh
+m() { measure "$1" "$2"; }
 
 tool=$(m "$WRAP -t FundsAddedEvent -s /wallet-hub" "$dir/in")
 jqref=$(m "jq -c --arg s /wallet-hub --arg t FundsAddedEvent '{specversion:\"1.0\", id:(input_line_number|tostring), source:\$s, type:\$t, time:(now|todate), datacontenttype:\"application/json\", data:.}'" "$dir/in")

@@ -100,11 +100,8 @@ struct config {
 static int usage_error(const char *why, const char *arg)
 {
 	if (arg)
-		diag_error("%s: %s", why, arg);
-	else
-		diag_error("%s", why);
-	fputs(usage_text, stderr);
-	return EXIT_USAGE;
+		return cli_usage_error(usage_text, "%s: %s", why, arg);
+	return cli_usage_error(usage_text, "%s", why);
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
@@ -149,18 +146,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 			if (cli_parse_size(optarg, (size_t)1 << 30, &c->in.max_line) != 0 || c->in.max_line == 0)
 				return usage_error("--max-line wants a size from 1 to 1G", optarg);
 			break;
-		case 'q': diag_verbosity = -1; break;
-		case 'v': diag_verbosity++; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs(help_text, stdout);
-			exit(ferror(stdout) || fflush(stdout) ? EXIT_IOERR : EXIT_OK);
-		case 'V':
-			cli_version();
-			exit(EXIT_OK);
 		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
+			if (cli_common_option(opt, usage_text, help_text) != 0)
+				return EXIT_USAGE;
 		}
 	}
 	if ((modes & 3) == 3)

@@ -95,11 +95,8 @@ struct config {
 static int usage_error(const char *fmt, const char *arg)
 {
 	if (arg)
-		diag_error(fmt, arg);
-	else
-		diag_error("%s", fmt);
-	fputs(usage_text, stderr);
-	return EXIT_USAGE;
+		return cli_usage_error(usage_text, fmt, arg);
+	return cli_usage_error(usage_text, "%s", fmt);
 }
 
 /* The Kafka configuration, made when the first Kafka option is seen. */
@@ -150,18 +147,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 				return usage_error("--max-line wants a size from 1 to 1G: %s", optarg);
 			c->explain_opts = 1;
 			break;
-		case 'q': diag_verbosity = -1; break;
-		case 'v': diag_verbosity++; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs(help_text, stdout);
-			exit(ferror(stdout) || fflush(stdout) ? EXIT_IOERR : EXIT_OK);
-		case 'V':
-			cli_version();
-			exit(EXIT_OK);
 		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
+			if (cli_common_option(opt, usage_text, help_text) != 0)
+				return EXIT_USAGE;
 		}
 	}
 	if (optind >= argc)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,48 @@ void cli_start(const char *argv0)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+static void exit_after_stdout(void)
+{
+	exit(ferror(stdout) || fflush(stdout) != 0 ? EXIT_IOERR : EXIT_OK);
+}
+
 void cli_version(void) { printf("%s %s\n", diag_prog(), VERSION); }
+
+int cli_common_option(int opt, const char *usage, const char *help)
+{
+	switch (opt) {
+	case 'q':
+		diag_verbosity = -1;
+		return 0;
+	case 'v':
+		diag_verbosity++;
+		return 0;
+	case 'h':
+		fputs(usage, stdout);
+		fputs(help, stdout);
+		exit_after_stdout();
+		return 0;
+	case 'V':
+		cli_version();
+		exit_after_stdout();
+		return 0;
+	default:
+		fputs(usage, stderr);
+		return EXIT_USAGE;
+	}
+}
+
+int cli_usage_error(const char *usage, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	diag_error("%s", msg);
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
 
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out)
 {

@@ -18,6 +18,20 @@ void cli_start(const char *argv0);
 /* Print "PROG VERSION" on stdout (for -V/--version). */
 void cli_version(void);
 
+/* The options every tool shares, for the default branch of a getopt loop:
+ * -q and -v set diag_verbosity; -h prints usage and help on stdout and
+ * exits 0; -V prints the version and exits 0; '?' (getopt has named the
+ * bad option) prints the usage on stderr. Returns 0 when opt was handled,
+ * EXIT_USAGE for '?' and for any option the tool did not handle. */
+int cli_common_option(int opt, const char *usage, const char *help);
+
+/* "PROG: error: MESSAGE" then the usage on stderr; returns EXIT_USAGE. */
+int cli_usage_error(const char *usage, const char *fmt, ...)
+#if defined(__GNUC__)
+	__attribute__((format(printf, 2, 3)))
+#endif
+	;
+
 /* Parse a byte size: decimal digits with an optional K, M or G suffix
  * (binary multiples). 0 on success, -1 if not a size or over max. */
 int cli_parse_size(const char *s, size_t max, size_t *out);

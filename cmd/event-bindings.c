@@ -477,8 +477,7 @@ static int explain_line(void *ctx, const char *line, size_t len, errinfo *err)
 	}
 	if (rc)
 		return errinfo_set(err, EXIT_SOFTWARE, "out of memory");
-	emit(x->out, &x->line);
-	return 0;
+	return inputs_emit(x->out, x->line.data, x->line.len, err);
 }
 
 static int cmd_explain(const bindings *t, struct config *c, outbuf *out)

@@ -3,6 +3,7 @@
 #include "exitcode.h"
 #include "ndjson.h"
 
+#include <errno.h>
 #include <string.h>
 
 int on_error_parse(const char *s, enum on_error *out)
@@ -88,6 +89,15 @@ static int run_one(inputs *in, const char *path, inputs_line_fn fn, void *ctx)
 	}
 	ndjson_close(r);
 	return status;
+}
+
+int inputs_emit(outbuf *out, const void *p, size_t n, errinfo *err)
+{
+	if (outbuf_write(out, p, n) == 0)
+		return 0;
+	if (out->err == EPIPE)
+		return INPUTS_STOP;
+	return errinfo_set(err, EXIT_IOERR, "writing output: %s", strerror(out->err));
 }
 
 int inputs_run(inputs *in, inputs_line_fn fn, void *ctx)

@@ -49,6 +49,11 @@ typedef struct inputs {
 	unsigned long cur_line;
 } inputs;
 
+/* Write one output line from a callback: 0; INPUTS_STOP when the reader of
+ * our output went away (EPIPE: the normal end of a filter); EXIT_IOERR with
+ * err set for any other write failure. */
+int inputs_emit(outbuf *out, const void *p, size_t n, errinfo *err);
+
 /* Returns 0, EXIT_DATAERR (bad lines, per the policy), or the fatal code of
  * the callback or the reader (the message has been printed). */
 int inputs_run(inputs *in, inputs_line_fn fn, void *ctx);

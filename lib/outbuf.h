@@ -33,9 +33,11 @@ int outbuf_close(outbuf *o);
 /* Adapter for ndjson_set_before_read(). */
 void outbuf_flush_cb(void *o);
 
+/* 0, or -1 once any write has failed (sticky: the caller learns of a
+ * failure that happened in an earlier flush, such as EPIPE). */
 static inline int outbuf_write(outbuf *o, const void *p, size_t n)
 {
-	if (o->cap - o->len >= n) {
+	if (o->cap - o->len >= n && !o->err) {
 		memcpy(o->data + o->len, p, n);
 		o->len += n;
 		return 0;

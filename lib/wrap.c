@@ -17,7 +17,6 @@
 #include "utf8.h"
 #include "uuid7.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -494,16 +493,9 @@ fail:
 	return rc;
 }
 
-/* A closed pipe downstream is the normal end of a filter: stop quietly and
- * let cli_finish_output() decide the status. */
 static int emit(line_sink *s, errinfo *err)
 {
-	if (outbuf_write(s->out, s->scratch.data, s->scratch.len) == 0)
-		return 0;
-	if (s->out->err == EPIPE)
-		return INPUTS_STOP;
-	errno = s->out->err;
-	return errinfo_set(err, EXIT_IOERR, "writing output: %s", strerror(errno));
+	return inputs_emit(s->out, s->scratch.data, s->scratch.len, err);
 }
 
 int wrap_line(void *sink, const char *line, size_t len, errinfo *err)

@@ -254,8 +254,13 @@ wrap() { cloudevent-wrap -t T "$@"; }
 	run --separate-stderr bash -c 'seq 1 10 | cloudevent-wrap -t T >/dev/full'
 	[ "$status" -eq 74 ]
 	[[ $stderr == *"writing output"* ]]
-	run bash -c 'seq 1 300000 | cloudevent-wrap -t T | head -n 1 >/dev/null; echo "${PIPESTATUS[1]}"'
-	assert_output 0
+	seq 1 300000 >"$T/in"
+	stops_on_closed_pipe "$T/in" cloudevent-wrap -t T
+	[ "$(jq -r .data "$T/first")" = 1 ]
+	wrap <"$T/in" >"$T/events"
+	stops_on_closed_pipe "$T/events" cloudevent-wrap --validate
+	stops_on_closed_pipe "$T/events" cloudevent-wrap --unwrap
+	[ "$(cat "$T/first")" = 1 ]
 }
 
 @test "output is flushed as soon as input pauses" {

@@ -452,6 +452,12 @@ EOF
 	assert_success
 }
 
+@test "explain stops reading when the reader of its output goes away" {
+	seq 1 200000 | cloudevent-wrap -t WalletCreatedEvent -s /w >"$T/events"
+	stops_on_closed_pipe "$T/events" event-bindings explain
+	[[ $(cat "$T/first") == WalletCreatedEvent$'\t'* ]]
+}
+
 # ---- check against a cluster ----------------------------------------------------
 
 @test "check -b: a missing topic is printed and named with its line, exit 1" {

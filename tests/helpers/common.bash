@@ -31,3 +31,25 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# stops_on_closed_pipe INPUT CMD...: feed INPUT to CMD through a fifo that
+# never reaches end of file, read one output line, close the pipe, and
+# succeed only if CMD then exits 0 by itself (bounded wait). The first output
+# line is left in $T/first.
+stops_on_closed_pipe() {
+	local input=$1 pid feeder rc=0
+	shift
+	rm -f "$T/spin" "$T/spout"
+	mkfifo "$T/spin" "$T/spout"
+	exec 5<>"$T/spin"
+	"$@" <"$T/spin" >"$T/spout" 5>&- &
+	pid=$!
+	cat "$input" >&5 &
+	feeder=$!
+	head -n 1 <"$T/spout" >"$T/first"
+	wait_for 20 eval "! kill -0 $pid" || rc=1
+	[ "$rc" -eq 0 ] && { wait "$pid" || rc=$?; }
+	kill "$feeder" "$pid" 2>/dev/null || true
+	exec 5>&-
+	return "$rc"
+}

@@ -111,14 +111,17 @@ bench: all
 	@for b in bench/*.sh; do BUILD=$(BUILD) sh $$b || exit 1; done
 
 install: $(TOOL_BINS)
-	for t in $(TOOLS); do install -D -m 0755 $(BUILD)/bin/$$t $(DESTDIR)$(BINDIR)/$$t; done
+	for t in $(TOOLS); do install -D -m 0755 $(BUILD)/bin/$$t $(DESTDIR)$(BINDIR)/$$t || exit 1; done
 	for m in man/*.1 man/*.5; do [ -e "$$m" ] || continue; \
-	  s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m); done
+	  s=$${m##*.}; install -D -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/$$(basename $$m) || exit 1; done
 	for t in $(TOOLS); do \
-	  [ -e completions/bash/$$t ] && install -D -m 0644 completions/bash/$$t $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
-	  [ -e completions/zsh/_$$t ] && install -D -m 0644 completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
-	  [ -e completions/fish/$$t.fish ] && install -D -m 0644 completions/fish/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
-	done; true
+	  c=completions/bash/$$t; d=$(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	  if [ -e $$c ]; then install -D -m 0644 $$c $$d || exit 1; fi; \
+	  c=completions/zsh/_$$t; d=$(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+	  if [ -e $$c ]; then install -D -m 0644 $$c $$d || exit 1; fi; \
+	  c=completions/fish/$$t.fish; d=$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	  if [ -e $$c ]; then install -D -m 0644 $$c $$d || exit 1; fi; \
+	done
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -70,3 +70,20 @@ long_options_of() {
 		assert_output --partial -- "--help"
 	done
 }
+
+@test "make install puts binaries, man pages and completions under DESTDIR and PREFIX" {
+	run make -s -C "$TOP" BUILD="${BUILD:-build}" install PREFIX=/opt/ot DESTDIR="$T/root"
+	assert_success
+	local tool
+	for tool in $(tools); do
+		[ -x "$T/root/opt/ot/bin/$tool" ]
+		[ -f "$T/root/opt/ot/share/man/man1/$tool.1" ]
+		[ -f "$T/root/opt/ot/share/bash-completion/completions/$tool" ]
+		[ -f "$T/root/opt/ot/share/zsh/site-functions/_$tool" ]
+		[ -f "$T/root/opt/ot/share/fish/vendor_completions.d/$tool.fish" ]
+		"$T/root/opt/ot/bin/$tool" -V
+	done
+	for page in "$TOP"/man/*.5; do
+		[ -f "$T/root/opt/ot/share/man/man5/$(basename "$page")" ]
+	done
+}

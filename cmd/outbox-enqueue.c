@@ -4,6 +4,7 @@
 #include "cloudevent.h"
 #include "diag.h"
 #include "exitcode.h"
+#include "inputs.h"
 #include "ndjson.h"
 #include "outbox.h"
 #include "timefmt.h"
@@ -93,16 +94,13 @@ struct mark {
 struct run {
 	const struct config *c;
 	outbox *ob;
+	inputs in;                 /* the shared input loop; its bad counts lines */
 	int sql_done;              /* --exec ran (in the first transaction) */
-	int bad;                   /* invalid lines seen (atomic mode) */
 	unsigned long enqueued, duplicates;         /* committed */
 	unsigned long txn_events, txn_enq, txn_dup; /* in the open transaction */
-	const char *cur_name;      /* cur_name_buf, or NULL before any input */
-	char cur_name_buf[256];
-	unsigned long cur_line;
 	int failed;                /* a commit in before_read() failed */
+	int sql_failed;            /* --exec failed (reported; not a bad line) */
 	errinfo failed_err;
-	int cur_fd;
 	struct mark committed;
 	int progress;              /* stderr is a terminal and not -q */
 	int64_t start_us, last_progress_us;
@@ -116,11 +114,8 @@ static void on_signal(int sig) { interrupted = sig; }
 static int usage_error(const char *why, const char *arg)
 {
 	if (arg)
-		diag_error("%s: %s", why, arg);
-	else
-		diag_error("%s", why);
-	fputs(usage_text, stderr);
-	return EXIT_USAGE;
+		return cli_usage_error(usage_text, "%s: %s", why, arg);
+	return cli_usage_error(usage_text, "%s", why);
 }
 
 static int parse_args(int argc, char **argv, struct config *c)
@@ -163,18 +158,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 			if (cli_parse_size(optarg, (size_t)1 << 30, &c->max_line) != 0 || c->max_line == 0)
 				return usage_error("--max-line wants a size from 1 to 1G", optarg);
 			break;
-		case 'q': diag_verbosity = -1; break;
-		case 'v': diag_verbosity++; break;
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs(help_text, stdout);
-			exit(ferror(stdout) || fflush(stdout) ? EXIT_IOERR : EXIT_OK);
-		case 'V':
-			cli_version();
-			exit(ferror(stdout) || fflush(stdout) ? EXIT_IOERR : EXIT_OK);
 		default:
-			fputs(usage_text, stderr);
-			return EXIT_USAGE;
+			if (cli_common_option(opt, usage_text, help_text) != 0)
+				return EXIT_USAGE;
 		}
 	}
 	if (!c->db) {
@@ -292,9 +278,9 @@ static int commit(struct run *r, errinfo *err)
 	r->enqueued += r->txn_enq;
 	r->duplicates += r->txn_dup;
 	r->txn_events = r->txn_enq = r->txn_dup = 0;
-	if (r->cur_name) {
-		snprintf(r->committed.name, sizeof r->committed.name, "%s", r->cur_name);
-		r->committed.line = r->cur_line;
+	if (r->in.cur_name[0]) {
+		snprintf(r->committed.name, sizeof r->committed.name, "%s", r->in.cur_name);
+		r->committed.line = r->in.cur_line;
 		r->committed.any = 1;
 	}
 	if (diag_verbosity > 0 && r->c->batch)
@@ -308,11 +294,11 @@ static int commit(struct run *r, errinfo *err)
 static void before_read(void *arg)
 {
 	struct run *r = arg;
-	if (!r->c->batch || !r->txn_events || r->bad)
+	if (!r->c->batch || !r->txn_events || r->in.bad)
 		return;
-	struct pollfd p = { r->cur_fd, POLLIN, 0 };
+	struct pollfd p = { r->in.cur_fd, POLLIN, 0 };
 	if (poll(&p, 1, 0) == 0 && !r->failed)
-		r->failed = commit(r, &r->failed_err); /* read_input() reports it */
+		r->failed = commit(r, &r->failed_err); /* enqueue_line() reports it */
 }
 
 static void show_progress(struct run *r, int done)
@@ -330,129 +316,63 @@ static void show_progress(struct run *r, int done)
 	r->last_progress_us = now;
 	r->progress_shown = 1;
 	fprintf(stderr, "\r%s: %lu events (%s:%lu)\033[K", diag_prog(),
-		r->enqueued + r->duplicates + r->txn_events, r->cur_name, r->cur_line);
+		r->enqueued + r->duplicates + r->txn_events, r->in.cur_name, r->in.cur_line);
 }
 
-static int is_blank(const char *p, size_t n)
+/* A bad line: the shared loop reports it. In atomic mode it keeps going so
+ * every bad line is reported (nothing more is stored, see enqueue_line);
+ * with --batch it stops at the first. The open transaction is dropped at
+ * once so its lock is not held while the rest is only validated. */
+static int bad_line(struct run *r)
 {
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\r')
-			return 0;
-	return 1;
-}
-
-/* Report an invalid line. In atomic mode keep reading to report every bad
- * line (nothing more is stored); with --batch stop at the first. */
-static int bad_line(struct run *r, const char *fmt, const char *a, const char *b)
-{
-	r->bad++;
-	if (r->bad <= MAX_ERRORS_SHOWN) {
-		if (b)
-			diag_input_error(r->cur_name, r->cur_line, fmt, a, b);
-		else
-			diag_input_error(r->cur_name, r->cur_line, fmt, a);
-	}
 	outbox_rollback(r->ob);
-	return r->c->batch ? EXIT_DATAERR : 0;
+	return EXIT_DATAERR;
 }
 
-static int one_line(struct run *r, const char *line, size_t len, errinfo *err)
+static int enqueue_line(void *ctx, const char *line, size_t len, errinfo *err)
 {
-	if (is_blank(line, len))
-		return 0;
+	struct run *r = ctx;
+	if (r->failed) { /* a commit before a read failed */
+		*err = r->failed_err;
+		return r->failed;
+	}
 	cloudevent ev;
 	ce_error ce = { { 0 }, { 0 } };
-	if (ce_parse(&ev, line, len, &ce) != 0)
-		return ce.attribute[0] ? bad_line(r, "%s: %s", ce.attribute, ce.text)
-				       : bad_line(r, "%s", ce.text, NULL);
-	if (r->bad)
+	if (ce_parse(&ev, line, len, &ce) != 0) {
+		if (ce.attribute[0])
+			errinfo_set(err, EXIT_DATAERR, "%s: %s", ce.attribute, ce.text);
+		else
+			errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
+		return bad_line(r);
+	}
+	if (r->in.bad)
 		return 0; /* atomic mode after a bad line: only validate */
 	int status = 0;
 	if (!outbox_in_transaction(r->ob) && (status = begin(r, err)) != 0) {
+		if (status != EXIT_DATAERR)
+			return status;
+		/* Bad --exec SQL is not a bad line of input: report it as it is
+		 * and stop with its status. */
 		diag_errinfo(err);
-		return status;
+		r->sql_failed = status;
+		return INPUTS_STOP;
 	}
 	int result = 0;
 	status = outbox_append(r->ob, &ev, &result, err);
 	if (status == EXIT_DATAERR)
-		return bad_line(r, "%s", err->text, NULL);
-	if (status) {
-		diag_errinfo(err);
+		return bad_line(r);
+	if (status)
 		return status;
-	}
 	r->txn_events++;
 	if (result == OUTBOX_INSERTED)
 		r->txn_enq++;
 	else
 		r->txn_dup++;
 	if (r->c->batch && r->txn_events >= r->c->batch && (status = commit(r, err)) != 0)
-		diag_errinfo(err);
+		return status;
 	if ((r->txn_events & 1023) == 0)
 		show_progress(r, 0);
-	return status;
-}
-
-static int open_input(const char *path, int *fd, errinfo *err)
-{
-	if (!strcmp(path, "-")) {
-		*fd = 0;
-		return 0;
-	}
-	*fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (*fd >= 0)
-		return 0;
-	return errinfo_set(err, errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM
-			   : EXIT_IOERR, "%s: %s", path, strerror(errno));
-}
-
-static int read_input(struct run *r, const char *path)
-{
-	errinfo err = { 0 };
-	int fd;
-	int status = open_input(path, &fd, &err);
-	if (status) {
-		diag_errinfo(&err);
-		return status;
-	}
-	ndjson_reader *rd = ndjson_open_fd(fd, fd == 0 ? "<stdin>" : path, r->c->max_line, 0, &err);
-	if (!rd) {
-		diag_errinfo(&err);
-		if (fd != 0)
-			close(fd);
-		return err.code ? err.code : EXIT_IOERR;
-	}
-	r->cur_fd = fd;
-	/* The reader owns its name; messages after it closes need a copy. */
-	snprintf(r->cur_name_buf, sizeof r->cur_name_buf, "%s", ndjson_name(rd));
-	r->cur_name = r->cur_name_buf;
-	ndjson_set_before_read(rd, before_read, r);
-	ndjson_set_stop_flag(rd, &interrupted);
-	while (status == 0 && !interrupted) {
-		const char *line;
-		size_t len;
-		errinfo_clear(&err);
-		int st = ndjson_next(rd, &line, &len, &err);
-		r->cur_line = ndjson_lineno(rd);
-		if (r->failed) {
-			diag_errinfo(&r->failed_err);
-			status = r->failed;
-			break;
-		}
-		if (st == NDJSON_EOF || interrupted)
-			break;
-		if (st == NDJSON_LINE || st == NDJSON_BAD_UTF8) {
-			status = one_line(r, line, len, &err);
-		} else if (st == NDJSON_TOO_LONG) {
-			status = bad_line(r, "%s", err.text, NULL);
-		} else {
-			diag_errinfo(&err);
-			status = err.code ? err.code : EXIT_IOERR;
-		}
-	}
-	ndjson_close(rd);
-	if (fd != 0)
-		close(fd);
-	return status;
+	return 0;
 }
 
 /* After a failure: say exactly what is in the database. */
@@ -487,12 +407,22 @@ static int enqueue(const struct config *c)
 	if (outbox_created(r.ob))
 		diag_debug("%s: created the outbox (schema version %d)", c->db,
 			   OUTBOX_SCHEMA_VERSION);
-	if (c->nfiles == 0)
-		status = read_input(&r, "-");
-	for (int i = 0; i < c->nfiles && status == 0 && !interrupted; i++)
-		status = read_input(&r, c->files[i]);
-	if (status == 0 && r.bad)
-		status = EXIT_DATAERR;
+	r.in.files = c->files;
+	r.in.nfiles = c->nfiles;
+	r.in.max_line = c->max_line;
+	r.in.skip_blank = 1;
+	r.in.on_error = c->batch ? ON_ERROR_FAIL : ON_ERROR_SKIP;
+	r.in.max_reported = MAX_ERRORS_SHOWN;
+	r.in.stop = &interrupted;
+	r.in.before_read = before_read;
+	r.in.before_read_arg = &r;
+	status = inputs_run(&r.in, enqueue_line, &r);
+	if (status == 0 && r.failed) { /* the last commit before a read */
+		diag_errinfo(&r.failed_err);
+		status = r.failed;
+	}
+	if (status == 0)
+		status = r.sql_failed;
 	int sig = interrupted;
 	/* On a signal only the batch mode keeps what it has read: those lines
 	 * are gone from the pipe, and each is a whole valid event. The default
@@ -510,11 +440,11 @@ static int enqueue(const struct config *c)
 	if (status == 0 && sig) {
 		status = EXIT_TEMPFAIL;
 		report_committed(&r, sig > 0 ? "interrupted: " : "");
-	} else if (status == EXIT_DATAERR && r.bad && !c->batch) {
-		if (r.bad > MAX_ERRORS_SHOWN)
-			diag_error("%lu more invalid lines not shown",
-				   (unsigned long)(r.bad - MAX_ERRORS_SHOWN));
-		diag_error("%d invalid line%s: nothing was committed", r.bad, r.bad == 1 ? "" : "s");
+	} else if (status == EXIT_DATAERR && r.in.bad && !c->batch) {
+		if (r.in.bad > MAX_ERRORS_SHOWN)
+			diag_error("%lu more invalid lines not shown", r.in.bad - MAX_ERRORS_SHOWN);
+		diag_error("%lu invalid line%s: nothing was committed", r.in.bad,
+			   r.in.bad == 1 ? "" : "s");
 	} else if (status) {
 		report_committed(&r, "");
 	}

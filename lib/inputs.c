@@ -4,6 +4,7 @@
 #include "ndjson.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 int on_error_parse(const char *s, enum on_error *out)
@@ -29,8 +30,18 @@ static int is_blank(const char *p, size_t n)
 static int bad_line(inputs *in, ndjson_reader *r, const errinfo *err)
 {
 	in->bad++;
-	diag_input_error(ndjson_name(r), ndjson_lineno(r), "%s", err->text);
+	if (!in->max_reported || in->bad <= in->max_reported)
+		diag_input_error(ndjson_name(r), ndjson_lineno(r), "%s", err->text);
 	return in->on_error == ON_ERROR_FAIL;
+}
+
+static void before_read(void *arg)
+{
+	inputs *in = arg;
+	if (in->flush)
+		(void)outbuf_flush(in->flush);
+	if (in->before_read)
+		in->before_read(in->before_read_arg);
 }
 
 static int run_one(inputs *in, const char *path, inputs_line_fn fn, void *ctx)
@@ -42,11 +53,13 @@ static int run_one(inputs *in, const char *path, inputs_line_fn fn, void *ctx)
 		diag_errinfo(&err);
 		return err.code ? err.code : EXIT_IOERR;
 	}
-	if (in->flush)
-		ndjson_set_before_read(r, outbuf_flush_cb, in->flush);
-	in->cur_name = ndjson_name(r);
+	ndjson_set_before_read(r, before_read, in);
+	if (in->stop)
+		ndjson_set_stop_flag(r, in->stop);
+	snprintf(in->cur_name, sizeof in->cur_name, "%s", ndjson_name(r));
+	in->cur_fd = ndjson_fd(r);
 	int status = 0;
-	for (;;) {
+	while (!(in->stop && *in->stop)) {
 		const char *line;
 		size_t len;
 		errinfo_clear(&err);
@@ -109,7 +122,8 @@ int inputs_run(inputs *in, inputs_line_fn fn, void *ctx)
 		status = run_one(in, "-", fn, ctx);
 	else {
 		status = 0;
-		for (int i = 0; i < in->nfiles && status == 0 && !in->stopped; i++)
+		for (int i = 0; i < in->nfiles && status == 0 && !in->stopped &&
+				!(in->stop && *in->stop); i++)
 			status = run_one(in, in->files[i], fn, ctx);
 	}
 	if (status == 0 && in->bad)

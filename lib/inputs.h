@@ -16,6 +16,7 @@
 #ifndef INPUTS_H
 #define INPUTS_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "diag.h"
@@ -41,12 +42,20 @@ typedef struct inputs {
 	enum on_error on_error;
 	int skip_blank;       /* lines of only spaces/tabs are not handed over */
 	outbuf *flush;        /* flushed before each blocking read, or NULL */
+	/* Called before each read, after the flush; may poll cur_fd. */
+	void (*before_read)(void *arg);
+	void *before_read_arg;
+	/* When *stop becomes nonzero (a signal handler sets it), lines already
+	 * read are still handed over, then reading ends (see ndjson.h). */
+	const volatile sig_atomic_t *stop;
+	unsigned long max_reported; /* bad lines printed at most; 0: all */
 	/* Filled in by inputs_run: */
 	unsigned long lines;  /* lines handed to the callback */
 	unsigned long bad;    /* bad lines (reported) */
 	int stopped;          /* a callback returned INPUTS_STOP */
-	const char *cur_name; /* the input being read (valid during callbacks) */
+	char cur_name[256];   /* the input being read (or last read) */
 	unsigned long cur_line;
+	int cur_fd;           /* its descriptor, valid during callbacks */
 } inputs;
 
 /* Write one output line from a callback: 0; INPUTS_STOP when the reader of

@@ -160,6 +160,8 @@ size_t ndjson_buffer_size(const ndjson_reader *r)
 	return r->cap;
 }
 
+int ndjson_fd(const ndjson_reader *r) { return r->fd; }
+
 void ndjson_set_before_read(ndjson_reader *r, void (*fn)(void *), void *arg)
 {
 	r->before_read = fn;

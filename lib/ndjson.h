@@ -64,6 +64,8 @@ void ndjson_set_stop_flag(ndjson_reader *r, const volatile sig_atomic_t *flag);
 int ndjson_set_block_size(ndjson_reader *r, size_t block);
 /* Bytes of buffer the reader holds now (for tests and statistics). */
 size_t ndjson_buffer_size(const ndjson_reader *r);
+/* The descriptor being read (for poll(2) in a before_read hook). */
+int ndjson_fd(const ndjson_reader *r);
 void ndjson_close(ndjson_reader *r);
 
 #endif

@@ -5,7 +5,7 @@ load helpers/common
 load helpers/kafka
 
 DATA="$TOP/tests/data/bindings"
-SEED="$TOP/../shared/seed/000_e66e6f1142d25c49.txt"
+SEED="$SHARED_DIR/seed/000_e66e6f1142d25c49.txt"
 
 # One mock cluster for the file, holding three of the four default topics
 # (and one more): funds-transferred-events is missing on purpose.

@@ -10,7 +10,10 @@ TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
 BUILD_DIR="$TOP/${BUILD:-build}"
 export PATH="$BUILD_DIR/bin:$BUILD_DIR/tests:$PATH"
 export LC_ALL=C
-CONFORMANCE="$TOP/../shared/conformance/cloudevents-json"
+# The read-only shared material (seed, conformance vectors): $SHARED_DIR as
+# tests/run found it, else beside the checkout.
+SHARED_DIR=${SHARED_DIR:-$TOP/../shared}
+CONFORMANCE="$SHARED_DIR/conformance/cloudevents-json"
 
 common_setup() {
 	T="$BATS_TEST_TMPDIR"

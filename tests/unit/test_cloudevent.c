@@ -1,6 +1,7 @@
 /* test_cloudevent.c - unit tests of lib/cloudevent.c, including every
  * vector of the CloudEvents JSON-format conformance suite, read at run time
- * from ../shared/conformance (tests run from the repository root). */
+ * from $SHARED_DIR/conformance (tests/run sets it; default ../shared, as
+ * tests run from the repository root). */
 #include <cJSON.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -9,7 +10,7 @@
 #include "timefmt.h"
 #include "unit.h"
 
-#define CONFORMANCE "../shared/conformance/cloudevents-json/"
+#define CONFORMANCE "/conformance/cloudevents-json/"
 
 /* Parse from a heap copy of exactly len bytes (ASan sees over-reads). The
  * copy is kept in *keep so the event's spans stay valid; free it after. */
@@ -81,7 +82,9 @@ static char *read_file(const char *path, size_t *len)
 static cJSON *load_vectors(const char *name)
 {
 	char path[512];
-	snprintf(path, sizeof path, CONFORMANCE "%s", name);
+	const char *shared = getenv("SHARED_DIR");
+	snprintf(path, sizeof path, "%s" CONFORMANCE "%s", shared && *shared ? shared : "../shared",
+		 name);
 	size_t len = 0;
 	char *text = read_file(path, &len);
 	if (!text) {

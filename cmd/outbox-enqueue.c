@@ -472,6 +472,8 @@ int main(int argc, char **argv)
 			status = EXIT_SOFTWARE;
 		}
 	}
+	if (status == 0 && outbox_process_init() != 0)
+		diag_debug("SQLite memory statistics stay on");
 	if (status == 0)
 		status = enqueue(&c);
 	free(c.sql);

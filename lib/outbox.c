@@ -365,6 +365,11 @@ static int prepare_insert(outbox *ob, errinfo *err)
 	return rc == SQLITE_OK ? 0 : fail_sqlite(ob, rc, "preparing the insert", err);
 }
 
+int outbox_process_init(void)
+{
+	return sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK ? 0 : EXIT_SOFTWARE;
+}
+
 outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 {
 	outbox_options dflt = {0};
@@ -397,7 +402,8 @@ outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 	if (strcmp(path, ":memory:") != 0)
 		status = create_file(ob, path, opt->no_create, err);
 	if (status == 0) {
-		int rc = sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE, NULL);
+		int rc = sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+					 NULL);
 		if (rc != SQLITE_OK)
 			status = fail_sqlite(ob, rc, "opening", err);
 	}

@@ -8,6 +8,11 @@
  * Nothing a function takes is kept after it returns: outbox_append() copies
  * what it needs from the event (the event's text may be reused at once).
  *
+ * Threads: a handle belongs to one thread at a time. Its connection is
+ * opened without SQLite's per-connection mutex (SQLITE_OPEN_NOMUTEX), which
+ * would otherwise be taken on every bind and step; a caller that shares a
+ * handle between threads serialises its use itself.
+ *
  * Errors: every function that can fail returns an exitcode.h value (0 =
  * success) and fills an errinfo whose text starts with the database file
  * name. SQLite results map to exit statuses as follows:
@@ -51,6 +56,11 @@ typedef struct outbox_options {
 	size_t max_event;      /* largest canonical event stored; 0 = 16 MiB */
 	int no_create;         /* 1: a missing file is an error (73), not created */
 } outbox_options;
+
+/* Optional, once at program start before any other SQLite use in the
+ * process: turn off SQLite's memory statistics, which take a global mutex
+ * on every allocation. 0, or EXIT_SOFTWARE if SQLite was already in use. */
+int outbox_process_init(void);
 
 /* 1 if name is a valid table name: [A-Za-z_][A-Za-z0-9_]{0,63}. */
 int outbox_table_valid(const char *name);

@@ -432,12 +432,9 @@ static int explain_line(void *ctx, const char *line, size_t len, errinfo *err)
 {
 	struct explain *x = ctx;
 	cloudevent ev;
-	ce_error ce;
-	if (ce_parse(&ev, line, len, &ce) != 0) {
-		if (ce.attribute[0])
-			return errinfo_set(err, EXIT_DATAERR, "%s: %s", ce.attribute, ce.text);
-		return errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
-	}
+	int status = ce_parse_line(&ev, line, len, err);
+	if (status)
+		return status;
 	buf_reset(&x->type);
 	buf_reset(&x->key);
 	buf_reset(&x->line);

@@ -337,14 +337,8 @@ static int enqueue_line(void *ctx, const char *line, size_t len, errinfo *err)
 		return r->failed;
 	}
 	cloudevent ev;
-	ce_error ce = { { 0 }, { 0 } };
-	if (ce_parse(&ev, line, len, &ce) != 0) {
-		if (ce.attribute[0])
-			errinfo_set(err, EXIT_DATAERR, "%s: %s", ce.attribute, ce.text);
-		else
-			errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
+	if (ce_parse_line(&ev, line, len, err) != 0)
 		return bad_line(r);
-	}
 	if (r->in.bad)
 		return 0; /* atomic mode after a bad line: only validate */
 	int status = 0;

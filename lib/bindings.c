@@ -188,12 +188,9 @@ const char *bindings_mode_name(enum binding_mode m)
 	return m == BINDING_MODE_STRUCTURED ? "structured" : "binary";
 }
 
-int bindings_topic_valid(const char *s, size_t n)
+/* Kafka's topic alphabet, which binding names share: [a-zA-Z0-9._-]. */
+static int kafka_chars(const char *s, size_t n)
 {
-	if (n == 0 || n > BINDINGS_MAX_TOPIC)
-		return 0;
-	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
-		return 0;
 	for (size_t i = 0; i < n; i++) {
 		char c = s[i];
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -203,17 +200,18 @@ int bindings_topic_valid(const char *s, size_t n)
 	return 1;
 }
 
+int bindings_topic_valid(const char *s, size_t n)
+{
+	if (n == 0 || n > BINDINGS_MAX_TOPIC)
+		return 0;
+	if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+		return 0;
+	return kafka_chars(s, n);
+}
+
 int bindings_name_valid(const char *s, size_t n)
 {
-	if (n == 0 || n > BINDINGS_MAX_NAME)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		      (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
-			return 0;
-	}
-	return 1;
+	return n > 0 && n <= BINDINGS_MAX_NAME && kafka_chars(s, n);
 }
 
 /* ---- the parser --------------------------------------------------------- */

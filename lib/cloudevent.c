@@ -7,6 +7,7 @@
  * JSON at all is reported as such, whatever attribute comes first.
  */
 #include "cloudevent.h"
+#include "exitcode.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -1017,4 +1018,14 @@ int ce_batch_next(ce_batch *b, cloudevent *ev, ce_error *err)
 		return -1;
 	}
 	return 1;
+}
+
+int ce_parse_line(cloudevent *ev, const char *text, size_t len, errinfo *err)
+{
+	ce_error ce;
+	if (ce_parse(ev, text, len, &ce) == 0)
+		return 0;
+	if (ce.attribute[0])
+		return errinfo_set(err, EXIT_DATAERR, "%s: %s", ce.attribute, ce.text);
+	return errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
 }

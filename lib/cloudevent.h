@@ -39,6 +39,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "diag.h"
 #include "json.h"
 
 #define CE_MAX_EXTENSIONS 64
@@ -74,6 +75,11 @@ typedef struct ce_error {
  * allowed). 0 on success, -1 with err filled (err may be NULL). One pass,
  * no allocation. Entries of ev->ext past ev->n_ext are not touched. */
 int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err);
+
+/* ce_parse() for tools: on failure returns EXIT_DATAERR with err's text
+ * "ATTRIBUTE: reason" (or the reason alone when it concerns the whole
+ * line); 0 on success. */
+int ce_parse_line(cloudevent *ev, const char *text, size_t len, errinfo *err);
 
 /* Append ev as one compact JSON object (no newline) in canonical order:
  * specversion, id, source, type, subject, time, datacontenttype,

@@ -570,13 +570,8 @@ int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err)
 int outbox_append_json(outbox *ob, const char *json, size_t len, int *result, errinfo *err)
 {
 	cloudevent ev;
-	ce_error ce = {{0}, {0}};
-	if (ce_parse(&ev, json, len, &ce) != 0) {
-		if (ce.attribute[0])
-			return errinfo_set(err, EXIT_DATAERR, "%s: %s", ce.attribute, ce.text);
-		return errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
-	}
-	return outbox_append(ob, &ev, result, err);
+	int status = ce_parse_line(&ev, json, len, err);
+	return status ? status : outbox_append(ob, &ev, result, err);
 }
 
 void outbox_close(outbox *ob)

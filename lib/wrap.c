@@ -506,21 +506,11 @@ int wrap_line(void *sink, const char *line, size_t len, errinfo *err)
 	return rc ? rc : emit(s, err);
 }
 
-static int parse_event(cloudevent *ev, const char *line, size_t len, errinfo *err)
-{
-	ce_error ce;
-	if (ce_parse(ev, line, len, &ce) == 0)
-		return 0;
-	if (ce.attribute[0])
-		return errinfo_set(err, EXIT_DATAERR, "%s: %s", ce.attribute, ce.text);
-	return errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
-}
-
 int validate_line(void *sink, const char *line, size_t len, errinfo *err)
 {
 	line_sink *s = sink;
 	cloudevent ev;
-	int rc = parse_event(&ev, line, len, err);
+	int rc = ce_parse_line(&ev, line, len, err);
 	if (rc)
 		return rc;
 	buf_reset(&s->scratch);
@@ -533,7 +523,7 @@ int unwrap_line(void *sink, const char *line, size_t len, errinfo *err)
 {
 	line_sink *s = sink;
 	cloudevent ev;
-	int rc = parse_event(&ev, line, len, err);
+	int rc = ce_parse_line(&ev, line, len, err);
 	if (rc)
 		return rc;
 	buf_reset(&s->scratch);

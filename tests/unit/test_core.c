@@ -1,0 +1,275 @@
+/* test_core.c - unit tests of the small shared modules: buf, outbuf, utf8,
+ * cli parsing, diag's errinfo, the inputs loop and the wrap engine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cli.h"
+#include "diag.h"
+#include "exitcode.h"
+#include "inputs.h"
+#include "outbuf.h"
+#include "utf8.h"
+#include "wrap.h"
+#include "unit.h"
+
+static void test_buf_bounded_all_or_nothing(void)
+{
+	buf b = BUF_INIT(8);
+	CHECK_INT(buf_append(&b, "abcdef", 6), 0);
+	CHECK_INT(buf_append(&b, "xyz", 3), -1); /* would pass the maximum */
+	CHECK_INT(b.len, 6);
+	CHECK_STR(b.data, "abcdef");
+	CHECK_INT(buf_puts(&b, "gh"), 0);
+	CHECK_INT(buf_putc(&b, 'i'), -1);
+	CHECK_STR(b.data, "abcdefgh");
+	buf_reset(&b);
+	CHECK_INT(buf_printf(&b, "%d-%s", 42, "x"), 0);
+	CHECK_STR(b.data, "42-x");
+	CHECK_INT(buf_printf(&b, "%s", "123456789"), -1);
+	CHECK_STR(b.data, "42-x");
+	buf_free(&b);
+	CHECK(b.data == NULL);
+}
+
+static void test_utf8_table(void)
+{
+	static const struct { const char *s; size_t n, valid; } t[] = {
+		{ "plain ascii text", 16, 16 },
+		{ "\xc3\xa9", 2, 2 },                   /* U+00E9 */
+		{ "\xe2\x82\xac", 3, 3 },               /* U+20AC */
+		{ "\xf0\x9f\x98\x80", 4, 4 },           /* U+1F600 */
+		{ "\xf4\x8f\xbf\xbf", 4, 4 },           /* U+10FFFF */
+		{ "\xc0\xaf", 2, 0 },                   /* overlong */
+		{ "\xe0\x80\xaf", 3, 0 },               /* overlong */
+		{ "\xed\xa0\x80", 3, 0 },               /* surrogate */
+		{ "\xf4\x90\x80\x80", 4, 0 },           /* > U+10FFFF */
+		{ "ab\xff", 3, 2 },
+		{ "abcdefghij\x80", 11, 10 },           /* after the 8-byte fast path */
+		{ "\xe2\x82", 2, 0 },                   /* truncated */
+	};
+	for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+		CHECK_INT(utf8_valid_prefix(t[i].s, t[i].n), t[i].valid);
+}
+
+static void test_cli_parsers(void)
+{
+	size_t sz;
+	uint64_t v;
+	CHECK_INT(cli_parse_size("1M", SIZE_MAX, &sz), 0);
+	CHECK_INT(sz, 1048576);
+	CHECK_INT(cli_parse_size("4k", SIZE_MAX, &sz), 0);
+	CHECK_INT(sz, 4096);
+	CHECK_INT(cli_parse_size("12", SIZE_MAX, &sz), 0);
+	CHECK_INT(sz, 12);
+	CHECK_INT(cli_parse_size("2G", 1024, &sz), -1);
+	CHECK_INT(cli_parse_size("1T", SIZE_MAX, &sz), -1);
+	CHECK_INT(cli_parse_size("", SIZE_MAX, &sz), -1);
+	CHECK_INT(cli_parse_size("-1", SIZE_MAX, &sz), -1);
+	CHECK_INT(cli_parse_uint("18446744073709551615", UINT64_MAX, &v), 0);
+	CHECK_INT(cli_parse_uint("18446744073709551616", UINT64_MAX, &v), -1);
+	CHECK_INT(cli_parse_uint("10x", 100, &v), -1);
+	CHECK_INT(cli_parse_uint("101", 100, &v), -1);
+	CHECK_INT(cli_parse_duration_ms("250ms", &v), 0);
+	CHECK_INT(v, 250);
+	CHECK_INT(cli_parse_duration_ms("5", &v), 0);
+	CHECK_INT(v, 5000);
+	CHECK_INT(cli_parse_duration_ms("2m", &v), 0);
+	CHECK_INT(v, 120000);
+	CHECK_INT(cli_parse_duration_ms("5h", &v), -1);
+}
+
+static void test_errinfo(void)
+{
+	errinfo e = { 0 };
+	CHECK_INT(errinfo_set(&e, EXIT_DATAERR, "bad %s", "thing"), EXIT_DATAERR);
+	errinfo_prefix(&e, "%s", "file.ndjson");
+	CHECK_STR(e.text, "file.ndjson: bad thing");
+	CHECK_INT(e.code, EXIT_DATAERR);
+	char longname[1000];
+	memset(longname, 'x', sizeof longname - 1);
+	longname[sizeof longname - 1] = '\0';
+	errinfo_prefix(&e, "%s", longname); /* truncated, still terminated */
+	CHECK(strlen(e.text) < sizeof e.text);
+	CHECK_STR(exitcode_meaning(EXIT_TEMPFAIL), "temporary failure");
+	CHECK_STR(exitcode_meaning(12345), "unknown status");
+}
+
+static void test_outbuf_sticky_error(void)
+{
+	int p[2];
+	CHECK_INT(pipe(p), 0);
+	outbuf o;
+	CHECK_INT(outbuf_init(&o, p[1], 16), 0);
+	CHECK_INT(outbuf_write(&o, "hello\n", 6), 0);
+	CHECK_INT(outbuf_flush(&o), 0);
+	char got[16] = { 0 };
+	CHECK_INT(read(p[0], got, sizeof got), 6);
+	CHECK_STR(got, "hello\n");
+	close(p[0]); /* the reader goes away */
+	signal(SIGPIPE, SIG_IGN);
+	CHECK_INT(outbuf_write(&o, "x\n", 2), 0); /* buffered */
+	CHECK_INT(outbuf_flush(&o), -1);
+	CHECK_INT(o.err, EPIPE);
+	CHECK_INT(outbuf_write(&o, "y\n", 2), -1); /* sticky */
+	CHECK_INT(outbuf_close(&o), -1);
+	close(p[1]);
+}
+
+static int tmpfile_with(const char *content, char *path, size_t pathlen)
+{
+	snprintf(path, pathlen, "/tmp/test_core.XXXXXX");
+	int fd = mkstemp(path);
+	if (fd < 0)
+		return -1;
+	size_t n = strlen(content);
+	int ok = write(fd, content, n) == (ssize_t)n;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+struct collect {
+	buf seen;
+	int stop_after;
+	int calls;
+};
+
+/* A line "bad" is bad input; "stop" ends quietly; others are collected. */
+static int collect_line(void *ctx, const char *line, size_t len, errinfo *err)
+{
+	struct collect *c = ctx;
+	c->calls++;
+	if (len == 3 && !memcmp(line, "bad", 3))
+		return errinfo_set(err, EXIT_DATAERR, "bad line");
+	if (len == 4 && !memcmp(line, "stop", 4))
+		return INPUTS_STOP;
+	if (buf_append(&c->seen, line, len) || buf_putc(&c->seen, '|'))
+		return errinfo_set(err, EXIT_SOFTWARE, "full");
+	return 0;
+}
+
+static void test_inputs_policies(void)
+{
+	char path[64];
+	CHECK_INT(tmpfile_with("a\n  \nbad\nb\r\nbad\nc", path, sizeof path), 0);
+	char *files[] = { path };
+	int saved = diag_verbosity;
+	diag_verbosity = -1;
+	fclose(stderr); /* the expected error lines are not test output */
+
+	struct collect c = { BUF_INIT(1024), 0, 0 };
+	inputs in = { 0 };
+	in.files = files;
+	in.nfiles = 1;
+	in.skip_blank = 1;
+	CHECK_INT(inputs_run(&in, collect_line, &c), EXIT_DATAERR);
+	CHECK_STR(c.seen.data, "a|");
+	CHECK_INT(in.bad, 1);
+	CHECK_INT(in.cur_line, 3);
+
+	buf_reset(&c.seen);
+	in.on_error = ON_ERROR_SKIP;
+	CHECK_INT(inputs_run(&in, collect_line, &c), EXIT_DATAERR);
+	CHECK_STR(c.seen.data, "a|b|c|"); /* CR removed, last line without \n */
+	CHECK_INT(in.bad, 2);
+	CHECK_INT(in.lines, 5);
+
+	buf_reset(&c.seen);
+	in.skip_blank = 0;
+	CHECK_INT(tmpfile_with("x\nstop\ny\n", path, sizeof path), 0);
+	CHECK_INT(inputs_run(&in, collect_line, &c), 0);
+	CHECK_STR(c.seen.data, "x|");
+	CHECK(in.stopped);
+
+	char *missing[] = { "/nonexistent/input" };
+	in.files = missing;
+	CHECK_INT(inputs_run(&in, collect_line, &c), EXIT_NOINPUT);
+	enum on_error oe;
+	CHECK_INT(on_error_parse("skip", &oe), 0);
+	CHECK_INT(oe, ON_ERROR_SKIP);
+	CHECK_INT(on_error_parse("maybe", &oe), -1);
+	diag_verbosity = saved;
+	buf_free(&c.seen);
+	unlink(path);
+}
+
+static void test_wrap_options(void)
+{
+	wrapper *w;
+	errinfo err = { 0 };
+	wrap_opts o = { 0 };
+	CHECK_INT(wrapper_new(&w, &o, &err), EXIT_USAGE);
+	o.type = "T";
+	o.source = "/s";
+	o.time = "yesterday";
+	CHECK_INT(wrapper_new(&w, &o, &err), EXIT_USAGE);
+	CHECK(strstr(err.text, "--time") != NULL);
+	o.time = NULL;
+	wrap_ext bad_ext[] = { { "Bad", "1" } };
+	o.ext = bad_ext;
+	o.n_ext = 1;
+	CHECK_INT(wrapper_new(&w, &o, &err), EXIT_USAGE);
+	o.n_ext = 0;
+	o.id_from = "no-slash";
+	CHECK_INT(wrapper_new(&w, &o, &err), EXIT_USAGE);
+	o.id_from = "/id";
+	o.payload = WRAP_TEXT;
+	CHECK_INT(wrapper_new(&w, &o, &err), EXIT_USAGE);
+}
+
+static void test_wrap_event(void)
+{
+	wrapper *w;
+	errinfo err = { 0 };
+	const char *masks[] = { "/secret", "/nested/deep" };
+	wrap_ext ext[] = { { "zz", "last" }, { "aa", "first" } };
+	wrap_opts o = { 0 };
+	o.type = "T";
+	o.source = "/s";
+	o.time = "2026-11-27T10:00:00Z";
+	o.id_from = "/id";
+	o.partition_key_from = "/k";
+	o.mask = masks;
+	o.n_mask = 2;
+	o.ext = ext;
+	o.n_ext = 2;
+	o.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	CHECK_INT(wrapper_new(&w, &o, &err), 0);
+	buf out = BUF_INIT(4096);
+	const char *payload = "{ \"id\": 7, \"k\": \"key\", \"secret\": [1,2], \"nested\": {\"deep\": \"x\"} }";
+	CHECK_INT(wrapper_event(w, payload, strlen(payload), &out, &err), 0);
+	CHECK_STR(out.data,
+		  "{\"specversion\":\"1.0\",\"id\":\"7\",\"source\":\"/s\",\"type\":\"T\","
+		  "\"time\":\"2026-11-27T10:00:00Z\",\"datacontenttype\":\"application/json\","
+		  "\"aa\":\"first\",\"partitionkey\":\"key\","
+		  "\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\","
+		  "\"zz\":\"last\",\"data\":{\"id\":7,\"k\":\"key\",\"secret\":\"***\","
+		  "\"nested\":{\"deep\":\"***\"}}}\n");
+	size_t before = out.len;
+	CHECK_INT(wrapper_event(w, "{\"k\":\"x\"}", 9, &out, &err), EXIT_DATAERR);
+	CHECK(strstr(err.text, "--id-from /id") != NULL);
+	CHECK_INT(out.len, before); /* nothing half-written */
+	CHECK_INT(wrapper_event(w, "{nope", 5, &out, &err), EXIT_DATAERR);
+	CHECK(strstr(err.text, "not valid JSON") != NULL);
+	CHECK_INT(out.len, before);
+	buf_free(&out);
+	wrapper_free(w);
+}
+
+int main(void)
+{
+	RUN(test_buf_bounded_all_or_nothing);
+	RUN(test_utf8_table);
+	RUN(test_cli_parsers);
+	RUN(test_errinfo);
+	RUN(test_outbuf_sticky_error);
+	RUN(test_wrap_options);
+	RUN(test_wrap_event);
+	RUN(test_inputs_policies); /* last: it closes stderr */
+	return unit_done();
+}

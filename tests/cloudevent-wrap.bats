@@ -389,3 +389,15 @@ wrap() { cloudevent-wrap -t T "$@"; }
 	[ "$n" -eq 4 ]
 	[ -s good.ndjson ]
 }
+
+@test "-v and -q change only stderr, never the events" {
+	run --separate-stderr wrap -v --time 2026-01-01T00:00:00Z --id-from /i <<<'{"i":"x"}'
+	assert_success
+	local verbose=$output
+	run --separate-stderr wrap -q --time 2026-01-01T00:00:00Z --id-from /i <<<'{"i":"x"}'
+	assert_success
+	[ -z "$stderr" ]
+	# the traceparent differs per run (new root each time); all else is equal
+	[ "$(jq -c 'del(.traceparent)' <<<"$verbose")" = "$(jq -c 'del(.traceparent)' <<<"$output")" ]
+	[ "$(jq -r .id <<<"$output")" = x ]
+}

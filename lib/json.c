@@ -136,8 +136,20 @@ static long hex4(uptr p, uptr end)
 struct scan {
 	uptr base;
 	json_error *err;
-	unsigned flags; /* JSON_SCAN_*, set by the slow string path only */
+	/* JSON_SCAN_*: ESCAPES and NONASCII set by the slow string path,
+	 * WHITESPACE by skip_ws_in */
+	unsigned flags;
 };
+
+/* skip_ws for whitespace inside a value: notes that there was some. The
+ * usual compact text pays one test. */
+static inline uptr skip_ws_in(struct scan *s, uptr p, uptr end)
+{
+	if (LIKELY(p >= end || !is_ws(*p)))
+		return p;
+	s->flags |= JSON_SCAN_WHITESPACE;
+	return skip_ws(p + 1, end);
+}
 
 static uptr fail(struct scan *s, uptr at, const char *what)
 {
@@ -285,7 +297,7 @@ value:
 			return fail(s, p, "nesting too deep");
 		stack[depth >> 6] |= UINT64_C(1) << (depth & 63);
 		depth++;
-		p = skip_ws(p + 1, end);
+		p = skip_ws_in(s, p + 1, end);
 		if (p < end && *p == '}') {
 			p++;
 			depth--;
@@ -297,7 +309,7 @@ value:
 			return fail(s, p, "nesting too deep");
 		stack[depth >> 6] &= ~(UINT64_C(1) << (depth & 63));
 		depth++;
-		p = skip_ws(p + 1, end);
+		p = skip_ws_in(s, p + 1, end);
 		if (p < end && *p == ']') {
 			p++;
 			depth--;
@@ -325,12 +337,12 @@ value:
 after:
 	if (depth == 0)
 		return p;
-	p = skip_ws(p, end);
+	p = skip_ws_in(s, p, end);
 	if (UNLIKELY(p >= end))
 		return fail(s, end, "unexpected end of input");
 	if (stack[(depth - 1) >> 6] >> ((depth - 1) & 63) & 1) {
 		if (*p == ',') {
-			p = skip_ws(p + 1, end);
+			p = skip_ws_in(s, p + 1, end);
 			goto key;
 		}
 		if (*p == '}') {
@@ -341,7 +353,7 @@ after:
 		return fail(s, p, "expected ',' or '}' in object");
 	}
 	if (*p == ',') {
-		p = skip_ws(p + 1, end);
+		p = skip_ws_in(s, p + 1, end);
 		goto value;
 	}
 	if (*p == ']') {
@@ -358,10 +370,10 @@ key:
 	p = scan_string(s, p + 1, end);
 	if (!p)
 		return NULL;
-	p = skip_ws(p, end);
+	p = skip_ws_in(s, p, end);
 	if (p >= end || *p != ':')
 		return fail(s, p, "expected ':' after object key");
-	p = skip_ws(p + 1, end);
+	p = skip_ws_in(s, p + 1, end);
 	goto value;
 }
 
@@ -392,6 +404,15 @@ int json_scan(const char *text, size_t len, size_t *pos, json_span *value,
 
 int json_scan_flags(const char *text, size_t len, size_t *pos, json_span *value,
 		    enum json_type *type, unsigned *flags, json_error *err)
+{
+	int r = json_scan_flags_ws(text, len, pos, value, type, flags, err);
+	if (r == 0 && flags)
+		*flags &= JSON_SCAN_ESCAPES | JSON_SCAN_NONASCII;
+	return r;
+}
+
+int json_scan_flags_ws(const char *text, size_t len, size_t *pos, json_span *value,
+		       enum json_type *type, unsigned *flags, json_error *err)
 {
 	struct scan s = {(uptr)text, err, 0};
 	uptr end = (uptr)text + len, start;

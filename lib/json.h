@@ -64,6 +64,14 @@ int json_scan(const char *text, size_t len, size_t *pos, json_span *value,
 #define JSON_SCAN_NONASCII 2u /* some string has a byte >= 0x80 */
 int json_scan_flags(const char *text, size_t len, size_t *pos, json_span *value,
 		    enum json_type *type, unsigned *flags, json_error *err);
+/* json_scan_flags that may also set, in *flags:
+ * JSON_SCAN_WHITESPACE: the value holds insignificant whitespace between
+ * its tokens (whitespace before or after the value does not count), so
+ * json_is_compact() would say 0. Callers that write the value compacted
+ * later can then skip that second pass. */
+#define JSON_SCAN_WHITESPACE 4u
+int json_scan_flags_ws(const char *text, size_t len, size_t *pos, json_span *value,
+		       enum json_type *type, unsigned *flags, json_error *err);
 
 /* Type of an already-validated value span, from its first byte. */
 enum json_type json_type_of(json_span v);

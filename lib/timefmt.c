@@ -134,8 +134,84 @@ static int parse(const char *s, size_t n, int64_t *out)
 	return 0;
 }
 
+/* Little-endian load of 8 bytes, whatever the host's byte order. */
+static uint64_t load_le64(const char *s)
+{
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w;
+	memcpy(&w, s, 8);
+	return w;
+#else
+	unsigned char b[8];
+	memcpy(b, s, 8);
+	uint64_t w = 0;
+	for (int i = 7; i >= 0; i--)
+		w = w << 8 | b[i];
+	return w;
+#endif
+}
+
+/* Bytes [0, 16) of "YYYY-MM-DDTHH:MM:SS": 0xFF where a digit must be. */
+#define DIGITS_0 UINT64_C(0x00FFFF00FFFFFFFF) /* "YYYY-MM-" */
+#define DIGITS_8 UINT64_C(0xFFFF00FFFF00FFFF) /* "DDTHH:MM" */
+#define LOW7S UINT64_C(0x7F7F7F7F7F7F7F7F)
+
+/* 1 if every byte of w under mask is an ASCII digit. Each masked byte
+ * becomes c ^ '0', which is 0..9 exactly for digits; adding 0x76 sets the
+ * high bit for 10..0x7F, and OR-ing the byte itself catches 0x80 and up. A
+ * carry out of a byte only happens for a byte that already fails. */
+static int all_digits(uint64_t w, uint64_t mask)
+{
+	uint64_t x = (w ^ UINT64_C(0x3030303030303030)) & mask;
+	return (((x + (UINT64_C(0x7676767676767676) & mask)) | x) & mask & ~LOW7S) == 0;
+}
+
+/* Fast acceptance of the form almost every producer writes:
+ * "YYYY-MM-DDTHH:MM:SS[.fraction]Z" (seconds 00-59). Returns 1 only when s
+ * is certainly valid; 0 means "not this form, or not sure" and parse()
+ * decides, so every rejection, offset and leap second keeps the one
+ * careful implementation. */
+static int check_common(const char *s, size_t n)
+{
+	if (n < 20)
+		return 0;
+	uint64_t a = load_le64(s), b = load_le64(s + 8);
+	/* separators: '-' at 4 and 7; 'T' or 't' at 10, ':' at 13 */
+	if ((a & ~DIGITS_0) != (UINT64_C(0x2D) << 32 | UINT64_C(0x2D) << 56) ||
+	    ((b | UINT64_C(0x20) << 16) & ~DIGITS_8) != (UINT64_C(0x74) << 16 | UINT64_C(0x3A) << 40) ||
+	    !all_digits(a, DIGITS_0) || !all_digits(b, DIGITS_8))
+		return 0;
+	/* ":SS" at 16..18 */
+	unsigned s1 = (unsigned char)s[17] - '0', s2 = (unsigned char)s[18] - '0';
+	if (s[16] != ':' || s1 > 5 || s2 > 9)
+		return 0;
+	unsigned mon = (unsigned)(s[5] - '0') * 10 + (unsigned)(s[6] - '0');
+	unsigned day = (unsigned)(s[8] - '0') * 10 + (unsigned)(s[9] - '0');
+	unsigned hh = (unsigned)(s[11] - '0') * 10 + (unsigned)(s[12] - '0');
+	unsigned mm = (unsigned)(s[14] - '0') * 10 + (unsigned)(s[15] - '0');
+	if (mon - 1 > 11 || day == 0 || hh > 23 || mm > 59)
+		return 0;
+	if (day > 28) {
+		unsigned year = ((unsigned)(s[0] - '0') * 10 + (unsigned)(s[1] - '0')) * 100 +
+				(unsigned)(s[2] - '0') * 10 + (unsigned)(s[3] - '0');
+		if (day > days_in_month(year, mon))
+			return 0;
+	}
+	size_t i = 19;
+	if (s[i] == '.') {
+		i++;
+		while (i < n && (unsigned)((unsigned char)s[i] - '0') <= 9u)
+			i++;
+		if (i == 20)
+			return 0;
+	}
+	return i == n - 1 && (s[i] == 'Z' || s[i] == 'z');
+}
+
 int rfc3339_check(const char *s, size_t n)
 {
+	if (check_common(s, n))
+		return 0;
 	return parse(s, n, NULL);
 }
 

@@ -20,6 +20,57 @@
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define CE_SWAR 1
+#else
+#define CE_SWAR 0
+#endif
+
+/* Value flag of our own, beside json.h's JSON_SCAN_*: the value is a
+ * string token whose body is printable ASCII (0x20-0x7E) without a
+ * backslash, so it is valid JSON and a valid CloudEvents String as it
+ * stands. */
+#define VF_PLAIN 0x100u
+
+/* 1 if c may stand in a VF_PLAIN string body. */
+static inline int plain_char(unsigned c)
+{
+	return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+}
+
+/* The fast path's string reader. p[0..n) is the text from just past an
+ * opening quote to the end of the input. Returns the offset of the first
+ * byte that is not plain_char(): when that is a '"' (check it), the string
+ * is VF_PLAIN and ends there; anything else (escape, control character,
+ * DEL, non-ASCII, end of input) sends the caller to the full scanner,
+ * which then decides and reports. Eight bytes at a time; never reads at or
+ * past p + n. */
+static inline size_t plain_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+#if CE_SWAR
+	while (n - i >= 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
+		/* High bit in every byte that is '"', '\\', below 0x20, or
+		 * 0x7F and up (w + 1 carries into bit 7 for 0x7F; w itself
+		 * for 0x80..0xFF). The zero-byte tricks may flag a byte
+		 * spuriously, but only above a byte flagged for real, so the
+		 * lowest flag is exact. */
+		uint64_t m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) |
+			     w | (w + ONES);
+		m &= HIGHS;
+		if (m)
+			return i + ((size_t)__builtin_ctzll(m) >> 3);
+		i += 8;
+	}
+#endif
+	while (i < n && plain_char(p[i]))
+		i++;
+	return i;
+}
+
 /* Longest decoded name a key written with escapes may have; plain keys
  * have no limit. Extension names are [a-z0-9]+, so nobody escapes them in
  * practice. */
@@ -84,6 +135,45 @@ static enum core core_of(const char *s, size_t n)
 	default:
 		return C_NONE;
 	}
+}
+
+/* The fast path's key reader: the core attribute whose name, then the
+ * closing '"', starts p[0..n) (the text just past a key's opening quote),
+ * with *len the name's length; C_NONE when none does (an extension, an
+ * escaped name, anything else: the caller then reads the key in full). */
+static enum core core_key(const unsigned char *p, size_t n, size_t *len)
+{
+#define KEY(lit, c)                                                         \
+	if (n >= sizeof lit - 1 && memcmp(p, lit, sizeof lit - 1) == 0) { \
+		*len = sizeof lit - 2;                                     \
+		return c;                                                  \
+	}
+	if (n == 0)
+		return C_NONE;
+	switch (p[0]) {
+	case 's':
+		KEY("specversion\"", C_SPECVERSION)
+		KEY("source\"", C_SOURCE)
+		KEY("subject\"", C_SUBJECT)
+		break;
+	case 'i':
+		KEY("id\"", C_ID)
+		break;
+	case 't':
+		KEY("type\"", C_TYPE)
+		KEY("time\"", C_TIME)
+		break;
+	case 'd':
+		KEY("data\"", C_DATA)
+		KEY("datacontenttype\"", C_DATACONTENTTYPE)
+		KEY("dataschema\"", C_DATASCHEMA)
+		KEY("data_base64\"", C_DATA_BASE64)
+		break;
+	default:
+		break;
+	}
+	return C_NONE;
+#undef KEY
 }
 
 /* ---- errors ---- */
@@ -191,6 +281,8 @@ static int cp_allowed(long cp)
  * settled eight bytes at a time. */
 static int string_chars_ok(json_span tok, unsigned flags)
 {
+	if (flags & VF_PLAIN)
+		return 1;
 	const unsigned char *p = (const unsigned char *)tok.p + 1;
 	const unsigned char *end = (const unsigned char *)tok.p + tok.n - 1;
 	/* The scanner saw no escape and no byte >= 0x80: DEL is all that
@@ -543,6 +635,8 @@ static void core_member(struct parse *ps, enum core c, json_span key, json_span 
 		ev->data_kind = c == C_DATA ? CE_DATA_JSON : CE_DATA_BASE64;
 		ev->data = val;
 		ev->data_type = t;
+		if (!(vflags & JSON_SCAN_WHITESPACE))
+			ev->data_compact = val;
 		return;
 	}
 	if (t == JSON_NULL) {
@@ -562,7 +656,8 @@ static void core_member(struct parse *ps, enum core c, json_span key, json_span 
 	const char *bad = NULL;
 	switch (c) {
 	case C_SPECVERSION:
-		if (!json_string_equals(val, "1.0"))
+		if (vflags & JSON_SCAN_ESCAPES ? !json_string_equals(val, "1.0")
+					       : !(val.n == 5 && memcmp(val.p, "\"1.0\"", 5) == 0))
 			bad = "unsupported version (must be \"1.0\")";
 		break;
 	case C_TIME:
@@ -570,6 +665,9 @@ static void core_member(struct parse *ps, enum core c, json_span key, json_span 
 			bad = "not an RFC 3339 timestamp";
 		break;
 	case C_DATACONTENTTYPE:
+		/* the usual value, settled without the state machine */
+		if ((vflags & VF_PLAIN) && val.n == 18 && memcmp(val.p, "\"application/json\"", 18) == 0)
+			break;
 		if (!media_type_ok(val, vflags))
 			bad = "not an RFC 2046 media type (type/subtype)";
 		break;
@@ -664,6 +762,68 @@ static void ext_member(struct parse *ps, const char *name, size_t n, json_span k
 
 static int is_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
+/* Rank of a member in ce_write_json's order: core attributes by enum core,
+ * then extensions, then data or data_base64. */
+#define RANK_EXT 8
+#define RANK_DATA 9
+
+/* Read one value at text[*pos] (after optional whitespace). The common
+ * shapes are read here: a plain string (VF_PLAIN, see plain_run) and the
+ * literals; anything else, or anything doubtful, goes to the full scanner
+ * from the same position, so verdicts and error offsets are the scanner's.
+ * *ws is set when insignificant whitespace was seen (before the value or
+ * inside it). */
+static int read_value(const char *text, size_t len, size_t *pos, json_span *val,
+		      enum json_type *t, unsigned *vflags, int *ws, json_error *je)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	size_t at = *pos;
+	if (at < len) {
+		switch (s[at]) {
+		case '"': {
+			size_t e = at + 1 + plain_run(s + at + 1, len - at - 1);
+			if (e < len && s[e] == '"') {
+				val->p = text + at;
+				val->n = e + 1 - at;
+				*t = JSON_STRING;
+				*vflags = VF_PLAIN;
+				*pos = e + 1;
+				return 0;
+			}
+			break;
+		}
+		case 'n':
+		case 't':
+			if (len - at >= 4 && memcmp(text + at, s[at] == 'n' ? "null" : "true", 4) == 0) {
+				val->p = text + at;
+				val->n = 4;
+				*t = s[at] == 'n' ? JSON_NULL : JSON_TRUE;
+				*vflags = 0;
+				*pos = at + 4;
+				return 0;
+			}
+			break;
+		case 'f':
+			if (len - at >= 5 && memcmp(text + at, "false", 5) == 0) {
+				val->p = text + at;
+				val->n = 5;
+				*t = JSON_FALSE;
+				*vflags = 0;
+				*pos = at + 5;
+				return 0;
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (json_scan_flags_ws(text, len, pos, val, t, vflags, je) != 0)
+		return -1;
+	if (val->p != text + at || (*vflags & JSON_SCAN_WHITESPACE))
+		*ws = 1;
+	return 0;
+}
+
 int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 {
 	/* Only what the parse reads is reset: ext[] past n_ext is left alone
@@ -676,6 +836,10 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 	ev->data.p = NULL;
 	ev->data.n = 0;
 	ev->data_type = JSON_INVALID;
+	ev->canonical.p = NULL;
+	ev->canonical.n = 0;
+	ev->data_compact.p = NULL;
+	ev->data_compact.n = 0;
 
 	struct parse ps;
 	ps.ev = ev;
@@ -685,6 +849,7 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 	ps.escaped_ext = 0;
 	ps.n_null_ext = 0;
 
+	const unsigned char *s = (const unsigned char *)text;
 	json_error je;
 	size_t pos = 0;
 	while (pos < len && is_ws(text[pos]))
@@ -699,49 +864,102 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 		}
 		return -1;
 	}
+	/* Whether the object is, so far, exactly what ce_write_json would
+	 * write (see cloudevent.h, canonical): no whitespace inside, plain
+	 * keys, no nulls, members in canonical order. */
+	size_t obj = pos;
+	int canon = 1, rank = -1;
+	json_span last_ext = {NULL, 0};
 	pos++;
-	while (pos < len && is_ws(text[pos]))
-		pos++;
+	if (pos < len && is_ws(text[pos])) {
+		canon = 0;
+		while (pos < len && is_ws(text[pos]))
+			pos++;
+	}
 	if (pos < len && text[pos] == '}') {
 		pos++;
 	} else {
 		for (;;) {
 			json_span key, val;
 			enum json_type t;
+			unsigned kflags, vflags;
+			int ws = 0;
 			if (pos >= len || text[pos] != '"') {
 				je.offset = pos;
 				je.what = pos >= len ? "unexpected end of input" : "expected a string key in object";
 				return json_fail(err, &je);
 			}
-			unsigned kflags, vflags;
-			if (json_scan_flags(text, len, &pos, &key, NULL, &kflags, &je) != 0)
-				return json_fail(err, &je);
-			while (pos < len && is_ws(text[pos]))
-				pos++;
+			/* The key: a core attribute's name is recognised
+			 * in place, other printable ASCII without escapes is
+			 * read here, the rest by the scanner. */
+			char tmp[NAME_MAX_DECODED];
+			const char *name;
+			size_t n = 0;
+			enum core c = core_key(s + pos + 1, len - pos - 1, &n);
+			if (c != C_NONE) {
+				key.p = text + pos;
+				key.n = n + 2;
+				kflags = 0;
+				pos += n + 2;
+				name = key.p + 1;
+			} else {
+				size_t e = pos + 1 + plain_run(s + pos + 1, len - pos - 1);
+				if (e < len && s[e] == '"') {
+					/* not a core name: core_key knows them all */
+					key.p = text + pos;
+					key.n = e + 1 - pos;
+					kflags = 0;
+					pos = e + 1;
+					name = key.p + 1;
+					n = key.n - 2;
+				} else {
+					if (json_scan_flags(text, len, &pos, &key, NULL, &kflags, &je) != 0)
+						return json_fail(err, &je);
+					canon = 0;
+					name = key_name(key, kflags, tmp, &n);
+					c = name ? core_of(name, n) : C_NONE;
+				}
+			}
+			if (pos < len && is_ws(text[pos])) {
+				canon = 0;
+				while (pos < len && is_ws(text[pos]))
+					pos++;
+			}
 			if (pos >= len || text[pos] != ':') {
 				je.offset = pos;
 				je.what = "expected ':' after object key";
 				return json_fail(err, &je);
 			}
 			pos++;
-			if (json_scan_flags(text, len, &pos, &val, &t, &vflags, &je) != 0)
+			if (read_value(text, len, &pos, &val, &t, &vflags, &ws, &je) != 0)
 				return json_fail(err, &je);
 
-			char tmp[NAME_MAX_DECODED];
-			size_t n = 0;
-			const char *name = key_name(key, kflags, tmp, &n);
-			enum core c = name ? core_of(name, n) : C_NONE;
 			if (c != C_NONE)
 				core_member(&ps, c, key, val, t, vflags);
 			else
 				ext_member(&ps, name, n, key, kflags, val, t, vflags);
 
-			while (pos < len && is_ws(text[pos]))
-				pos++;
-			if (pos < len && text[pos] == ',') {
-				pos++;
+			if (canon) {
+				int r = c == C_NONE ? RANK_EXT : c >= C_DATA ? RANK_DATA : (int)c;
+				if (ws || t == JSON_NULL || r < rank ||
+				    (r == rank && (r != RANK_EXT || names_cmp(last_ext, key) >= 0)))
+					canon = 0;
+				rank = r;
+				last_ext = key;
+			}
+
+			if (pos < len && is_ws(text[pos])) {
+				canon = 0;
 				while (pos < len && is_ws(text[pos]))
 					pos++;
+			}
+			if (pos < len && text[pos] == ',') {
+				pos++;
+				if (pos < len && is_ws(text[pos])) {
+					canon = 0;
+					while (pos < len && is_ws(text[pos]))
+						pos++;
+				}
 				continue;
 			}
 			if (pos < len && text[pos] == '}') {
@@ -753,6 +971,7 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 			return json_fail(err, &je);
 		}
 	}
+	size_t obj_end = pos;
 	while (pos < len && is_ws(text[pos]))
 		pos++;
 	if (pos != len) {
@@ -769,6 +988,10 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 		report(&ps.pe, err);
 		return -1;
 	}
+	if (canon) {
+		ev->canonical.p = text + obj;
+		ev->canonical.n = obj_end - obj;
+	}
 	return 0;
 }
 
@@ -778,6 +1001,84 @@ static char *put(char *d, const char *s, size_t n)
 {
 	memcpy(d, s, n);
 	return d + n;
+}
+
+/* 1 if ev->data is known to hold no insignificant whitespace: ce_parse
+ * saw it (data_compact is that very span), or a look says so. */
+static int data_is_compact(const cloudevent *ev)
+{
+	if (ev->data_compact.p && ev->data_compact.p == ev->data.p && ev->data_compact.n == ev->data.n)
+		return 1;
+	return json_is_compact(ev->data);
+}
+
+/* One member of is_canonical_text(): the writer emits key[0..keylen)
+ * (the key token and ':'; key NULL: the text's own bytes, for extension
+ * names) and then the value token v. *at is where the member must start in
+ * the text, at most end + 1 (end is the closing '}'). 1 if the member sits
+ * there, after a '{' or ',', with v right behind its key; *at then moves
+ * past the value and the separator after it. Only pointers inside the
+ * text are formed, and compared for equality with the event's. */
+static inline int member_at(const char **at, const char *end, const char *key, size_t keylen,
+			    json_span v)
+{
+	const char *p = *at;
+	if (p > end || (size_t)(end - p) <= keylen || (p[-1] != '{' && p[-1] != ',') ||
+	    v.p != p + keylen || v.n > (size_t)(end - v.p) || p[keylen - 1] != ':' ||
+	    (key && memcmp(p, key, keylen) != 0))
+		return 0;
+	*at = v.p + v.n + 1;
+	return 1;
+}
+
+/* 1 if the general writer below would write exactly the bytes of
+ * ev->canonical. ce_parse sets that span only for canonical input, but
+ * the event may have been edited since, so this does not trust it: it
+ * walks the members the writer would emit, in the writer's order, and
+ * checks that each one's key and value sit in the text back to back, one
+ * separator apart, from the '{' to the '}'. Pointer comparisons and a few
+ * short memcmps; no pass over the values. */
+static int is_canonical_text(const cloudevent *ev)
+{
+	const char *at = ev->canonical.p;
+	if (!at || ev->canonical.n < 2 || *at != '{')
+		return 0;
+	const char *end = at + ev->canonical.n - 1;
+	if (*end != '}')
+		return 0;
+	at++;
+	/* Core attributes: the writer puts their fixed keys. */
+#define CORE(f, tok)                                                                     \
+	if (ev->f.value.p && !member_at(&at, end, tok, sizeof tok - 1, ev->f.value)) \
+		return 0;
+	CORE(specversion, "\"specversion\":")
+	CORE(id, "\"id\":")
+	CORE(source, "\"source\":")
+	CORE(type, "\"type\":")
+	CORE(subject, "\"subject\":")
+	CORE(time, "\"time\":")
+	CORE(datacontenttype, "\"datacontenttype\":")
+	CORE(dataschema, "\"dataschema\":")
+#undef CORE
+	/* Extensions: the writer puts a name token without escapes as it is,
+	 * and its sort leaves names already in order where they are. */
+	size_t n_ext = ev->n_ext < CE_MAX_EXTENSIONS ? ev->n_ext : CE_MAX_EXTENSIONS;
+	for (size_t i = 0; i < n_ext; i++) {
+		const ce_attr *a = &ev->ext[i];
+		if (a->name.p != at || a->name.n < 2 || !plain(a->name) ||
+		    (i > 0 && names_cmp(ev->ext[i - 1].name, a->name) > 0) ||
+		    !member_at(&at, end, NULL, a->name.n + 1, a->value))
+			return 0;
+	}
+	if (ev->data_kind != CE_DATA_NONE && ev->data.p) {
+		if (ev->data_kind == CE_DATA_BASE64) {
+			if (!member_at(&at, end, "\"data_base64\":", 14, ev->data))
+				return 0;
+		} else if (!data_is_compact(ev) || !member_at(&at, end, "\"data\":", 7, ev->data)) {
+			return 0;
+		}
+	}
+	return at == end + 1;
 }
 
 int ce_write_json(const cloudevent *ev, buf *out)
@@ -807,6 +1108,14 @@ int ce_write_json(const cloudevent *ev, buf *out)
 		need += ev->data.n;
 	if (buf_reserve(out, need) != 0)
 		return -1;
+
+	if (is_canonical_text(ev)) {
+		/* The input was canonical already: one copy. */
+		memcpy(out->data + out->len, ev->canonical.p, ev->canonical.n);
+		out->len += ev->canonical.n;
+		out->data[out->len] = '\0';
+		return 0;
+	}
 
 	size_t save = out->len;
 	char *d = out->data + out->len;
@@ -858,7 +1167,7 @@ int ce_write_json(const cloudevent *ev, buf *out)
 			d = put(d, ev->data.p, ev->data.n);
 		} else {
 			d = put(d, "\"data\":", 7);
-			if (json_is_compact(ev->data)) {
+			if (data_is_compact(ev)) {
 				d = put(d, ev->data.p, ev->data.n);
 			} else {
 				/* json_compact appends at out->len: point it
@@ -968,7 +1277,7 @@ int ce_data_bytes(const cloudevent *ev, buf *out)
 	}
 	if (ev->data_type == JSON_STRING && !event_data_is_json(ev))
 		return json_string_decode(ev->data, out);
-	if (json_is_compact(ev->data))
+	if (data_is_compact(ev))
 		return buf_append(out, ev->data.p, ev->data.n);
 	return json_compact(ev->data, out);
 }

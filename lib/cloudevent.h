@@ -64,6 +64,21 @@ typedef struct cloudevent {
 	enum ce_data_kind data_kind;
 	json_span data;      /* raw value (data) or raw string token (data_base64) */
 	enum json_type data_type;
+	/* Shortcuts ce_parse leaves for ce_write_json; {NULL, 0} when they do
+	 * not apply. Both only ever save work: ce_write_json uses them after
+	 * checking that the event still refers to that very text, so an event
+	 * edited after ce_parse is written correctly (the long way) even if
+	 * these are left stale. An event built by hand must set them to
+	 * {NULL, 0} (e.g. by zeroing the whole struct).
+	 *  canonical: the input object (braces included) when it is already
+	 *    exactly what ce_write_json writes: no whitespace inside, no
+	 *    escapes in names, no null members, core attributes in canonical
+	 *    order, then extensions in strictly increasing name order, then
+	 *    data or data_base64. ce_write_json then copies it in one go.
+	 *  data_compact: equal to data when data holds no insignificant
+	 *    whitespace, so it can be copied without a json_is_compact pass. */
+	json_span canonical;
+	json_span data_compact;
 } cloudevent;
 
 typedef struct ce_error {

@@ -234,6 +234,82 @@ static void test_round_trip(void)
 	CHECK_INT(bad, 0);
 }
 
+/* rfc3339_check has a fast path for "YYYY-MM-DDTHH:MM:SS[.frac]Z" and
+ * leaves everything else to the full parser, which rfc3339_parse_us uses
+ * alone: the two must agree on every near-miss of the fixed form. */
+static int same_verdict(const char *s, size_t n)
+{
+	int64_t us;
+	int a = rfc3339_check(s, n) == 0, b = rfc3339_parse_us(s, n, &us) == 0;
+	if (a != b)
+		printf("# \"%.*s\": check %d, parse %d\n", (int)n, s, a, b);
+	return a == b;
+}
+
+static void test_fast_form(void)
+{
+	static const char *base[] = {
+		"2026-11-27T09:51:38.000001Z",
+		"2026-11-27T09:51:38Z",
+		"2024-02-29T23:59:59.9z",
+		"2016-12-31T23:59:60Z",
+		"2026-11-27T09:51:38.123456789+01:00",
+		"1999-09-30t00:00:00.000000000000Z",
+	};
+	int bad = 0;
+	for (size_t b = 0; b < sizeof base / sizeof base[0]; b++) {
+		char s[64];
+		size_t n = strlen(base[b]);
+		CHECK(rfc3339_check(base[b], n) == 0);
+		/* every byte at every position; every truncation; one more byte */
+		for (size_t i = 0; i < n; i++)
+			for (int c = 0; c < 256; c++) {
+				memcpy(s, base[b], n);
+				s[i] = (char)c;
+				bad += !same_verdict(s, n);
+			}
+		for (size_t k = 0; k <= n; k++)
+			bad += !same_verdict(base[b], k);
+		for (int c = 0; c < 256; c++) {
+			memcpy(s, base[b], n);
+			s[n] = (char)c;
+			bad += !same_verdict(s, n + 1);
+			memmove(s + 1, s, n);
+			s[0] = (char)c;
+			bad += !same_verdict(s, n + 1);
+		}
+	}
+	/* every month/day/hour/minute/second field value around its range */
+	static const char *years[] = {"2023", "2024", "1900", "2000", "0000", "9999"};
+	for (size_t y = 0; y < sizeof years / sizeof years[0]; y++)
+		for (int m = 0; m <= 13; m++)
+			for (int d = 0; d <= 32; d++) {
+				char s[64];
+				snprintf(s, sizeof s, "%s-%02d-%02dT12:00:00Z", years[y], m, d);
+				bad += !same_verdict(s, strlen(s));
+			}
+	for (int h = 0; h <= 99; h++)
+		for (int v = 0; v <= 99; v += 1) {
+			char s[64];
+			snprintf(s, sizeof s, "2026-12-31T%02d:%02d:%02d.5Z", h, v, v);
+			bad += !same_verdict(s, strlen(s));
+			snprintf(s, sizeof s, "2026-06-30T23:%02d:%02dZ", h, v);
+			bad += !same_verdict(s, strlen(s));
+		}
+	CHECK_INT(bad, 0);
+	/* the fast form's own verdicts */
+	CHECK(rfc3339_check("2024-02-29T00:00:00Z", 20) == 0);
+	CHECK(rfc3339_check("2023-02-29T00:00:00Z", 20) == -1);
+	CHECK(rfc3339_check("1900-02-29T00:00:00Z", 20) == -1);
+	CHECK(rfc3339_check("2026-04-31T00:00:00Z", 20) == -1);
+	CHECK(rfc3339_check("2026-11-27T09:51:38.Z", 21) == -1);
+	CHECK(rfc3339_check("2026-11-27T09:51:38.1ZZ", 23) == -1);
+	CHECK(rfc3339_check("2026-11-27T09:51:38.1", 21) == -1);
+	CHECK(rfc3339_check("2026-11-27 09:51:38Z", 20) == -1);
+	CHECK(rfc3339_check("2026-11-27T09:51:60Z", 20) == -1); /* not a month's end */
+	CHECK(rfc3339_check("2026-12-31T23:59:60Z", 20) == 0);
+}
+
 static void test_now(void)
 {
 	int64_t a = timefmt_now_us();
@@ -249,6 +325,7 @@ int main(void)
 	RUN(test_valid);
 	RUN(test_invalid);
 	RUN(test_parse_values);
+	RUN(test_fast_form);
 	RUN(test_format);
 	RUN(test_format_cache_boundaries);
 	RUN(test_round_trip);

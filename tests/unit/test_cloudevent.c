@@ -664,6 +664,220 @@ static void test_write(void)
 	buf_free(&out);
 }
 
+/* The canonical form of the typical event, and variants of it that mean
+ * the same but are not canonical (ce_write_json must then take the
+ * general path and still write exactly CANON). */
+#define CANON_HEAD "{\"specversion\":\"1.0\",\"id\":\"01a1ee56-5e00-7001-8224-0000ffffffff\"," \
+		   "\"source\":\"/wallet-hub/wallets\",\"type\":\"FundsAddedEvent\","
+#define CANON_TAIL "\"subject\":\"wallet-000001\",\"time\":\"2026-11-27T09:51:38.000001Z\"," \
+		   "\"datacontenttype\":\"application/json\",\"partitionkey\":\"wallet-000001\"," \
+		   "\"tenant\":\"acme\",\"data\":{\"walletId\":\"wallet-000001\",\"amount\":\"1.50\"}}"
+#define CANON CANON_HEAD CANON_TAIL
+
+/* a then b, in a static buffer */
+static const char *join(const char *a, const char *b)
+{
+	static char s[1024];
+	snprintf(s, sizeof s, "%s%s", a, b);
+	return s;
+}
+
+/* Parse in, check whether ce_parse found it canonical, and that the
+ * output is want. */
+static int writes(const char *in, int canon, const char *want)
+{
+	cloudevent ev;
+	ce_error err;
+	char *keep = NULL;
+	buf out;
+	buf_init(&out, 0);
+	int ok = parse_str(&ev, in, &err, &keep) == 0 && ce_write_json(&ev, &out) == 0 &&
+		 (ev.canonical.p != NULL) == canon && strcmp(out.data, want) == 0;
+	if (!ok)
+		printf("# %s\n#   -> canonical %d, wrote %s\n", in, ev.canonical.p != NULL,
+		       out.data ? out.data : "(nothing)");
+	free(keep);
+	buf_free(&out);
+	return ok;
+}
+
+static void test_canonical(void)
+{
+	CHECK(writes(CANON, 1, CANON));
+	CHECK(writes(" \n" CANON "\r\n", 1, CANON)); /* around the object is fine */
+	CHECK(writes("{" MIN "}", 1, "{" MIN "}"));
+	CHECK(writes("{" MIN ",\"data_base64\":\"TWE=\"}", 1, "{" MIN ",\"data_base64\":\"TWE=\"}"));
+	CHECK(writes("{" MIN ",\"a\":1,\"b\":true,\"c\":\"x\\u00e9\\/\"}", 1,
+		     "{" MIN ",\"a\":1,\"b\":true,\"c\":\"x\\u00e9\\/\"}"));
+	CHECK(writes("{" MIN ",\"data\":\"a b\\\"\"}", 1, "{" MIN ",\"data\":\"a b\\\"\"}"));
+	CHECK(writes("{" MIN ",\"subject\":\"caf\xc3\xa9\"}", 1, "{" MIN ",\"subject\":\"caf\xc3\xa9\"}"));
+	/* whitespace anywhere inside: not canonical, same output */
+	CHECK(writes(join("{ ", CANON + 1), 0, CANON));
+	CHECK(writes(join("{\"specversion\" :\"1.0\",", CANON + 21), 0, CANON));
+	CHECK(writes(join("{\"specversion\": \"1.0\",", CANON + 21), 0, CANON));
+	CHECK(writes(join("{\"specversion\":\"1.0\" ,", CANON + 21), 0, CANON));
+	CHECK(writes(join("{\"specversion\":\"1.0\",\t", CANON + 21), 0, CANON));
+	CHECK(writes(CANON_HEAD "\"subject\":\"wallet-000001\",\"time\":\"2026-11-27T09:51:38.000001Z\","
+		     "\"datacontenttype\":\"application/json\",\"partitionkey\":\"wallet-000001\","
+		     "\"tenant\":\"acme\",\"data\":{\"walletId\":\"wallet-000001\",\"amount\":\"1.50\"}\n}", 0, CANON));
+	CHECK(writes(CANON_HEAD "\"subject\":\"wallet-000001\",\"time\":\"2026-11-27T09:51:38.000001Z\","
+		     "\"datacontenttype\":\"application/json\",\"partitionkey\":\"wallet-000001\","
+		     "\"tenant\":\"acme\",\"data\":{\"walletId\": \"wallet-000001\",\"amount\":\"1.50\"}}", 0, CANON));
+	/* escapes in names */
+	CHECK(writes(join("{\"\\u0073pecversion\":\"1.0\",", CANON + 21), 0, CANON));
+	CHECK(writes(CANON_HEAD "\"subject\":\"wallet-000001\",\"time\":\"2026-11-27T09:51:38.000001Z\","
+		     "\"datacontenttype\":\"application/json\",\"partitionke\\u0079\":\"wallet-000001\","
+		     "\"tenant\":\"acme\",\"data\":{\"walletId\":\"wallet-000001\",\"amount\":\"1.50\"}}", 0, CANON));
+	/* nulls are dropped */
+	CHECK(writes("{" MIN ",\"subject\":null}", 0, "{" MIN "}"));
+	CHECK(writes("{" MIN ",\"x\":null}", 0, "{" MIN "}"));
+	CHECK(writes("{" MIN ",\"data\":null}", 0, "{" MIN "}"));
+	CHECK(writes("{" MIN ",\"data\":null,\"data_base64\":\"TWE=\"}", 0, "{" MIN ",\"data_base64\":\"TWE=\"}"));
+	/* out of order: core attributes, extensions, data not last */
+	CHECK(writes("{\"id\":\"x\",\"specversion\":\"1.0\",\"source\":\"/s\",\"type\":\"t\"}", 0, "{" MIN "}"));
+	CHECK(writes("{" MIN ",\"b\":1,\"a\":2}", 0, "{" MIN ",\"a\":2,\"b\":1}"));
+	CHECK(writes("{" MIN ",\"ab\":1,\"a\":2}", 0, "{" MIN ",\"a\":2,\"ab\":1}"));
+	CHECK(writes("{" MIN ",\"a\":1,\"ab\":2}", 1, "{" MIN ",\"a\":1,\"ab\":2}"));
+	CHECK(writes("{" MIN ",\"a\":1,\"subject\":\"s\"}", 0, "{" MIN ",\"subject\":\"s\",\"a\":1}"));
+	CHECK(writes("{" MIN ",\"data\":1,\"a\":2}", 0, "{" MIN ",\"a\":2,\"data\":1}"));
+	CHECK(writes("{" MIN ",\"data\":1,\"subject\":\"s\"}", 0, "{" MIN ",\"subject\":\"s\",\"data\":1}"));
+	/* a non-compact data value is compacted by the general writer */
+	CHECK(writes("{" MIN ",\"data\":[1, {\"a\" :\"b c\"}]}", 0, "{" MIN ",\"data\":[1,{\"a\":\"b c\"}]}"));
+}
+
+/* An event edited after ce_parse must be written as it now is, whatever
+ * ce_parse noted about the text it came from. */
+static void test_canonical_edited(void)
+{
+	cloudevent ev;
+	ce_error err;
+	char *keep;
+	buf out;
+	buf_init(&out, 0);
+	static const char other[] = "\"2030-01-01T00:00:00Z\" \"FundsAddedEvent\" \"x\"";
+
+	CHECK_INT(parse_str(&ev, CANON, &err, &keep), 0);
+	CHECK(ev.canonical.p != NULL);
+	ev.time.value.p = other; /* a value from elsewhere */
+	ev.time.value.n = 22;
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK(strstr(out.data, "\"time\":\"2030-01-01T00:00:00Z\",\"datacontenttype\"") != NULL);
+	free(keep);
+
+	CHECK_INT(parse_str(&ev, CANON, &err, &keep), 0);
+	ev.subject.value.p = NULL; /* removed */
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK(strstr(out.data, "subject") == NULL && strstr(out.data, "\"type\":\"FundsAddedEvent\",\"time\""));
+	free(keep);
+
+	CHECK_INT(parse_str(&ev, CANON, &err, &keep), 0);
+	ev.data_kind = CE_DATA_NONE; /* data dropped */
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK(strstr(out.data, "data\"") == NULL && out.data[out.len - 1] == '}');
+	free(keep);
+
+	CHECK_INT(parse_str(&ev, CANON, &err, &keep), 0);
+	ev.data_kind = CE_DATA_BASE64; /* same span, other kind */
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK(strstr(out.data, "\"data_base64\":{") != NULL);
+	free(keep);
+
+	CHECK_INT(parse_str(&ev, CANON, &err, &keep), 0);
+	ev.n_ext = 1; /* an extension dropped */
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK(strstr(out.data, "tenant") == NULL && strstr(out.data, "\"partitionkey\":\"wallet-000001\",\"data\""));
+	free(keep);
+
+	CHECK_INT(parse_str(&ev, CANON, &err, &keep), 0);
+	ev.ext[2] = ev.ext[1]; /* an extension added */
+	ev.ext[2].value.p = other + 41;
+	ev.ext[2].value.n = 3;
+	ev.n_ext = 3;
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK(strstr(out.data, "\"tenant\":\"acme\",\"tenant\":\"x\",\"data\"") != NULL);
+	free(keep);
+
+	/* a span moved to another attribute of the same name length, at the
+	 * same place in the text: the key written differs from the text's */
+	CHECK_INT(parse_str(&ev, "{" MIN ",\"time\":\"2020-01-01T00:00:00Z\"}", &err, &keep), 0);
+	CHECK(ev.canonical.p != NULL);
+	ev.subject = ev.time;
+	ev.time.value.p = NULL;
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK_STR(out.data, "{" MIN ",\"subject\":\"2020-01-01T00:00:00Z\"}");
+	ev.type = ev.subject; /* "type" and "time" have the same length */
+	ev.subject.value.p = NULL;
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK_STR(out.data, "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"/s\","
+			    "\"type\":\"2020-01-01T00:00:00Z\"}");
+	free(keep);
+
+	/* zeroed by hand: no shortcut */
+	memset(&ev, 0, sizeof ev);
+	ev.specversion.value = (json_span){"\"1.0\"", 5};
+	buf_reset(&out);
+	CHECK_INT(ce_write_json(&ev, &out), 0);
+	CHECK_STR(out.data, "{\"specversion\":\"1.0\"}");
+	buf_free(&out);
+}
+
+/* The fast path reads plain strings, core keys and literals itself and
+ * hands anything else to the scanner: the verdicts and messages are the
+ * scanner's. */
+static void test_fast_path(void)
+{
+	/* byte offsets of JSON errors met on the way */
+	CHECK(rejects("{\"specversion\":\"1.0\x01\"}", "", "invalid JSON at byte 19: control character in string"));
+	CHECK(rejects("{\"spec\x01version\":\"1.0\"}", "", "invalid JSON at byte 6: control character"));
+	CHECK(rejects("{\"specversion", "", "invalid JSON at byte 13: unterminated string"));
+	CHECK(rejects("{\"specversion\"", "", "invalid JSON at byte 14: expected ':'"));
+	CHECK(rejects("{\"id", "", "invalid JSON at byte 4: unterminated string"));
+	CHECK(rejects("{\"id\":\"abc", "", "invalid JSON at byte 10: unterminated string"));
+	CHECK(rejects("{\"id\":\"abcdefghijklmnopq", "", "invalid JSON at byte 24: unterminated string"));
+	CHECK(rejects("{\"id\":\"a\\qb\"}", "", "invalid JSON at byte 8: invalid escape"));
+	CHECK(rejects("{\"x\":nul", "", "invalid JSON at byte 5: invalid literal"));
+	CHECK(rejects("{\"x\":nullx}", "", "invalid JSON at byte 9: expected ',' or '}'"));
+	CHECK(rejects("{\"x\":tru}", "", "invalid JSON at byte 5: invalid literal"));
+	CHECK(rejects("{\"x\":fals", "", "invalid JSON at byte 5: invalid literal"));
+	CHECK(rejects("{\"x\":true", "", "invalid JSON at byte 9: unexpected end of input"));
+	CHECK(rejects("{\"x\":\"\xc3\"}", "", "invalid UTF-8"));
+	/* keys that start like core names */
+	CHECK(accepts("{" MIN ",\"specversionx\":1,\"ids\":2,\"datax\":3,\"typ\":\"4\",\"timer\":true}"));
+	CHECK(rejects("{" MIN ",\"data_base6\":1}", "data_base6", "invalid extension name"));
+	CHECK(rejects("{" MIN ",\"Type\":1}", "Type", "invalid extension name"));
+	/* DEL and C1 controls: valid JSON, not valid CloudEvents Strings */
+	CHECK(rejects("{" MIN ",\"subject\":\"a\x7f\"}", "subject", "control character"));
+	CHECK(rejects("{" MIN ",\"subject\":\"abcdefghijk\x7fz\"}", "subject", "control character"));
+	CHECK(rejects("{" MIN ",\"subject\":\"a\xc2\x85\"}", "subject", "control character"));
+	CHECK(rejects("{" MIN ",\"e\":\"a\\u007f\"}", "e", "control character"));
+	CHECK(rejects("{" MIN ",\"e\x7f\":1}", "e?", "invalid extension name"));
+	CHECK(accepts("{" MIN ",\"subject\":\"~ !#$%&'()*+,-./:;<=>?@[]^_`{|}\"}"));
+	/* specversion and datacontenttype shortcuts */
+	CHECK(rejects("{\"specversion\":\"1.00\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"t\"}", "specversion", NULL));
+	CHECK(rejects("{\"specversion\":\"1.\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"t\"}", "specversion", NULL));
+	CHECK(accepts("{\"specversion\":\"\\u0031.0\",\"id\":\"x\",\"source\":\"/s\",\"type\":\"t\"}"));
+	CHECK(accepts("{" MIN ",\"datacontenttype\":\"application/json\"}"));
+	CHECK(accepts("{" MIN ",\"datacontenttype\":\"application/jsonx\"}"));
+	CHECK(accepts("{" MIN ",\"datacontenttype\":\"application/json; charset=utf-8\"}"));
+	CHECK(rejects("{" MIN ",\"datacontenttype\":\"application/json \"}", "datacontenttype", "media type"));
+	CHECK(rejects("{" MIN ",\"datacontenttype\":\"application/\"}", "datacontenttype", "media type"));
+	/* the input is not NUL-terminated: parse_copy gives ASan exact bounds */
+	for (size_t n = 0; n < sizeof CANON - 1; n++) {
+		cloudevent ev;
+		ce_error err;
+		char *keep = NULL;
+		CHECK_INT(parse_copy(&ev, CANON, n, &err, &keep), -1);
+		free(keep);
+	}
+}
+
 static void test_accessors(void)
 {
 	cloudevent ev;
@@ -793,6 +1007,9 @@ int main(void)
 	RUN(test_extensions);
 	RUN(test_data);
 	RUN(test_write);
+	RUN(test_canonical);
+	RUN(test_canonical_edited);
+	RUN(test_fast_path);
 	RUN(test_accessors);
 	RUN(test_data_bytes);
 	return unit_done();

@@ -4,12 +4,23 @@
  * must parse again to an equivalent event (same attribute tokens, same
  * extensions, same data once compacted, same payload bytes) and writing
  * that one must give the same bytes. A rejection must explain itself. The
- * input is also walked as a batch. Any disagreement aborts. */
+ * input is also walked as a batch. Any disagreement aborts.
+ *
+ * Differential check of ce_parse's fast path: the input is parsed again
+ * after spread() (a space after every '{' '[' ',' ':' outside strings, and
+ * the first character of the event's short keys written as a \u00XX
+ * escape), which means the same thing but takes the general path
+ * everywhere (whitespace, escaped names, never canonical). Both must agree on the verdict, on the
+ * error (attribute and text; for invalid JSON the text up to the byte
+ * offset), and on the canonical output, byte for byte. The whole input is
+ * also tried as a timestamp: rfc3339_check (with its fast path) and
+ * rfc3339_parse_us (the full parser alone) must agree. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cloudevent.h"
+#include "timefmt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -78,13 +89,104 @@ static void check_equivalent(const cloudevent *a, const cloudevent *b)
 	buf_free(&y);
 }
 
+/* See the top. out has room for 7 * n bytes. Returns the length. */
+static size_t spread(const char *t, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+	long depth = 0; /* only the event's own keys are escaped, not data's */
+	for (size_t i = 0; i < n;) {
+		char c = t[i];
+		if (c != '"') {
+			depth += (c == '{' || c == '[') - (c == '}' || c == ']');
+			out[o++] = c;
+			if (c == '{' || c == '[' || c == ',' || c == ':')
+				out[o++] = ' ';
+			i++;
+			continue;
+		}
+		size_t j = i + 1;
+		while (j < n && t[j] != '"')
+			j += t[j] == '\\' ? 2 : 1;
+		if (j >= n) { /* unterminated: the rest as it is */
+			memcpy(out + o, t + i, n - i);
+			return o + n - i;
+		}
+		size_t k = j + 1;
+		while (k < n && (t[k] == ' ' || t[k] == '\t' || t[k] == '\n' || t[k] == '\r'))
+			k++;
+		unsigned char f = (unsigned char)t[i + 1];
+		if (depth == 1 && k < n && t[k] == ':' && j - i - 1 <= 200 && f >= 0x20 && f < 0x7F && f != '"' &&
+		    f != '\\') {
+			memcpy(out + o, "\"\\u00", 5);
+			out[o + 5] = hex[f >> 4];
+			out[o + 6] = hex[f & 15];
+			o += 7;
+			i += 2;
+		}
+		memcpy(out + o, t + i, j + 1 - i);
+		o += j + 1 - i;
+		i = j + 1;
+	}
+	return o;
+}
+
+/* The text of an error up to a byte offset, which spread() moves. */
+static size_t stable_len(const char *text)
+{
+	static const char pre[] = "invalid JSON at byte ";
+	if (strncmp(text, pre, sizeof pre - 1) != 0)
+		return strlen(text) + 1;
+	return sizeof pre - 1;
+}
+
+static void check_spread(const char *text, size_t size, int r, const cloudevent *ev,
+			 const ce_error *err)
+{
+	static cloudevent ev3;
+	char *tmp = malloc(size * 7 + 1);
+	ASSERT(tmp);
+	size_t sn = spread(text, size, tmp);
+	char *sp = malloc(sn ? sn : 1); /* exactly sn bytes: ASan sees over-reads */
+	ASSERT(sp);
+	memcpy(sp, tmp, sn);
+	free(tmp);
+	ce_error err3;
+	int r3 = ce_parse(&ev3, sp, sn, &err3);
+	ASSERT(r3 == r);
+	if (r == 0) {
+		ASSERT(ev3.canonical.p == NULL || sn == size);
+		buf a, b;
+		buf_init(&a, 0);
+		buf_init(&b, 0);
+		ASSERT(ce_write_json(ev, &a) == 0 && ce_write_json(&ev3, &b) == 0);
+		ASSERT(a.len == b.len && memcmp(a.data, b.data, a.len) == 0);
+		buf_free(&a);
+		buf_free(&b);
+	} else {
+		ASSERT(strcmp(err->attribute, err3.attribute) == 0);
+		size_t n = stable_len(err->text);
+		ASSERT(n == stable_len(err3.text) && memcmp(err->text, err3.text, n) == 0);
+		if (n == sizeof "invalid JSON at byte " - 1) { /* then ": what" */
+			const char *w = strstr(err->text, ": "), *w3 = strstr(err3.text, ": ");
+			ASSERT(w && w3 && strcmp(w, w3) == 0);
+		}
+	}
+	free(sp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data;
 	static cloudevent ev, ev2;
 	ce_error err;
 
-	if (ce_parse(&ev, text, size, &err) == 0) {
+	int64_t us;
+	ASSERT((rfc3339_check(text, size) == 0) == (rfc3339_parse_us(text, size, &us) == 0));
+
+	int r = ce_parse(&ev, text, size, &err);
+	check_spread(text, size, r, &ev, &err);
+	if (r == 0) {
 		buf out, again;
 		buf_init(&out, 0);
 		buf_init(&again, 0);

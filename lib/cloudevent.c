@@ -563,15 +563,20 @@ static int names_equal(json_span a, json_span b)
 	}
 }
 
+/* names_cmp of two name tokens known to hold no escapes. */
+static inline int plain_names_cmp(json_span a, json_span b)
+{
+	size_t na = a.n - 2, nb = b.n - 2;
+	int r = memcmp(a.p + 1, b.p + 1, na < nb ? na : nb);
+	return r ? r : (na > nb) - (na < nb);
+}
+
 /* <0, 0, >0 as decoded name a sorts before, with, after b (bytewise,
  * which for [a-z0-9] names is code point order). */
 static int names_cmp(json_span a, json_span b)
 {
-	if (plain(a) && plain(b)) {
-		size_t na = a.n - 2, nb = b.n - 2;
-		int r = memcmp(a.p + 1, b.p + 1, na < nb ? na : nb);
-		return r ? r : (na > nb) - (na < nb);
-	}
+	if (plain(a) && plain(b))
+		return plain_names_cmp(a, b);
 	size_t pa = 0, pb = 0;
 	for (;;) {
 		long ca = json_string_next_cp(a, &pa), cb = json_string_next_cp(b, &pb);
@@ -939,10 +944,10 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 			else
 				ext_member(&ps, name, n, key, kflags, val, t, vflags);
 
-			if (canon) {
+			if (canon) { /* so far: then this key has no escape */
 				int r = c == C_NONE ? RANK_EXT : c >= C_DATA ? RANK_DATA : (int)c;
 				if (ws || t == JSON_NULL || r < rank ||
-				    (r == rank && (r != RANK_EXT || names_cmp(last_ext, key) >= 0)))
+				    (r == rank && (r != RANK_EXT || plain_names_cmp(last_ext, key) >= 0)))
 					canon = 0;
 				rank = r;
 				last_ext = key;
@@ -1065,8 +1070,9 @@ static int is_canonical_text(const cloudevent *ev)
 	size_t n_ext = ev->n_ext < CE_MAX_EXTENSIONS ? ev->n_ext : CE_MAX_EXTENSIONS;
 	for (size_t i = 0; i < n_ext; i++) {
 		const ce_attr *a = &ev->ext[i];
+		/* ext[i - 1].name passed the plain() test one round ago */
 		if (a->name.p != at || a->name.n < 2 || !plain(a->name) ||
-		    (i > 0 && names_cmp(ev->ext[i - 1].name, a->name) > 0) ||
+		    (i > 0 && plain_names_cmp(ev->ext[i - 1].name, a->name) > 0) ||
 		    !member_at(&at, end, NULL, a->name.n + 1, a->value))
 			return 0;
 	}

@@ -20,9 +20,22 @@
 /* Decoded values of the text columns, in bind order. */
 enum { COL_ID, COL_SOURCE, COL_TYPE, COL_SUBJECT, COL_PKEY, N_COLS };
 
+#define N_PARAMS 6 /* per row: the columns above and event; then one created_at */
+
+/* A held row of a deferred append: the event's canonical JSON and its
+ * decoded column values, one after another in data (offsets, not
+ * pointers: data may move while it grows). */
+struct held {
+	buf data;
+	size_t off[N_COLS], len[N_COLS];
+	unsigned nulls;  /* bit i: column i is NULL */
+	size_t event_len; /* the event is data[0, event_len) */
+};
+
 struct outbox {
 	sqlite3 *db;
-	sqlite3_stmt *ins;
+	sqlite3_stmt *ins;                       /* one row */
+	sqlite3_stmt *ins_n[OUTBOX_GROUP_MAX + 1]; /* n rows, prepared when used */
 	char *path;                            /* for messages */
 	char qtable[OUTBOX_TABLE_MAX + 3];     /* "name", double-quoted */
 	char table[OUTBOX_TABLE_MAX + 1];
@@ -31,6 +44,11 @@ struct outbox {
 	int denied_txn; /* the authorizer refused transaction control */
 	buf event;      /* canonical JSON of the event being appended */
 	buf col[N_COLS];
+	unsigned group;    /* rows per multi-row INSERT; <= 1: no deferral */
+	unsigned nheld;    /* rows held in held[0, nheld) */
+	struct held *held; /* group of them, allocated on first use */
+	unsigned long txn_ins, txn_dup;   /* in the open transaction */
+	unsigned long done_ins, done_dup; /* committed */
 };
 
 /* The status CHECK is written with OR, not IN: SQLite (3.40) builds an
@@ -354,14 +372,25 @@ static int create_file(outbox *ob, const char *path, int no_create, errinfo *err
 	return 0;
 }
 
-static int prepare_insert(outbox *ob, errinfo *err)
+/* The insert of n rows, which share one created_at (they are inserted
+ * together): "VALUES (?1, ..., ?6, ?7)" for one row, "(?1, ..., ?6, ?13),
+ * (?7, ..., ?12, ?13)" for two. */
+static int prepare_insert(outbox *ob, unsigned n, sqlite3_stmt **st, errinfo *err)
 {
-	char sql[512];
-	snprintf(sql, sizeof sql,
-		 "INSERT INTO %s (id, source, type, subject, partition_key, event, created_at) "
-		 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (source, id) DO NOTHING",
-		 ob->qtable);
-	int rc = sqlite3_prepare_v3(ob->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ob->ins, NULL);
+	char sql[256 + OUTBOX_GROUP_MAX * 48];
+	int len = snprintf(sql, sizeof sql,
+			   "INSERT INTO %s (id, source, type, subject, partition_key, event, created_at) "
+			   "VALUES ",
+			   ob->qtable);
+	unsigned created = n * N_PARAMS + 1;
+	for (unsigned r = 0; r < n; r++) {
+		unsigned b = r * N_PARAMS;
+		len += snprintf(sql + len, sizeof sql - (size_t)len,
+				"%s(?%u, ?%u, ?%u, ?%u, ?%u, ?%u, ?%u)", r ? ", " : "", b + 1, b + 2,
+				b + 3, b + 4, b + 5, b + 6, created);
+	}
+	snprintf(sql + len, sizeof sql - (size_t)len, " ON CONFLICT (source, id) DO NOTHING");
+	int rc = sqlite3_prepare_v3(ob->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
 	return rc == SQLITE_OK ? 0 : fail_sqlite(ob, rc, "preparing the insert", err);
 }
 
@@ -394,6 +423,7 @@ outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 	if (ob->busy_ms > INT_MAX)
 		ob->busy_ms = INT_MAX;
 	size_t max_event = opt->max_event ? opt->max_event : DEFAULT_MAX_EVENT;
+	ob->group = opt->group > OUTBOX_GROUP_MAX ? OUTBOX_GROUP_MAX : opt->group;
 	buf_init(&ob->event, max_event);
 	for (int i = 0; i < N_COLS; i++)
 		buf_init(&ob->col[i], max_event);
@@ -431,7 +461,7 @@ outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 	if (status == 0)
 		status = schema_ensure(ob, err);
 	if (status == 0)
-		status = prepare_insert(ob, err);
+		status = prepare_insert(ob, 1, &ob->ins, err);
 	if (status) {
 		outbox_close(ob);
 		return NULL;
@@ -445,28 +475,49 @@ sqlite3 *outbox_db(outbox *ob) { return ob->db; }
 
 int outbox_in_transaction(outbox *ob) { return ob->db && !sqlite3_get_autocommit(ob->db); }
 
+static void drop_held(outbox *ob) { ob->nheld = 0; }
+
 int outbox_begin(outbox *ob, errinfo *err)
 {
 	if (outbox_in_transaction(ob))
 		return errinfo_set(err, EXIT_SOFTWARE, "%s: a transaction is already open",
 				   ob->path);
+	drop_held(ob); /* of a transaction ended behind our back */
+	ob->txn_ins = ob->txn_dup = 0;
 	return exec_sql(ob, "BEGIN IMMEDIATE", "beginning a transaction", err);
 }
 
 int outbox_commit(outbox *ob, errinfo *err)
 {
-	int status = exec_sql(ob, "COMMIT", "committing", err);
+	int status = outbox_flush(ob, err);
+	if (status == 0)
+		status = exec_sql(ob, "COMMIT", "committing", err);
 	/* A failed COMMIT may leave the transaction open (SQLITE_BUSY): undo
 	 * it so that "failed" always means "nothing of it was kept". */
-	if (status)
+	if (status) {
 		outbox_rollback(ob);
-	return status;
+		return status;
+	}
+	ob->done_ins += ob->txn_ins;
+	ob->done_dup += ob->txn_dup;
+	ob->txn_ins = ob->txn_dup = 0;
+	return 0;
 }
 
 void outbox_rollback(outbox *ob)
 {
+	drop_held(ob);
+	ob->txn_ins = ob->txn_dup = 0;
 	if (outbox_in_transaction(ob))
 		(void)sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+void outbox_counts(const outbox *ob, unsigned long *inserted, unsigned long *duplicates)
+{
+	if (inserted)
+		*inserted = ob->done_ins;
+	if (duplicates)
+		*duplicates = ob->done_dup;
 }
 
 /* Refuse transaction control in caller SQL: a COMMIT inside --exec would
@@ -484,12 +535,14 @@ static int deny_txn(void *ctx, int action, const char *a, const char *b, const c
 
 int outbox_exec(outbox *ob, const char *sql, errinfo *err)
 {
+	int status = outbox_flush(ob, err);
+	if (status)
+		return status;
 	ob->denied_txn = 0;
 	int rc = sqlite3_set_authorizer(ob->db, deny_txn, ob);
 	if (rc != SQLITE_OK)
 		return fail_sqlite(ob, rc, "SQL", err);
 	rc = sqlite3_exec(ob->db, sql, NULL, NULL, NULL);
-	int status = 0;
 	if (rc != SQLITE_OK) {
 		int prim = rc & 0xff;
 		if (ob->denied_txn)
@@ -511,18 +564,137 @@ int outbox_exec(outbox *ob, const char *sql, errinfo *err)
 
 /* Bind a string attribute's decoded value: the token's interior when it
  * holds no escape (no copy), else its decoded bytes in col. */
-static int bind_attr(outbox *ob, int idx, const ce_attr *a, buf *col)
+static int bind_attr(sqlite3_stmt *st, int idx, const ce_attr *a, buf *col)
 {
-	if (!a->value.p)
-		return sqlite3_bind_null(ob->ins, idx);
+	if (!a || !a->value.p)
+		return sqlite3_bind_null(st, idx);
 	if (a->type == JSON_STRING && json_string_is_plain(a->value))
-		return sqlite3_bind_text(ob->ins, idx, a->value.p + 1, (int)(a->value.n - 2),
+		return sqlite3_bind_text(st, idx, a->value.p + 1, (int)(a->value.n - 2),
 					 SQLITE_STATIC);
 	buf_reset(col);
 	if (ce_attr_value(a, col) != 0)
 		return SQLITE_TOOBIG;
-	return sqlite3_bind_text(ob->ins, idx, col->data ? col->data : "", (int)col->len,
+	return sqlite3_bind_text(st, idx, col->data ? col->data : "", (int)col->len,
 				 SQLITE_STATIC);
+}
+
+/* Step an insert of n rows (bound), then count what it did. */
+static int step_insert(outbox *ob, sqlite3_stmt *st, unsigned n, int *inserted, errinfo *err)
+{
+	int rc = sqlite3_step(st);
+	int changed = sqlite3_changes(ob->db);
+	/* reset also releases the SQLITE_STATIC pointers' use. */
+	(void)sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return fail_sqlite(ob, rc, "inserting", err);
+	unsigned long ins = changed > 0 ? (unsigned long)changed : 0;
+	if (outbox_in_transaction(ob)) {
+		ob->txn_ins += ins;
+		ob->txn_dup += n - ins;
+	} else {
+		ob->done_ins += ins;
+		ob->done_dup += n - ins;
+	}
+	if (inserted)
+		*inserted = changed > 0;
+	return 0;
+}
+
+/* Events longer than this are never held: inserted at once from the
+ * scratch buffers, so that held rows stay small (RSS flat). */
+#define HOLD_MAX_EVENT (16u * 1024)
+
+/* Copy the event in ob->event and its column values into the next held
+ * row; write the group when it is full. */
+static int hold(outbox *ob, const cloudevent *ev, const ce_attr *pkey, errinfo *err)
+{
+	if (!ob->held) {
+		ob->held = calloc(ob->group, sizeof *ob->held);
+		if (!ob->held)
+			return errinfo_set(err, EXIT_SOFTWARE, "%s: out of memory", ob->path);
+		for (unsigned i = 0; i < ob->group; i++)
+			buf_init(&ob->held[i].data, 3 * (size_t)HOLD_MAX_EVENT);
+	}
+	struct held *h = &ob->held[ob->nheld];
+	buf_reset(&h->data);
+	if (buf_append(&h->data, ob->event.data, ob->event.len) != 0)
+		return errinfo_set(err, EXIT_SOFTWARE, "%s: out of memory", ob->path);
+	h->event_len = ob->event.len;
+	const ce_attr *attr[N_COLS] = { &ev->id, &ev->source, &ev->type, &ev->subject, pkey };
+	h->nulls = 0;
+	for (int i = 0; i < N_COLS; i++) {
+		const ce_attr *a = attr[i];
+		h->off[i] = h->data.len;
+		h->len[i] = 0;
+		if (!a || !a->value.p) {
+			h->nulls |= 1u << i;
+			continue;
+		}
+		int rc = a->type == JSON_STRING && json_string_is_plain(a->value)
+			       ? buf_append(&h->data, a->value.p + 1, a->value.n - 2)
+			       : ce_attr_value(a, &h->data);
+		if (rc != 0)
+			return errinfo_set(err, EXIT_DATAERR, "attribute value too large");
+		h->len[i] = h->data.len - h->off[i];
+	}
+	if (++ob->nheld == ob->group)
+		return outbox_flush(ob, err);
+	return 0;
+}
+
+static int bind_held(sqlite3_stmt *st, int base, const struct held *h)
+{
+	int rc = SQLITE_OK;
+	for (int i = 0; i < N_COLS && rc == SQLITE_OK; i++)
+		rc = h->nulls & (1u << i)
+			     ? sqlite3_bind_null(st, base + i + 1)
+			     : sqlite3_bind_text(st, base + i + 1, h->data.data + h->off[i],
+						 (int)h->len[i], SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(st, base + 6, h->data.data, (int)h->event_len,
+				       SQLITE_STATIC);
+	return rc;
+}
+
+int outbox_flush(outbox *ob, errinfo *err)
+{
+	unsigned n = ob->nheld;
+	if (n == 0)
+		return 0;
+	/* Held rows belong to the open transaction: if it ended without
+	 * outbox_commit() (a COMMIT or an error of the caller's own SQL),
+	 * writing them now would autocommit them on their own. */
+	if (!outbox_in_transaction(ob)) {
+		drop_held(ob);
+		return errinfo_set(err, EXIT_SOFTWARE,
+				   "%s: the transaction ended before %u appended events were written "
+				   "(commit with outbox_commit)", ob->path, n);
+	}
+	int status = 0;
+	for (unsigned done = 0; done < n && status == 0;) {
+		/* Full groups, then the rest in power-of-two statements. */
+		unsigned k = ob->group;
+		while (k > n - done)
+			k = k & (k - 1) ? k & (k - 1) : k >> 1;
+		sqlite3_stmt **st = k == 1 ? &ob->ins : &ob->ins_n[k];
+		if (!*st && (status = prepare_insert(ob, k, st, err)) != 0)
+			break;
+		char created[TIMEFMT_MICROS_LEN + 1];
+		rfc3339_format_us(timefmt_now_us(), created);
+		int rc = sqlite3_bind_text(*st, (int)(k * N_PARAMS + 1), created, TIMEFMT_MICROS_LEN,
+					   SQLITE_STATIC);
+		for (unsigned r = 0; r < k && rc == SQLITE_OK; r++)
+			rc = bind_held(*st, (int)(r * N_PARAMS), &ob->held[done + r]);
+		if (rc != SQLITE_OK) {
+			(void)sqlite3_reset(*st);
+			status = fail_sqlite(ob, rc, "binding the events", err);
+			break;
+		}
+		status = step_insert(ob, *st, k, NULL, err);
+		done += k;
+	}
+	drop_held(ob);
+	return status;
 }
 
 int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err)
@@ -533,38 +705,40 @@ int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err)
 				   ob->event.max);
 	if (ob->event.len > INT_MAX)
 		return errinfo_set(err, EXIT_DATAERR, "event too large");
+	const ce_attr *pkey = ce_find_extension(ev, "partitionkey");
+	if (!result && ob->group > 1 && ob->event.len <= HOLD_MAX_EVENT &&
+	    outbox_in_transaction(ob))
+		return hold(ob, ev, pkey, err);
+	/* At once: after the held rows, which come first in seq. */
+	int status = outbox_flush(ob, err);
+	if (status)
+		return status;
+
 	char created[TIMEFMT_MICROS_LEN + 1];
 	rfc3339_format_us(timefmt_now_us(), created);
-
-	const ce_attr *pkey = ce_find_extension(ev, "partitionkey");
-	ce_attr none = {{NULL, 0}, {NULL, 0}, JSON_NULL};
-	int rc = bind_attr(ob, 1, &ev->id, &ob->col[COL_ID]);
+	sqlite3_stmt *st = ob->ins;
+	int rc = bind_attr(st, 1, &ev->id, &ob->col[COL_ID]);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(ob, 2, &ev->source, &ob->col[COL_SOURCE]);
+		rc = bind_attr(st, 2, &ev->source, &ob->col[COL_SOURCE]);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(ob, 3, &ev->type, &ob->col[COL_TYPE]);
+		rc = bind_attr(st, 3, &ev->type, &ob->col[COL_TYPE]);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(ob, 4, &ev->subject, &ob->col[COL_SUBJECT]);
+		rc = bind_attr(st, 4, &ev->subject, &ob->col[COL_SUBJECT]);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(ob, 5, pkey ? pkey : &none, &ob->col[COL_PKEY]);
+		rc = bind_attr(st, 5, pkey, &ob->col[COL_PKEY]);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(ob->ins, 6, ob->event.data, (int)ob->event.len,
-				       SQLITE_STATIC);
+		rc = sqlite3_bind_text(st, 6, ob->event.data, (int)ob->event.len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
-		rc = sqlite3_bind_text(ob->ins, 7, created, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
+		rc = sqlite3_bind_text(st, 7, created, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
 	if (rc == SQLITE_TOOBIG)
 		return errinfo_set(err, EXIT_DATAERR, "attribute value too large");
 	if (rc != SQLITE_OK)
 		return fail_sqlite(ob, rc, "binding the event", err);
-	rc = sqlite3_step(ob->ins);
-	int changed = sqlite3_changes(ob->db);
-	/* reset also releases the SQLITE_STATIC pointers' use. */
-	(void)sqlite3_reset(ob->ins);
-	if (rc != SQLITE_DONE)
-		return fail_sqlite(ob, rc, "inserting", err);
-	if (result)
-		*result = changed > 0 ? OUTBOX_INSERTED : OUTBOX_DUPLICATE;
-	return 0;
+	int inserted = 0;
+	status = step_insert(ob, st, 1, &inserted, err);
+	if (status == 0 && result)
+		*result = inserted ? OUTBOX_INSERTED : OUTBOX_DUPLICATE;
+	return status;
 }
 
 int outbox_append_json(outbox *ob, const char *json, size_t len, int *result, errinfo *err)
@@ -581,12 +755,17 @@ void outbox_close(outbox *ob)
 	if (ob->db) {
 		outbox_rollback(ob);
 		sqlite3_finalize(ob->ins);
+		for (int i = 0; i <= OUTBOX_GROUP_MAX; i++)
+			sqlite3_finalize(ob->ins_n[i]);
 		/* v2: never fails for lack of finalized statements of ours. */
 		(void)sqlite3_close_v2(ob->db);
 	}
 	buf_free(&ob->event);
 	for (int i = 0; i < N_COLS; i++)
 		buf_free(&ob->col[i]);
+	for (unsigned i = 0; ob->held && i < ob->group; i++)
+		buf_free(&ob->held[i].data);
+	free(ob->held);
 	free(ob->path);
 	free(ob);
 }

@@ -55,7 +55,12 @@ typedef struct outbox_options {
 				  OUTBOX_NO_WAIT = fail at once when locked */
 	size_t max_event;      /* largest canonical event stored; 0 = 16 MiB */
 	int no_create;         /* 1: a missing file is an error (73), not created */
+	unsigned group;        /* rows per INSERT statement for deferred appends
+				  (see outbox_append); 0 or 1 = none deferred,
+				  at most OUTBOX_GROUP_MAX */
 } outbox_options;
+
+#define OUTBOX_GROUP_MAX 32 /* multi-row INSERT size (7 parameters a row) */
 
 /* Optional, once at program start before any other SQLite use in the
  * process: turn off SQLite's memory statistics, which take a global mutex
@@ -78,14 +83,17 @@ int outbox_created(const outbox *ob);
 sqlite3 *outbox_db(outbox *ob);
 
 int outbox_begin(outbox *ob, errinfo *err);
+/* Write held rows (outbox_append), then COMMIT; on failure nothing of the
+ * transaction is kept. */
 int outbox_commit(outbox *ob, errinfo *err);
-/* Undo the open transaction; harmless when none is open. */
+/* Undo the open transaction and drop held rows; harmless when none is open. */
 void outbox_rollback(outbox *ob);
 /* 1 while a transaction is open. */
 int outbox_in_transaction(outbox *ob);
 
 /* Run caller SQL (any number of statements; result rows are ignored) on
- * the connection, normally inside the open transaction. */
+ * the connection, normally inside the open transaction. Held rows of
+ * deferred appends are written first. */
 int outbox_exec(outbox *ob, const char *sql, errinfo *err);
 
 enum outbox_append_result {
@@ -97,8 +105,30 @@ enum outbox_append_result {
  * JSON in `event`, decoded id, source, type, subject and partitionkey
  * extension in their columns, created_at now. Runs inside the caller's
  * transaction (or autocommits when none is open). *result, if not NULL,
- * says whether a row was inserted or the event was a duplicate. */
+ * says whether a row was inserted or the event was a duplicate.
+ *
+ * Deferred appends: with opt->group > 1, an append with result == NULL
+ * inside a transaction taken with outbox_begin() is copied and held back,
+ * and up to `group` held rows are written by one multi-row INSERT (a
+ * fraction of the per-statement cost of single-row inserts). Held rows are
+ * written, in append order, when the group is full, by outbox_flush(),
+ * outbox_exec(), an append that asks for its result, and outbox_commit()
+ * before it commits; outbox_rollback() drops them. Until then they are not
+ * visible to SQL on outbox_db(), so a caller that reads the table in the
+ * transaction calls outbox_flush() first, and one that uses deferred
+ * appends commits with outbox_commit(), never with its own COMMIT. An
+ * error writing them is returned by the call that writes them (the open
+ * transaction should then be rolled back). Duplicates among held rows,
+ * within one group too, are counted exactly: see outbox_counts(). */
 int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err);
+
+/* Write the held rows of deferred appends now (a no-op when none). */
+int outbox_flush(outbox *ob, errinfo *err);
+
+/* Rows inserted and duplicates skipped by appends since outbox_open(),
+ * counting only what is committed: appends of a transaction count once
+ * outbox_commit() succeeded, autocommitted appends at once. */
+void outbox_counts(const outbox *ob, unsigned long *inserted, unsigned long *duplicates);
 
 /* Parse, validate and append one event given as JSON text. A rejected event
  * returns EXIT_DATAERR with err naming the attribute at fault. */

@@ -494,3 +494,55 @@ count_is() { [ "$(count 2>/dev/null)" = "$1" ]; }
 }
 
 wallet_example() { "$BUILD_DIR/examples/wallet" "$@"; }
+
+# Multi-row inserts (outbox_append's deferred appends) must not show: the
+# counts, the order and the transaction edges are the same for any number
+# of events around a group size (up to 32 rows a statement).
+
+@test "event counts around the multi-row group size: every row once, in input order" {
+	for n in 1 15 16 17 31 32 33 64 65 100; do
+		for args in "" "--batch 1" "--batch 7" "--batch 32" "--batch 1000"; do
+			rm -f "$DB" "$DB-wal" "$DB-shm"
+			gen_events "$n" >"$T/in"
+			run outbox-enqueue --db "$DB" $args "$T/in"
+			assert_success
+			assert_output "outbox-enqueue: enqueued $n, duplicates 0"
+			[ "$(count)" = "$n" ] || { echo "n=$n args=$args: $(count)"; false; }
+			[ "$(sqlite3 "$DB" "SELECT count(*) FROM outbox WHERE seq != CAST(substr(id, 2) AS INTEGER)")" = 0 ]
+		done
+	done
+}
+
+@test "duplicates inside one group and against committed rows are counted exactly" {
+	gen_events 10 >"$T/first"
+	outbox-enqueue -q --db "$DB" "$T/first"
+	{ gen_events 5 a; gen_events 3; gen_events 2 a; gen_events 40 b; gen_events 1 b; } >"$T/in"
+	for args in "" "--batch 4" "--batch 33"; do
+		rm -f "$T/x.db" "$T/x.db-wal" "$T/x.db-shm"
+		cp "$DB" "$T/x.db"
+		run outbox-enqueue --db "$T/x.db" $args "$T/in"
+		assert_success
+		assert_output "outbox-enqueue: enqueued 45, duplicates 6"
+		[ "$(count outbox "$T/x.db")" = 55 ]
+		run outbox-enqueue --db "$T/x.db" $args "$T/in"
+		assert_output "outbox-enqueue: enqueued 0, duplicates 51"
+	done
+}
+
+@test "a bad event in the middle of a group: nothing of it committed, with or without --batch" {
+	{ gen_events 20; echo '{"specversion":"1.0","id":"x","source":"/s"}'; gen_events 20 z; } >"$T/in"
+	run outbox-enqueue --db "$DB" "$T/in"
+	assert_failure 65
+	assert_line "outbox-enqueue: error: 1 invalid line: nothing was committed"
+	[ "$(count)" = 0 ]
+	run outbox-enqueue --db "$DB" --batch 100 "$T/in"
+	assert_failure 65
+	assert_line "outbox-enqueue: error: nothing was committed"
+	[ "$(count)" = 0 ]
+	# A batch boundary inside: the batches before the bad line stay.
+	run outbox-enqueue --db "$DB" --batch 8 "$T/in"
+	assert_failure 65
+	assert_line "outbox-enqueue: error: lines 1-16 were committed; nothing after line 16"
+	assert_line "outbox-enqueue: enqueued 16, duplicates 0"
+	[ "$(count)" = 16 ]
+}

@@ -184,6 +184,174 @@ static void test_caller_transaction(void)
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 2);
 }
 
+/* Append event "<prefix><n>" from /w (result NULL: deferrable). */
+static int append_id(outbox *ob, const char *id, int *res, errinfo *err)
+{
+	char ev[256];
+	int n = snprintf(ev, sizeof ev,
+			 "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/w\",\"type\":\"T\","
+			 "\"subject\":\"s\\u0031\",\"partitionkey\":7,\"data\":{\"a\": 1}}", id);
+	return outbox_append_json(ob, ev, (size_t)n, res, err);
+}
+
+/* Count rows through the handle's own connection (sees held rows only
+ * once they are written). */
+static long long own_int(outbox *ob, const char *sql)
+{
+	sqlite3_stmt *st = NULL;
+	long long v = -1;
+	if (sqlite3_prepare_v2(outbox_db(ob), sql, -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static void test_grouped(void)
+{
+	const char *p = path_of("grouped.db");
+	errinfo err = { 0 };
+	outbox_options o = { .group = 4 };
+	outbox *ob = outbox_open(p, &o, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	unsigned long ins = 9, dup = 9;
+	outbox_counts(ob, &ins, &dup);
+	CHECK(ins == 0 && dup == 0);
+
+	/* Held until the group (4) is full; flush writes the rest. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(append_id(ob, "g1", NULL, &err), 0);
+	CHECK_INT(append_id(ob, "g2", NULL, &err), 0);
+	CHECK_INT(append_id(ob, "g3", NULL, &err), 0);
+	CHECK_INT(own_int(ob, "SELECT count(*) FROM outbox"), 0);
+	CHECK_INT(append_id(ob, "g2", NULL, &err), 0); /* duplicate inside the group */
+	CHECK_INT(own_int(ob, "SELECT count(*) FROM outbox"), 3);
+	CHECK_INT(append_id(ob, "g4", NULL, &err), 0);
+	CHECK_INT(own_int(ob, "SELECT count(*) FROM outbox"), 3);
+	CHECK_INT(outbox_flush(ob, &err), 0);
+	CHECK_INT(own_int(ob, "SELECT count(*) FROM outbox"), 4);
+	CHECK_INT(outbox_flush(ob, &err), 0); /* nothing held: no-op */
+	CHECK_INT(append_id(ob, "g5", NULL, &err), 0);
+	CHECK_INT(append_id(ob, "g1", NULL, &err), 0); /* duplicate of a written row */
+	outbox_counts(ob, &ins, &dup);
+	CHECK(ins == 0 && dup == 0); /* nothing committed yet */
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 0);
+	CHECK_INT(outbox_commit(ob, &err), 0); /* writes the held ones first */
+	outbox_counts(ob, &ins, &dup);
+	CHECK(ins == 5 && dup == 2);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 5);
+	/* Append order is seq order; held rows get decoded columns, the
+	 * canonical event and a created_at of the same form. */
+	CHECK_INT(raw_int(p, "SELECT group_concat(id, ',') = 'g1,g2,g3,g4,g5' FROM "
+			     "(SELECT id FROM outbox ORDER BY seq)"), 1);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE subject = 's1' AND "
+			     "partition_key = '7' AND source = '/w' AND type = 'T' AND "
+			     "status = 'pending' AND attempts = 0 AND length(created_at) = 27 AND "
+			     "created_at LIKE '____-__-__T__:__:__.______Z' AND "
+			     "event LIKE '{\"specversion\":\"1.0\",\"id\":\"g_\",%\"data\":{\"a\":1}}'"),
+		  5);
+
+	/* Rollback drops held rows; a bad event leaves the held ones alone
+	 * until the caller rolls back. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(append_id(ob, "r1", NULL, &err), 0);
+	CHECK_INT(append_id(ob, "r2", NULL, &err), 0);
+	static const char bad[] = "{\"specversion\":\"1.0\",\"source\":\"/w\",\"type\":\"T\"}";
+	CHECK_INT(outbox_append_json(ob, bad, strlen(bad), NULL, &err), EXIT_DATAERR);
+	outbox_rollback(ob);
+	CHECK_INT(outbox_in_transaction(ob), 0);
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_commit(ob, &err), 0);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id LIKE 'r%'"), 0);
+	outbox_counts(ob, &ins, &dup);
+	CHECK(ins == 5 && dup == 2);
+
+	/* An append that asks for its result is written at once, after the
+	 * held rows; outbox_exec sees held rows written. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(append_id(ob, "a1", NULL, &err), 0);
+	int res = 0;
+	CHECK_INT(append_id(ob, "a2", &res, &err), 0);
+	CHECK_INT(res, OUTBOX_INSERTED);
+	CHECK_INT(append_id(ob, "a1", &res, &err), 0);
+	CHECK_INT(res, OUTBOX_DUPLICATE);
+	CHECK_INT(append_id(ob, "a3", NULL, &err), 0);
+	CHECK_INT(outbox_exec(ob, "CREATE TABLE seen AS SELECT count(*) AS n FROM outbox", &err), 0);
+	CHECK_INT(outbox_commit(ob, &err), 0);
+	CHECK_INT(raw_int(p, "SELECT n FROM seen"), 8);
+	CHECK_INT(raw_int(p, "SELECT (SELECT seq FROM outbox WHERE id = 'a1') < "
+			     "(SELECT seq FROM outbox WHERE id = 'a2') AND "
+			     "(SELECT seq FROM outbox WHERE id = 'a2') < "
+			     "(SELECT seq FROM outbox WHERE id = 'a3')"), 1);
+	outbox_counts(ob, &ins, &dup);
+	CHECK(ins == 8 && dup == 3);
+
+	/* Outside a transaction nothing is held: autocommitted and counted. */
+	CHECK_INT(append_id(ob, "auto", NULL, &err), 0);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id = 'auto'"), 1);
+	outbox_counts(ob, &ins, &dup);
+	CHECK(ins == 9 && dup == 3);
+
+	/* A transaction ended behind the handle's back: held rows are not
+	 * autocommitted on their own. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(append_id(ob, "lost", NULL, &err), 0);
+	CHECK_INT(sqlite3_exec(outbox_db(ob), "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	CHECK_INT(outbox_commit(ob, &err), EXIT_SOFTWARE);
+	CHECK(strstr(err.text, "outbox_commit") != NULL);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id = 'lost'"), 0);
+
+	/* An event too large to hold is written at once, in order. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(append_id(ob, "b1", NULL, &err), 0);
+	size_t big_n = 40000;
+	char *big = malloc(big_n + 200);
+	CHECK(big != NULL);
+	if (big) {
+		int n = snprintf(big, 200, "{\"specversion\":\"1.0\",\"id\":\"b2\",\"source\":\"/w\","
+				 "\"type\":\"T\",\"data\":\"");
+		memset(big + n, 'x', big_n);
+		memcpy(big + n + big_n, "\"}", 3);
+		CHECK_INT(outbox_append_json(ob, big, strlen(big), NULL, &err), 0);
+		free(big);
+	}
+	CHECK_INT(own_int(ob, "SELECT count(*) FROM outbox WHERE id IN ('b1', 'b2')"), 2);
+	CHECK_INT(append_id(ob, "b3", NULL, &err), 0);
+	CHECK_INT(outbox_commit(ob, &err), 0);
+	CHECK_INT(raw_int(p, "SELECT group_concat(id, ',') = 'b1,b2,b3' FROM "
+			     "(SELECT id FROM outbox WHERE id LIKE 'b%' ORDER BY seq)"), 1);
+	outbox_close(ob);
+
+	/* The largest group, and a tail of 32 + 8 + 4 + 1 rows with a
+	 * duplicate in each statement; closing drops what is held. */
+	p = path_of("grouped32.db");
+	outbox_options o32 = { .group = OUTBOX_GROUP_MAX };
+	ob = outbox_open(p, &o32, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	char id[32];
+	for (int i = 1; i <= 45; i++) {
+		/* rows 10, 36, 42 and 45 repeat an earlier id */
+		int k = i == 10 ? 3 : i == 36 ? 33 : i == 42 ? 41 : i == 45 ? 1 : i;
+		snprintf(id, sizeof id, "t%02d", k);
+		CHECK_INT(append_id(ob, id, NULL, &err), 0);
+	}
+	CHECK_INT(outbox_commit(ob, &err), 0);
+	outbox_counts(ob, &ins, &dup);
+	CHECK(ins == 41 && dup == 4);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 41);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM (SELECT id, row_number() OVER (ORDER BY seq) AS r, "
+			     "row_number() OVER (ORDER BY id) AS q FROM outbox) WHERE r != q"), 0);
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(append_id(ob, "never", NULL, &err), 0);
+	outbox_close(ob);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 41);
+}
+
 static void test_versions(void)
 {
 	errinfo err = { 0 };
@@ -299,6 +467,7 @@ int main(void)
 	RUN(test_create);
 	RUN(test_append_and_duplicates);
 	RUN(test_caller_transaction);
+	RUN(test_grouped);
 	RUN(test_versions);
 	RUN(test_errors);
 	char cmd[600];

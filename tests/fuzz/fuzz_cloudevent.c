@@ -214,9 +214,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	ce_batch b;
 	if (ce_batch_begin(&b, text, size, &err) == 0) {
-		int r;
-		for (int i = 0; i < 1000 && (r = ce_batch_next(&b, &ev, &err)) != 0; i++)
-			ASSERT(r == 1 || err.text[0] != '\0');
+		int more;
+		for (int i = 0; i < 1000 && (more = ce_batch_next(&b, &ev, &err)) != 0; i++)
+			ASSERT(more == 1 || err.text[0] != '\0');
 	}
 	return 0;
 }

@@ -79,11 +79,7 @@ static const struct option long_options[] = {
 	{ "raw", no_argument, NULL, OPT_RAW },
 	{ "on-error", required_argument, NULL, OPT_ON_ERROR },
 	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 }
+	CLI_COMMON_LONG_OPTIONS
 };
 
 enum mode { MODE_WRAP, MODE_VALIDATE, MODE_UNWRAP };

@@ -67,11 +67,7 @@ static const struct option long_options[] = {
 	{ "property", required_argument, NULL, 'X' },
 	{ "config-file", required_argument, NULL, 'F' },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 }
+	CLI_COMMON_LONG_OPTIONS
 };
 
 enum command { CMD_LIST, CMD_RESOLVE, CMD_EXPLAIN, CMD_CHECK, CMD_IMPORT };

@@ -60,11 +60,7 @@ static const struct option long_options[] = {
 	{ "exec-file", required_argument, NULL, OPT_EXEC_FILE },
 	{ "busy-timeout", required_argument, NULL, OPT_BUSY },
 	{ "max-line", required_argument, NULL, OPT_MAX_LINE },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "version", no_argument, NULL, 'V' },
-	{ NULL, 0, NULL, 0 }
+	CLI_COMMON_LONG_OPTIONS
 };
 
 /* One --exec or --exec-file, in command-line order. */

@@ -8,6 +8,7 @@
 #ifndef CLI_H
 #define CLI_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,15 @@ void cli_start(const char *argv0);
 
 /* Print "PROG VERSION" on stdout (for -V/--version). */
 void cli_version(void);
+
+/* The long options every tool shares (see cli_common_option); ends a
+ * struct option table, terminator included. */
+#define CLI_COMMON_LONG_OPTIONS                       \
+	{ "quiet", no_argument, NULL, 'q' },          \
+	{ "verbose", no_argument, NULL, 'v' },        \
+	{ "help", no_argument, NULL, 'h' },           \
+	{ "version", no_argument, NULL, 'V' },        \
+	{ NULL, 0, NULL, 0 }
 
 /* The options every tool shares, for the default branch of a getopt loop:
  * -q and -v set diag_verbosity; -h prints usage and help on stdout and

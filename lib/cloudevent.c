@@ -258,7 +258,7 @@ static int json_fail(ce_error *err, const json_error *je)
 {
 	if (err) {
 		err->attribute[0] = '\0';
-		set_text(err, "invalid JSON at byte %zu: %s", je->offset, je->what);
+		set_text(err, "invalid JSON at byte %zu: %s", je->offset + 1, je->what);
 	}
 	return -1;
 }

@@ -29,7 +29,8 @@
  *    valid base64 (RFC 4648, padded).
  * A rejection names the attribute at fault (err->attribute), decoded, at
  * most 63 bytes, control characters shown as '?'. An input that is not
- * JSON, or not an object, leaves err->attribute "" and says where the JSON
+ * JSON, or not an object, leaves err->attribute "" and says at which byte
+ * (counted from 1, as in every message of the tools) the JSON
  * breaks. When several attributes are wrong, a bad specversion is reported
  * first, else the first problem in input order, else a missing attribute.
  */

@@ -460,8 +460,8 @@ static void test_required(void)
 
 static void test_json_errors(void)
 {
-	CHECK(rejects("", "", "invalid JSON at byte 0"));
-	CHECK(rejects("{", "", "invalid JSON at byte 1"));
+	CHECK(rejects("", "", "invalid JSON at byte 1"));
+	CHECK(rejects("{", "", "invalid JSON at byte 2"));
 	CHECK(rejects("[1]", "", "not a JSON object, found an array"));
 	CHECK(rejects("\"x\"", "", "not a JSON object"));
 	CHECK(rejects("{" MIN ",}", "", "invalid JSON"));
@@ -834,19 +834,19 @@ static void test_canonical_edited(void)
 static void test_fast_path(void)
 {
 	/* byte offsets of JSON errors met on the way */
-	CHECK(rejects("{\"specversion\":\"1.0\x01\"}", "", "invalid JSON at byte 19: control character in string"));
-	CHECK(rejects("{\"spec\x01version\":\"1.0\"}", "", "invalid JSON at byte 6: control character"));
-	CHECK(rejects("{\"specversion", "", "invalid JSON at byte 13: unterminated string"));
-	CHECK(rejects("{\"specversion\"", "", "invalid JSON at byte 14: expected ':'"));
-	CHECK(rejects("{\"id", "", "invalid JSON at byte 4: unterminated string"));
-	CHECK(rejects("{\"id\":\"abc", "", "invalid JSON at byte 10: unterminated string"));
-	CHECK(rejects("{\"id\":\"abcdefghijklmnopq", "", "invalid JSON at byte 24: unterminated string"));
-	CHECK(rejects("{\"id\":\"a\\qb\"}", "", "invalid JSON at byte 8: invalid escape"));
-	CHECK(rejects("{\"x\":nul", "", "invalid JSON at byte 5: invalid literal"));
-	CHECK(rejects("{\"x\":nullx}", "", "invalid JSON at byte 9: expected ',' or '}'"));
-	CHECK(rejects("{\"x\":tru}", "", "invalid JSON at byte 5: invalid literal"));
-	CHECK(rejects("{\"x\":fals", "", "invalid JSON at byte 5: invalid literal"));
-	CHECK(rejects("{\"x\":true", "", "invalid JSON at byte 9: unexpected end of input"));
+	CHECK(rejects("{\"specversion\":\"1.0\x01\"}", "", "invalid JSON at byte 20: control character in string"));
+	CHECK(rejects("{\"spec\x01version\":\"1.0\"}", "", "invalid JSON at byte 7: control character"));
+	CHECK(rejects("{\"specversion", "", "invalid JSON at byte 14: unterminated string"));
+	CHECK(rejects("{\"specversion\"", "", "invalid JSON at byte 15: expected ':'"));
+	CHECK(rejects("{\"id", "", "invalid JSON at byte 5: unterminated string"));
+	CHECK(rejects("{\"id\":\"abc", "", "invalid JSON at byte 11: unterminated string"));
+	CHECK(rejects("{\"id\":\"abcdefghijklmnopq", "", "invalid JSON at byte 25: unterminated string"));
+	CHECK(rejects("{\"id\":\"a\\qb\"}", "", "invalid JSON at byte 9: invalid escape"));
+	CHECK(rejects("{\"x\":nul", "", "invalid JSON at byte 6: invalid literal"));
+	CHECK(rejects("{\"x\":nullx}", "", "invalid JSON at byte 10: expected ',' or '}'"));
+	CHECK(rejects("{\"x\":tru}", "", "invalid JSON at byte 6: invalid literal"));
+	CHECK(rejects("{\"x\":fals", "", "invalid JSON at byte 6: invalid literal"));
+	CHECK(rejects("{\"x\":true", "", "invalid JSON at byte 10: unexpected end of input"));
 	CHECK(rejects("{\"x\":\"\xc3\"}", "", "invalid UTF-8"));
 	/* keys that start like core names */
 	CHECK(accepts("{" MIN ",\"specversionx\":1,\"ids\":2,\"datax\":3,\"typ\":\"4\",\"timer\":true}"));

@@ -552,3 +552,13 @@ EOF
 	run --separate-stderr event-bindings check -b "$KAFKA_MOCK_BROKERS"
 	assert_failure 1
 }
+
+@test "arbitrary bytes never crash it: as events 65, as a bindings file 78, as YAML 65" {
+	head -c 100000 /dev/urandom >"$T/noise"
+	run event-bindings explain --on-error skip "$T/noise"
+	[ "$status" -eq 65 ]
+	run event-bindings -B "$T/noise" check
+	[ "$status" -eq 78 ]
+	run event-bindings import spring "$T/noise"
+	[ "$status" -eq 65 ]
+}

@@ -546,3 +546,18 @@ wallet_example() { "$BUILD_DIR/examples/wallet" "$@"; }
 	assert_line "outbox-enqueue: enqueued 16, duplicates 0"
 	[ "$(count)" = 16 ]
 }
+
+@test "arbitrary bytes as input: exit 65, nothing committed, never a crash" {
+	head -c 200000 /dev/urandom >"$T/noise"
+	gen_events 50 >"$T/mixed"
+	cat "$T/noise" >>"$T/mixed"
+	gen_events 50 late >>"$T/mixed"
+	for f in "$T/noise" "$T/mixed"; do
+		run outbox-enqueue --db "$DB" "$f"
+		[ "$status" -eq 65 ] || { echo "$f: exit $status: $output"; return 1; }
+		[ "$(count 2>/dev/null || echo 0)" = 0 ]
+	done
+	run outbox-enqueue --db "$DB" --batch 10 "$T/mixed"
+	[ "$status" -eq 65 ]
+	[ "$(count)" = 50 ]
+}

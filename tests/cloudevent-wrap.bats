@@ -241,11 +241,14 @@ wrap() { cloudevent-wrap -t T "$@"; }
 	run --separate-stderr wrap "$T/nope"
 	[ "$status" -eq 66 ]
 	[[ $stderr == *"$T/nope"* ]]
-	if [ "$(id -u)" -ne 0 ]; then
-		echo 1 >"$T/locked"; chmod 000 "$T/locked"
-		run --separate-stderr wrap "$T/locked"
-		[ "$status" -eq 77 ]
-	fi
+	echo 1 >"$T/locked"
+	chmod 000 "$T/locked"
+	# root reads any file: run as nobody then.
+	local as=()
+	[ "$(id -u)" != 0 ] || as=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	run --separate-stderr "${as[@]}" "$BUILD_DIR/bin/cloudevent-wrap" -t T -s /s "$T/locked"
+	[ "$status" -eq 77 ]
+	[[ $stderr == *"$T/locked"* ]]
 	run --separate-stderr wrap "$T"
 	[ "$status" -eq 74 ]
 }

@@ -371,28 +371,6 @@ wrap() { cloudevent-wrap -t T "$@"; }
 	done
 }
 
-@test "the man page's EXAMPLES run as written" {
-	cd "$T"
-	echo '{"requestId":"r-1","walletId":"w-1","owner":{"email":"a@b.c"}}' >payloads.ndjson
-	wrap <payloads.ndjson >events.ndjson
-	printf 'raw\0bytes\n' >in
-	# each .Bd -literal block of EXAMPLES is one command ("$ " prompt, \e
-	# for a backslash in mdoc)
-	awk '/^\.Sh EXAMPLES/ { e = 1; next } /^\.Sh / { e = 0 }
-	     e && /^\.Bd -literal/ { b = 1; cmd = ""; next }
-	     e && b && /^\.Ed/ { b = 0; print cmd; next }
-	     e && b { sub(/^\$ /, ""); gsub(/\\e/, "\\"); cmd = cmd $0 "\n" }' \
-		"$TOP/man/cloudevent-wrap.1" | awk 'BEGIN { RS = "" } { n++; f = "ex" n; print > f }'
-	local n=0 ex
-	for ex in ex*; do
-		n=$((n + 1))
-		run bash -o pipefail "$ex"
-		[ "$status" -eq 0 ] || { cat "$ex"; echo "exit $status: $output"; return 1; }
-	done
-	[ "$n" -eq 4 ]
-	[ -s good.ndjson ]
-}
-
 @test "-v and -q change only stderr, never the events" {
 	run --separate-stderr wrap -v --time 2026-01-01T00:00:00Z --id-from /i <<<'{"i":"x"}'
 	assert_success

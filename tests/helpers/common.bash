@@ -6,7 +6,11 @@ bats_require_minimum_version 1.5.0
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
 
-TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+# The project root: the nearest directory above the test file that holds
+# the Makefile (bats files live in tests/ and in tests/*/).
+TOP=$BATS_TEST_DIRNAME
+while [ ! -f "$TOP/Makefile" ] && [ "$TOP" != / ]; do TOP=$(dirname "$TOP"); done
+TOP=$(cd "$TOP" && pwd)
 BUILD_DIR="$TOP/${BUILD:-build}"
 export PATH="$BUILD_DIR/bin:$BUILD_DIR/tests:$PATH"
 export LC_ALL=C
@@ -55,4 +59,23 @@ stops_on_closed_pipe() {
 	kill "$feeder" "$pid" 2>/dev/null || true
 	exec 5>&-
 	return "$rc"
+}
+
+# man_examples PAGE DIR: write each command of PAGE's EXAMPLES section to
+# DIR/exN (a "$ " line and the lines continuing it after a trailing "|" or
+# "\"), and the lines shown after it, if any, to DIR/exN.out. mdoc's \e
+# becomes a backslash. Prints the number of commands.
+man_examples() {
+	awk -v dir="$2" '
+		/^\.Sh EXAMPLES/ { e = 1; next }
+		/^\.Sh / { e = 0 }
+		!e { next }
+		/^\.Bd -literal/ { b = 1; cont = 0; next }
+		/^\.Ed/ { b = 0; cont = 0; next }
+		!b { next }
+		{ gsub(/\\e/, "\\") }
+		/^\$ / { n++; sub(/^\$ /, ""); print > (dir "/ex" n); cont = /[|\\]$/; next }
+		cont { print > (dir "/ex" n); cont = /[|\\]$/; next }
+		n { print > (dir "/ex" n ".out") }
+		END { print n + 0 }' "$1"
 }

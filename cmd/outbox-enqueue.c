@@ -181,14 +181,14 @@ static int check_inputs(const struct config *c)
 		const char *f = c->files[i];
 		if (strcmp(f, "-") != 0 && access(f, R_OK) != 0) {
 			diag_syserr("%s", f);
-			return errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM : EXIT_IOERR;
+			return exitcode_for_open(errno);
 		}
 	}
 	for (int i = 0; i < c->nsql; i++) {
 		const char *f = c->sql[i].text;
 		if (c->sql[i].is_file && access(f, R_OK) != 0) {
 			diag_syserr("%s", f);
-			return errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM : EXIT_IOERR;
+			return exitcode_for_open(errno);
 		}
 	}
 	return 0;
@@ -199,8 +199,7 @@ static int read_sql_file(const char *path, char **out, errinfo *err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return errinfo_set(err, errno == ENOENT ? EXIT_NOINPUT : errno == EACCES ? EXIT_NOPERM
-				   : EXIT_IOERR, "%s: %s", path, strerror(errno));
+		return errinfo_set(err, exitcode_for_open(errno), "%s: %s", path, strerror(errno));
 	buf b = BUF_INIT(MAX_SQL_FILE);
 	int status = 0;
 	for (;;) {

@@ -611,10 +611,7 @@ int bindings_read_file(const char *path, const char *name, size_t max, int too_l
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			int e = errno;
-			int code = e == ENOENT || e == ENOTDIR ? EXIT_NOINPUT
-				 : e == EACCES || e == EPERM ? EXIT_NOPERM
-				 : EXIT_IOERR;
-			return errinfo_set(err, code, "%s: %s", name, strerror(e));
+			return errinfo_set(err, exitcode_for_open(e), "%s: %s", name, strerror(e));
 		}
 	}
 	int rc = 0;

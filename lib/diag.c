@@ -29,6 +29,15 @@ const char *exitcode_meaning(int code)
 	}
 }
 
+int exitcode_for_open(int err)
+{
+	if (err == ENOENT || err == ENOTDIR)
+		return EXIT_NOINPUT;
+	if (err == EACCES || err == EPERM)
+		return EXIT_NOPERM;
+	return EXIT_IOERR;
+}
+
 int errinfo_set(errinfo *err, int code, const char *fmt, ...)
 {
 	if (!err)

@@ -21,6 +21,10 @@ enum exitcode {
 	EXIT_CONFIG = 78       /* configuration error */
 };
 
+/* The status for a failed open() of an input file, from its errno:
+ * missing (ENOENT, ENOTDIR) 66, permission (EACCES, EPERM) 77, else 74. */
+int exitcode_for_open(int err);
+
 /* A short English meaning of a code, for messages; never NULL. */
 const char *exitcode_meaning(int code);
 

@@ -53,12 +53,7 @@ static size_t max_cap(const ndjson_reader *r)
 
 static int set_open_error(errinfo *err, const char *name, int e)
 {
-	int code = EXIT_IOERR;
-	if (e == ENOENT || e == ENOTDIR)
-		code = EXIT_NOINPUT;
-	else if (e == EACCES || e == EPERM)
-		code = EXIT_NOPERM;
-	return errinfo_set(err, code, "cannot open %s: %s", name, strerror(e));
+	return errinfo_set(err, exitcode_for_open(e), "cannot open %s: %s", name, strerror(e));
 }
 
 ndjson_reader *ndjson_open_fd(int fd, const char *name, size_t max_line, unsigned flags, errinfo *err)

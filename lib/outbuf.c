@@ -61,5 +61,3 @@ int outbuf_close(outbuf *o)
 	o->cap = 0;
 	return rc;
 }
-
-void outbuf_flush_cb(void *o) { (void)outbuf_flush(o); }

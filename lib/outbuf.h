@@ -2,7 +2,7 @@
  *
  * Tools write output lines through an outbuf rather than stdio: it costs one
  * memcpy per line, and the tool decides when to flush. The rule the tools
- * follow is "flush before blocking on input" (see ndjson_set_before_read),
+ * follow is "flush before blocking on input" (lib/inputs.c does it),
  * so pipes see each line promptly when input trickles, and large inputs are
  * written in big blocks. A write error is sticky: outbuf_error() reports it,
  * and further writes are dropped. EPIPE is reported as an error too; tools
@@ -30,8 +30,6 @@ int outbuf_flush(outbuf *o);          /* 0 or -1 (errno in o->err) */
 int outbuf_write_slow(outbuf *o, const void *p, size_t n);
 /* Flush and free; returns 0, or -1 if any write failed. */
 int outbuf_close(outbuf *o);
-/* Adapter for ndjson_set_before_read(). */
-void outbuf_flush_cb(void *o);
 
 /* 0, or -1 once any write has failed (sticky: the caller learns of a
  * failure that happened in an earlier flush, such as EPIPE). */

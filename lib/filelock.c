@@ -1,0 +1,76 @@
+/* filelock.c - see filelock.h. */
+#include "filelock.h"
+#include "exitcode.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOCK_BASE 0x50000000LL
+#define LOCK_SLOTS (1LL << 24)
+
+/* FNV-1a: stable across runs and builds, which the lock byte must be. */
+static long long slot_of(const char *name)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ull;
+	}
+	return LOCK_BASE + (long long)(h % (uint64_t)LOCK_SLOTS);
+}
+
+int filelock_take(filelock *l, const char *path, const char *name, enum filelock_wait wait,
+		  errinfo *err)
+{
+	l->fd = -1;
+	l->offset = slot_of(name);
+	/* A write lock needs a descriptor open for writing. */
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return errinfo_set(err, exitcode_for_open(e), "%s: %s", path, strerror(e));
+	}
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = l->offset;
+	fl.l_len = 1;
+	for (;;) {
+		if (fcntl(fd, wait == FILELOCK_WAIT ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0)
+			break;
+		int e = errno;
+		if (e == EINTR && wait == FILELOCK_WAIT) {
+			close(fd);
+			return errinfo_set(err, EXIT_TEMPFAIL, "%s: interrupted while waiting for the lock",
+					   path);
+		}
+		if (e == EINTR)
+			continue;
+		if (e == EAGAIN || e == EACCES) {
+			/* Ask who holds it, for the message; OFD locks report pid -1. */
+			struct flock q = fl;
+			int have_pid = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK && q.l_pid > 0;
+			close(fd);
+			if (have_pid)
+				return errinfo_set(err, EXIT_NO, "%s: held by process %ld", path,
+						   (long)q.l_pid);
+			return errinfo_set(err, EXIT_NO, "%s: held by another process", path);
+		}
+		close(fd);
+		return errinfo_set(err, e == ENOLCK ? EXIT_TEMPFAIL : EXIT_IOERR,
+				   "%s: cannot lock: %s", path, strerror(e));
+	}
+	l->fd = fd;
+	return 0;
+}
+
+void filelock_release(filelock *l)
+{
+	if (l->fd >= 0)
+		close(l->fd); /* closing the description drops its OFD locks */
+	l->fd = -1;
+}

@@ -1,0 +1,837 @@
+/* relay.c - the outbox relay engine; see relay.h and outbox-relay(1).
+ *
+ * One thread. A pass reads pending rows in seq order, batch by batch,
+ * past the last seq it read (so rows in flight are never read twice), and
+ * hands every due row to the sink. Outcomes arrive through on_done() and
+ * wait in a list until flush_outcomes() writes them in one short write
+ * transaction: every OUTCOME_FLUSH_MS, when OUTCOME_FLUSH_ROWS are
+ * waiting, and at the end of the pass once nothing is in flight. A new
+ * pass starts from the first pending row again, so rows that became due
+ * meanwhile are picked up; a pass never starts while anything of the last
+ * one is in flight, which is what keeps a row from being handed over
+ * twice.
+ *
+ * Ordering: rows are handed over in seq order, and the sink keeps that
+ * order per key (librdkafka's idempotent producer does, per partition).
+ * What the engine must add is holding back: a row whose key has an
+ * earlier pending row that is not due, unbound, or failed in this pass
+ * waits. Keys are tracked by a 64-bit hash; a collision only holds an
+ * innocent row back until the next pass.
+ *
+ * Marking a row uses the connection's synchronous=NORMAL: a sent mark
+ * lost to a power cut makes the row go out again (a duplicate with the
+ * same id, which at-least-once allows), never a loss; that saves an fsync
+ * per transaction.
+ */
+#include "relay.h"
+#include "cekafka.h"
+#include "dbwatch.h"
+#include "exitcode.h"
+#include "outbox.h"
+#include "rand.h"
+#include "relay_sink.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define OUTCOME_FLUSH_MS 50
+#define OUTCOME_FLUSH_ROWS 8192
+#define MAX_EVENT_BYTES (64u * 1024 * 1024)
+#define ERROR_TEXT_MAX 400
+
+/* One row handed to the sink whose outcome has not arrived. */
+struct slot {
+	int64_t seq;
+	uint64_t keyhash;   /* 0: no key */
+	unsigned attempts;  /* attempts before this one */
+	const binding *b;   /* NULL for sinks without topics */
+	int in_use;
+	struct slot *next_free;
+};
+
+/* One outcome waiting to be written. */
+struct outcome {
+	int64_t seq;
+	enum relay_outcome_kind kind;
+	unsigned attempts; /* attempts before this one */
+	int32_t partition;
+	int64_t offset;
+	const char *topic; /* the binding's (lives as long as the bindings) */
+	char *error;       /* RETRY/DEAD: owned */
+};
+
+/* A set of 64-bit hashes (open addressing; 0 marks an empty cell). */
+struct hashset {
+	uint64_t *cell;
+	size_t cap, n;
+};
+
+struct relay {
+	const relay_options *o;
+	relay_stats *st;
+	outbox *ob;
+	sqlite3 *db;
+	char qtable[OUTBOX_TABLE_MAX + 3];
+	sqlite3_stmt *fetch, *mark_sent, *mark_retry, *mark_dead, *next_due;
+	relay_sink *sink;
+	struct slot *slots;
+	struct slot *free_slots;
+	size_t inflight;
+	struct outcome *out;
+	size_t n_out, cap_out;
+	int64_t last_flush_us;
+	struct hashset blocked;  /* keys held back in this pass */
+	struct hashset warned;   /* unbound types already warned about */
+	buf scratch;
+	buf keybuf;              /* message keys from rules other than partitionkey */
+	cekafka_msg msg;
+	int flush_failed;        /* outcomes could not be written (locked) */
+	int sink_failed;         /* the sink stopped (e.g. stdout closed) */
+	int have_unbound, have_blocked, have_rescheduled, have_dead;
+};
+
+static uint64_t hash_bytes(const char *p, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+static int hashset_add(struct hashset *s, uint64_t h)
+{
+	if ((s->n + 1) * 2 > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 256;
+		uint64_t *cell = calloc(cap, sizeof *cell);
+		if (!cell)
+			return -1;
+		for (size_t i = 0; i < s->cap; i++) {
+			if (!s->cell[i])
+				continue;
+			size_t j = s->cell[i] & (cap - 1);
+			while (cell[j])
+				j = (j + 1) & (cap - 1);
+			cell[j] = s->cell[i];
+		}
+		free(s->cell);
+		s->cell = cell;
+		s->cap = cap;
+	}
+	size_t j = h & (s->cap - 1);
+	while (s->cell[j]) {
+		if (s->cell[j] == h)
+			return 0;
+		j = (j + 1) & (s->cap - 1);
+	}
+	s->cell[j] = h;
+	s->n++;
+	return 1;
+}
+
+static int hashset_has(const struct hashset *s, uint64_t h)
+{
+	if (!s->n)
+		return 0;
+	size_t j = h & (s->cap - 1);
+	while (s->cell[j]) {
+		if (s->cell[j] == h)
+			return 1;
+		j = (j + 1) & (s->cap - 1);
+	}
+	return 0;
+}
+
+static void hashset_clear(struct hashset *s)
+{
+	if (s->n)
+		memset(s->cell, 0, s->cap * sizeof *s->cell);
+	s->n = 0;
+}
+
+void relay_options_init(relay_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->batch = RELAY_DEFAULT_BATCH;
+	o->max_inflight = RELAY_DEFAULT_INFLIGHT;
+	o->mode = RELAY_MODE_BINDING;
+	o->ordering = 1;
+	o->max_attempts = RELAY_DEFAULT_MAX_ATTEMPTS;
+	o->backoff_min_ms = RELAY_DEFAULT_BACKOFF_MIN_MS;
+	o->backoff_max_ms = RELAY_DEFAULT_BACKOFF_MAX_MS;
+	o->interval_ms = RELAY_DEFAULT_INTERVAL_MS;
+	o->drain_timeout_ms = RELAY_DEFAULT_DRAIN_MS;
+	o->connect_timeout_ms = 10000;
+	o->http_timeout_ms = 30000;
+}
+
+/* SQLite result codes as the exit-status table reads them (outbox.h). */
+static int db_fail(struct relay *r, int rc, const char *what, errinfo *err)
+{
+	int code;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_INTERRUPT:
+		code = EXIT_TEMPFAIL;
+		break;
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = EXIT_IOERR;
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+		code = EXIT_CANTCREAT;
+		break;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		code = EXIT_NOPERM;
+		break;
+	default:
+		code = EXIT_SOFTWARE;
+	}
+	return errinfo_set(err, code, "%s: %s: %s", r->o->db, what, sqlite3_errmsg(r->db));
+}
+
+static int prepare(struct relay *r, sqlite3_stmt **st, const char *fmt, errinfo *err)
+{
+	char sql[1024];
+	/* The only substitution is the validated, quoted table name. */
+	int n = snprintf(sql, sizeof sql, fmt, r->qtable, r->qtable);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return errinfo_set(err, EXIT_SOFTWARE, "statement too long");
+	int rc = sqlite3_prepare_v3(r->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+	return rc == SQLITE_OK ? 0 : db_fail(r, rc, "preparing", err);
+}
+
+static int prepare_all(struct relay *r, errinfo *err)
+{
+	/* With key ordering every pending row is read, due or not: a row that
+	 * waits for its retry holds its key back. The partial index on
+	 * pending rows keeps this cheap however much history the table has. */
+	const char *fetch_all =
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at "
+		"FROM %s WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2";
+	const char *fetch_due =
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at "
+		"FROM %s WHERE status = 'pending' AND seq > ?1 "
+		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
+	int s = prepare(r, &r->fetch, r->o->ordering ? fetch_all : fetch_due, err);
+	if (!s)
+		s = prepare(r, &r->mark_sent,
+			    "UPDATE %s SET status = 'sent', attempts = attempts + 1, sent_at = ?1, "
+			    "topic = ?2, kafka_partition = ?3, kafka_offset = ?4, last_error = NULL, "
+			    "next_attempt_at = NULL WHERE seq = ?5 AND status = 'pending'",
+			    err);
+	if (!s)
+		s = prepare(r, &r->mark_retry,
+			    "UPDATE %s SET attempts = attempts + 1, last_error = ?1, "
+			    "next_attempt_at = ?2 WHERE seq = ?3 AND status = 'pending'",
+			    err);
+	if (!s)
+		s = prepare(r, &r->mark_dead,
+			    "UPDATE %s SET status = 'dead', attempts = attempts + 1, last_error = ?1, "
+			    "next_attempt_at = NULL WHERE seq = ?2 AND status = 'pending'",
+			    err);
+	if (!s)
+		s = prepare(r, &r->next_due,
+			    "SELECT min(next_attempt_at) FROM %s WHERE status = 'pending' "
+			    "AND next_attempt_at IS NOT NULL",
+			    err);
+	return s;
+}
+
+/* Backoff before attempt n+1 after n failed ones: a random delay between
+ * MIN and the exponential ceiling min(MAX, MIN * 2^(n-1)) ("full jitter"
+ * above the floor, so retries of many rows spread out and none comes
+ * sooner than MIN). */
+static uint64_t backoff_ms(const relay_options *o, unsigned failed)
+{
+	uint64_t ceil = o->backoff_min_ms;
+	for (unsigned i = 1; i < failed && ceil < o->backoff_max_ms; i++)
+		ceil *= 2;
+	if (ceil > o->backoff_max_ms)
+		ceil = o->backoff_max_ms;
+	if (ceil <= o->backoff_min_ms)
+		return o->backoff_min_ms;
+	uint64_t rnd = 0;
+	if (rand_bytes(&rnd, sizeof rnd) != 0)
+		return ceil;
+	return o->backoff_min_ms + rnd % (ceil - o->backoff_min_ms + 1);
+}
+
+static void set_error_text(char **dst, const char *text)
+{
+	char tmp[ERROR_TEXT_MAX + 1];
+	snprintf(tmp, sizeof tmp, "%s", text ? text : "unknown error");
+	*dst = strdup(tmp);
+}
+
+static int push_outcome(struct relay *r, int64_t seq, unsigned attempts, const binding *b,
+			const relay_outcome *o)
+{
+	if (r->n_out == r->cap_out) {
+		size_t cap = r->cap_out ? r->cap_out * 2 : 1024;
+		struct outcome *p = realloc(r->out, cap * sizeof *p);
+		if (!p)
+			return -1;
+		r->out = p;
+		r->cap_out = cap;
+	}
+	struct outcome *x = &r->out[r->n_out++];
+	x->seq = seq;
+	x->kind = o->kind;
+	x->attempts = attempts;
+	x->partition = o->partition;
+	x->offset = o->offset;
+	x->topic = b ? b->topic : NULL;
+	x->error = NULL;
+	if (o->kind == RELAY_OUT_RETRY || o->kind == RELAY_OUT_DEAD)
+		set_error_text(&x->error, o->error);
+	return 0;
+}
+
+/* The sink's callback: record the outcome, free the slot. A failed row
+ * holds its key back for the rest of the pass. */
+static void on_done(void *ctx, void *token, const relay_outcome *o)
+{
+	struct relay *r = ctx;
+	struct slot *s = token;
+	if (o->kind == RELAY_OUT_UNTOUCHED) {
+		r->st->untouched++;
+	} else if (push_outcome(r, s->seq, s->attempts, s->b, o) != 0) {
+		/* Out of memory: the row stays pending and goes out again. */
+		r->st->untouched++;
+	}
+	if (o->kind != RELAY_OUT_SENT && s->keyhash && r->o->ordering)
+		(void)hashset_add(&r->blocked, s->keyhash);
+	s->in_use = 0;
+	s->next_free = r->free_slots;
+	r->free_slots = s;
+	r->inflight--;
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Write every waiting outcome in one transaction. On failure (locked past
+ * the busy timeout, disk full) nothing is written and the outcomes stay
+ * waiting for the next try. */
+static int flush_outcomes(struct relay *r, errinfo *err)
+{
+	if (!r->n_out)
+		return 0;
+	char now[TIMEFMT_MICROS_LEN + 1];
+	int64_t now_us = timefmt_now_us();
+	rfc3339_format_us(now_us, now);
+	int rc = sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r->flush_failed = 1;
+		return db_fail(r, rc, "recording outcomes", err);
+	}
+	unsigned long sent = 0, resched = 0, dead = 0;
+	for (size_t i = 0; i < r->n_out && rc == SQLITE_OK; i++) {
+		struct outcome *x = &r->out[i];
+		sqlite3_stmt *st;
+		if (x->kind == RELAY_OUT_SENT) {
+			st = r->mark_sent;
+			sqlite3_bind_text(st, 1, now, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
+			bind_text(st, 2, x->topic);
+			if (x->partition >= 0)
+				sqlite3_bind_int(st, 3, x->partition);
+			else
+				sqlite3_bind_null(st, 3);
+			if (x->offset >= 0)
+				sqlite3_bind_int64(st, 4, x->offset);
+			else
+				sqlite3_bind_null(st, 4);
+			sqlite3_bind_int64(st, 5, x->seq);
+			sent++;
+		} else if (x->kind == RELAY_OUT_RETRY && x->attempts + 1 < r->o->max_attempts) {
+			char when[TIMEFMT_MICROS_LEN + 1];
+			uint64_t delay = backoff_ms(r->o, x->attempts + 1);
+			rfc3339_format_us(now_us + (int64_t)delay * 1000, when);
+			st = r->mark_retry;
+			bind_text(st, 1, x->error);
+			sqlite3_bind_text(st, 2, when, TIMEFMT_MICROS_LEN, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 3, x->seq);
+			resched++;
+		} else {
+			char reason[ERROR_TEXT_MAX + 64];
+			if (x->kind == RELAY_OUT_RETRY)
+				snprintf(reason, sizeof reason, "gave up after %u attempts: %s",
+					 x->attempts + 1, x->error ? x->error : "");
+			else
+				snprintf(reason, sizeof reason, "%s", x->error ? x->error : "");
+			st = r->mark_dead;
+			sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_int64(st, 2, x->seq);
+			dead++;
+		}
+		rc = step_done(st);
+		sqlite3_clear_bindings(st);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int status = db_fail(r, rc, "recording outcomes", err);
+		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+		r->flush_failed = 1;
+		return status;
+	}
+	for (size_t i = 0; i < r->n_out; i++) {
+		struct outcome *x = &r->out[i];
+		if (x->kind == RELAY_OUT_DEAD || (x->kind == RELAY_OUT_RETRY &&
+						  x->attempts + 1 >= r->o->max_attempts)) {
+			if (diag_verbosity >= 0)
+				diag_warn("%s: seq %lld is dead: %s", r->o->db, (long long)x->seq,
+					  x->error ? x->error : "");
+		} else if (x->kind == RELAY_OUT_RETRY) {
+			diag_debug("seq %lld rescheduled: %s", (long long)x->seq,
+				   x->error ? x->error : "");
+		}
+		free(x->error);
+	}
+	r->n_out = 0;
+	r->flush_failed = 0;
+	r->st->sent += sent;
+	r->st->rescheduled += resched;
+	r->st->dead += dead;
+	if (resched)
+		r->have_rescheduled = 1;
+	if (dead)
+		r->have_dead = 1;
+	r->last_flush_us = now_us;
+	return 0;
+}
+
+/* Flush when enough outcomes wait or the last flush is old enough. A
+ * failure is reported once per pass and retried at the next chance. */
+static void maybe_flush(struct relay *r)
+{
+	if (!r->n_out)
+		return;
+	int64_t now = timefmt_now_us();
+	if (r->n_out < OUTCOME_FLUSH_ROWS && now - r->last_flush_us < OUTCOME_FLUSH_MS * 1000)
+		return;
+	errinfo err;
+	int was_failed = r->flush_failed;
+	if (flush_outcomes(r, &err) != 0 && !was_failed)
+		diag_warn("%s (will retry)", err.text);
+}
+
+static struct slot *take_slot(struct relay *r)
+{
+	struct slot *s = r->free_slots;
+	if (s) {
+		r->free_slots = s->next_free;
+		s->in_use = 1;
+		r->inflight++;
+	}
+	return s;
+}
+
+/* A row that outbox(5) does not allow, or that cannot be sent at all:
+ * dead at once, with the reason. */
+static void row_dead(struct relay *r, int64_t seq, unsigned attempts, const char *why)
+{
+	relay_outcome o = { RELAY_OUT_DEAD, -1, -1, why };
+	if (push_outcome(r, seq, attempts, NULL, &o) != 0)
+		r->st->untouched++;
+}
+
+static int column_equals(sqlite3_stmt *st, int col, const char *p, size_t n)
+{
+	const unsigned char *v = sqlite3_column_text(st, col);
+	return v && (size_t)sqlite3_column_bytes(st, col) == n && memcmp(v, p, n) == 0;
+}
+
+/* Hand one due row to the sink; waits (serving outcomes) while the sink
+ * or the slot pool is full. Returns 0, or an exit code when the sink
+ * cannot go on. */
+static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned attempts,
+		      const binding *b, uint64_t keyhash, volatile sig_atomic_t *stop, errinfo *err)
+{
+	const char *event = (const char *)sqlite3_column_text(st, 3);
+	size_t event_len = (size_t)sqlite3_column_bytes(st, 3);
+	if (!event) {
+		row_dead(r, seq, attempts, "event: NULL (outbox(5) wants the event JSON)");
+		return 0;
+	}
+	int structured = r->o->mode == RELAY_MODE_BINDING ? b->mode == BINDING_MODE_STRUCTURED
+							 : r->o->mode == RELAY_MODE_STRUCTURED;
+	errinfo e;
+	int rc = cekafka_encode(&r->msg, event, event_len,
+				structured ? CEKAFKA_STRUCTURED : CEKAFKA_BINARY, &r->scratch, &e);
+	if (rc == EXIT_DATAERR) {
+		char why[sizeof e.text + 32];
+		snprintf(why, sizeof why, "event: %s", e.text);
+		row_dead(r, seq, attempts, why);
+		return 0;
+	}
+	if (rc)
+		return errinfo_set(err, rc, "%s", e.text);
+	/* outbox(5): the columns repeat the event's attributes. */
+	if (!column_equals(st, 1, r->msg.type, r->msg.type_len)) {
+		row_dead(r, seq, attempts, "type: the column differs from the event's type");
+		return 0;
+	}
+	const char *key = NULL;
+	size_t key_len = 0;
+	if (b->key == BINDING_KEY_PARTITIONKEY) {
+		key = r->msg.key;
+		key_len = r->msg.key_len;
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL ? !key || !column_equals(st, 2, key, key_len)
+							       : key != NULL) {
+			row_dead(r, seq, attempts,
+				 "partition_key: the column differs from the event's partitionkey");
+			return 0;
+		}
+	} else if (b->key == BINDING_KEY_ID || b->key == BINDING_KEY_SUBJECT ||
+		   b->key == BINDING_KEY_DATA) {
+		/* The binding keys on something other than partitionkey: the
+		 * rule needs the parsed event. */
+		cloudevent ev;
+		ce_error ce;
+		buf_reset(&r->keybuf);
+		if (ce_parse(&ev, event, event_len, &ce) != 0) {
+			row_dead(r, seq, attempts, ce.text);
+			return 0;
+		}
+		int k = bindings_key(b, &ev, &r->keybuf);
+		if (k < 0)
+			return errinfo_set(err, EXIT_SOFTWARE, "message key too large");
+		if (k == 1) {
+			key = r->keybuf.data;
+			key_len = r->keybuf.len;
+		}
+	}
+	if (cekafka_hop_headers(&r->msg, NULL, &e) != 0)
+		return errinfo_set(err, EXIT_SOFTWARE, "%s", e.text);
+	struct slot *s;
+	while (!(s = take_slot(r))) {
+		r->sink->ops->poll(r->sink, 100);
+		maybe_flush(r);
+		if (*stop)
+			return EXIT_TEMPFAIL;
+	}
+	s->seq = seq;
+	s->attempts = attempts;
+	s->keyhash = keyhash;
+	s->b = r->o->sink == RELAY_SINK_KAFKA ? b : NULL;
+	relay_item it = { b->topic, &r->msg, structured ? (const char *)r->msg.value : event,
+			  structured ? r->msg.value_len : event_len,
+			  structured, key, key_len, r->msg.hop_traceparent, NULL, s };
+	for (;;) {
+		rc = r->sink->ops->submit(r->sink, &it, err);
+		if (rc != EXIT_TEMPFAIL)
+			break;
+		r->sink->ops->poll(r->sink, 100);
+		maybe_flush(r);
+		if (*stop) {
+			relay_outcome o = { RELAY_OUT_UNTOUCHED, -1, -1, NULL };
+			on_done(r, s, &o);
+			return EXIT_TEMPFAIL;
+		}
+	}
+	if (rc) {
+		relay_outcome o = { RELAY_OUT_UNTOUCHED, -1, -1, NULL };
+		on_done(r, s, &o);
+		r->sink_failed = 1;
+	}
+	return rc;
+}
+
+/* Decide what to do with one pending row. */
+static int handle_row(struct relay *r, sqlite3_stmt *st, const char *now,
+		      volatile sig_atomic_t *stop, errinfo *err)
+{
+	int64_t seq = sqlite3_column_int64(st, 0);
+	unsigned attempts = (unsigned)sqlite3_column_int(st, 4);
+	uint64_t keyhash = 0;
+	if (r->o->ordering && sqlite3_column_type(st, 2) != SQLITE_NULL)
+		keyhash = hash_bytes((const char *)sqlite3_column_text(st, 2),
+				     (size_t)sqlite3_column_bytes(st, 2));
+	const unsigned char *next = sqlite3_column_text(st, 5);
+	if (next && strcmp((const char *)next, now) > 0) {
+		/* Not due: a retry waits. Later rows of its key wait too. */
+		if (keyhash)
+			(void)hashset_add(&r->blocked, keyhash);
+		return 0;
+	}
+	if (keyhash && hashset_has(&r->blocked, keyhash)) {
+		r->st->blocked++;
+		r->have_blocked = 1;
+		return 0;
+	}
+	const char *type = (const char *)sqlite3_column_text(st, 1);
+	size_t type_len = (size_t)sqlite3_column_bytes(st, 1);
+	const binding *b = type ? bindings_resolve(r->o->bindings, type, type_len) : NULL;
+	if (!b) {
+		r->st->unbound++;
+		r->have_unbound = 1;
+		if (keyhash)
+			(void)hashset_add(&r->blocked, keyhash);
+		if (hashset_add(&r->warned, hash_bytes(type ? type : "", type_len)) == 1)
+			diag_warn("%s: type %.*s has no binding in %s: its rows stay pending",
+				  r->o->db, (int)(type_len > 200 ? 200 : type_len), type ? type : "",
+				  bindings_source(r->o->bindings));
+		return 0;
+	}
+	return submit_row(r, st, seq, attempts, b, keyhash, stop, err);
+}
+
+/* Wait for every outcome in flight, bounded by limit_ms when stopping. */
+static void drain(struct relay *r, volatile sig_atomic_t *stop)
+{
+	int64_t deadline = 0;
+	int purged = 0;
+	while (r->inflight) {
+		if (*stop && !deadline)
+			deadline = timefmt_now_us() + (int64_t)r->o->drain_timeout_ms * 1000;
+		if (deadline && !purged && timefmt_now_us() >= deadline) {
+			r->sink->ops->purge(r->sink);
+			purged = 1;
+		}
+		r->sink->ops->poll(r->sink, 50);
+		maybe_flush(r);
+	}
+}
+
+/* One pass over the pending rows. */
+static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
+{
+	int64_t after = 0;
+	int status = 0;
+	hashset_clear(&r->blocked);
+	r->st->passes++;
+	while (!*stop && !status) {
+		char now[TIMEFMT_MICROS_LEN + 1];
+		rfc3339_format_us(timefmt_now_us(), now);
+		sqlite3_stmt *st = r->fetch;
+		sqlite3_bind_int64(st, 1, after);
+		sqlite3_bind_int(st, 2, (int)r->o->batch);
+		if (!r->o->ordering)
+			sqlite3_bind_text(st, 3, now, TIMEFMT_MICROS_LEN, SQLITE_TRANSIENT);
+		int rows = 0, rc;
+		while (!status && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			rows++;
+			after = sqlite3_column_int64(st, 0);
+			status = handle_row(r, st, now, stop, err);
+		}
+		if (!status && rc != SQLITE_DONE)
+			status = db_fail(r, rc, "reading pending rows", err);
+		sqlite3_reset(st);
+		if (status || !rows)
+			break;
+		r->sink->ops->poll(r->sink, 0);
+		maybe_flush(r);
+	}
+	drain(r, stop);
+	if (r->n_out) {
+		errinfo e;
+		int fs = flush_outcomes(r, &e);
+		if (fs && !status) {
+			*err = e;
+			status = fs;
+		} else if (fs) {
+			diag_errinfo(&e);
+		}
+	}
+	return status;
+}
+
+/* Microseconds until the earliest retry is due, or -1 when none waits. */
+static int64_t until_next_due(struct relay *r)
+{
+	int64_t wait = -1;
+	if (sqlite3_step(r->next_due) == SQLITE_ROW && sqlite3_column_type(r->next_due, 0) != SQLITE_NULL) {
+		int64_t at;
+		const char *t = (const char *)sqlite3_column_text(r->next_due, 0);
+		if (rfc3339_parse_us(t, strlen(t), &at) == 0) {
+			wait = at - timefmt_now_us();
+			if (wait < 0)
+				wait = 0;
+		}
+	}
+	sqlite3_reset(r->next_due);
+	return wait;
+}
+
+/* Run mode: sleep until the database changes, a retry is due, the
+ * interval passes, or a signal comes. */
+static void idle(struct relay *r, dbwatch *w, volatile sig_atomic_t *stop)
+{
+	int64_t wait_us = (int64_t)r->o->interval_ms * 1000;
+	int64_t due = until_next_due(r);
+	if (due >= 0 && due < wait_us)
+		wait_us = due + 1000;
+	int64_t until = timefmt_now_us() + wait_us;
+	while (!*stop) {
+		int64_t left = until - timefmt_now_us();
+		if (left <= 0)
+			return;
+		/* Short slices bound how late a signal that lands just before
+		 * poll() is seen. */
+		int ms = left > 200000 ? 200 : (int)((left + 999) / 1000);
+		struct pollfd p = { dbwatch_fd(w), POLLIN, 0 };
+		int n = poll(&p, p.fd >= 0 ? 1 : 0, ms);
+		if (n > 0 && dbwatch_drain(w))
+			return;
+	}
+}
+
+static int open_store(struct relay *r, errinfo *err)
+{
+	struct stat sb;
+	if (stat(r->o->db, &sb) != 0) {
+		int e = errno;
+		return errinfo_set(err, exitcode_for_open(e), "%s: %s", r->o->db, strerror(e));
+	}
+	outbox_options opt = { 0 };
+	opt.table = r->o->table;
+	opt.busy_ms = r->o->busy_ms;
+	opt.no_create = 1;
+	r->ob = outbox_open(r->o->db, &opt, err);
+	if (!r->ob)
+		return err->code ? err->code : EXIT_SOFTWARE;
+	r->db = outbox_db(r->ob);
+	snprintf(r->qtable, sizeof r->qtable, "\"%s\"", r->o->table ? r->o->table : OUTBOX_DEFAULT_TABLE);
+	int rc = sqlite3_exec(r->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(r, rc, "setting synchronous", err);
+	return prepare_all(r, err);
+}
+
+static int open_sink(struct relay *r, errinfo *err)
+{
+	switch (r->o->sink) {
+	case RELAY_SINK_KAFKA:
+		r->sink = relay_kafka_open(r->o->kc, on_done, r, err);
+		break;
+	case RELAY_SINK_STDOUT:
+		r->sink = relay_stdout_open(r->o->out, on_done, r, err);
+		break;
+	case RELAY_SINK_HTTP:
+		r->sink = relay_http_open(r->o->url, r->o->http_timeout_ms, on_done, r, err);
+		break;
+	}
+	return r->sink ? 0 : err->code ? err->code : EXIT_SOFTWARE;
+}
+
+static void close_relay(struct relay *r)
+{
+	if (r->sink)
+		r->sink->ops->close(r->sink);
+	sqlite3_finalize(r->fetch);
+	sqlite3_finalize(r->mark_sent);
+	sqlite3_finalize(r->mark_retry);
+	sqlite3_finalize(r->mark_dead);
+	sqlite3_finalize(r->next_due);
+	outbox_close(r->ob);
+	for (size_t i = 0; i < r->n_out; i++)
+		free(r->out[i].error);
+	free(r->out);
+	free(r->slots);
+	free(r->blocked.cell);
+	free(r->warned.cell);
+	buf_free(&r->scratch);
+	buf_free(&r->keybuf);
+}
+
+static int final_status(const struct relay *r, int status)
+{
+	if (status)
+		return status;
+	if (r->have_unbound)
+		return EXIT_CONFIG;
+	if (r->have_rescheduled || r->have_blocked || r->flush_failed || r->st->untouched)
+		return EXIT_TEMPFAIL;
+	if (r->have_dead)
+		return EXIT_DATAERR;
+	return 0;
+}
+
+int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *st, errinfo *err)
+{
+	struct relay r;
+	memset(&r, 0, sizeof r);
+	memset(st, 0, sizeof *st);
+	errinfo_clear(err);
+	r.o = o;
+	r.st = st;
+	buf_init(&r.scratch, 2 * (size_t)MAX_EVENT_BYTES + 4096);
+	buf_init(&r.keybuf, MAX_EVENT_BYTES);
+	size_t nslots = o->max_inflight ? o->max_inflight : RELAY_DEFAULT_INFLIGHT;
+	r.slots = calloc(nslots, sizeof *r.slots);
+	if (!r.slots) {
+		close_relay(&r);
+		return errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+	}
+	for (size_t i = nslots; i-- > 0;) {
+		r.slots[i].next_free = r.free_slots;
+		r.free_slots = &r.slots[i];
+	}
+	int status = open_store(&r, err);
+	if (!status)
+		status = open_sink(&r, err);
+	if (!status && o->once) {
+		status = r.sink->ops->reachable(r.sink, o->connect_timeout_ms, err);
+	} else if (!status) {
+		errinfo e;
+		if (r.sink->ops->reachable(r.sink, o->connect_timeout_ms, &e) != 0)
+			diag_warn("%s (will keep trying)", e.text);
+	}
+	dbwatch w = { -1, "", "" };
+	if (!status && !o->once) {
+		errinfo e;
+		if (dbwatch_open(&w, o->db, &e) != 0)
+			diag_warn("%s: polling every %llu ms instead", e.text,
+				  (unsigned long long)o->interval_ms);
+	}
+	r.last_flush_us = timefmt_now_us();
+	while (!status) {
+		status = pass(&r, stop, err);
+		if (status || o->once || *stop || r.sink_failed)
+			break;
+		if (r.sink->ops->broken(r.sink)) {
+			r.sink->ops->close(r.sink);
+			r.sink = NULL;
+			status = open_sink(&r, err);
+			continue;
+		}
+		idle(&r, &w, stop);
+		if (*stop)
+			break;
+		if (r.flush_failed) {
+			errinfo e;
+			if (flush_outcomes(&r, &e) != 0)
+				diag_warn("%s (will retry)", e.text);
+		}
+		/* A long-running daemon reports each pass's troubles afresh. */
+		r.have_blocked = r.have_rescheduled = r.have_dead = r.have_unbound = 0;
+	}
+	dbwatch_close(&w);
+	status = final_status(&r, status);
+	close_relay(&r);
+	return status;
+}

@@ -1,0 +1,91 @@
+/* relay_sink.h - where outbox-relay hands its messages: the interface
+ * between the relay engine (relay.c) and each destination (relay_kafka.c,
+ * relay_stdout.c, relay_http.c).
+ *
+ * A sink takes one message at a time with submit() and reports its
+ * outcome through the done callback it was opened with, exactly once per
+ * accepted message: at once (stdout, HTTP) or later from poll() (Kafka
+ * delivery reports). The engine never marks a row from anything but that
+ * callback.
+ *
+ * Ownership: everything a relay_item points to is only borrowed for the
+ * submit() call; a sink that keeps the bytes copies them. The token is
+ * the engine's and is handed back untouched. A sink owns its own
+ * resources; close() releases them (after which done is never called).
+ */
+#ifndef RELAY_SINK_H
+#define RELAY_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cekafka.h"
+#include "diag.h"
+#include "kafkaconf.h"
+#include "outbuf.h"
+
+typedef struct relay_item {
+	const char *topic;            /* NUL-terminated; Kafka only */
+	const cekafka_msg *msg;       /* headers, value, key (Kafka, HTTP binary) */
+	const char *event;            /* the canonical event (stdout, HTTP structured) */
+	size_t event_len;
+	int structured;               /* content mode */
+	const char *key;              /* message key, or NULL for none */
+	size_t key_len;
+	const char *traceparent;      /* the hop's plain traceparent header, or NULL */
+	const char *tracestate;       /* the hop's tracestate header, or NULL */
+	void *token;                  /* handed back in the outcome */
+} relay_item;
+
+enum relay_outcome_kind {
+	RELAY_OUT_SENT = 0,   /* delivered: mark sent */
+	RELAY_OUT_RETRY,      /* failed, may succeed later: reschedule */
+	RELAY_OUT_DEAD,       /* failed, cannot succeed: mark dead */
+	RELAY_OUT_UNTOUCHED   /* outcome unknown (purged at exit): leave pending */
+};
+
+typedef struct relay_outcome {
+	enum relay_outcome_kind kind;
+	int32_t partition; /* SENT to Kafka; -1 otherwise */
+	int64_t offset;    /* SENT to Kafka; -1 when unknown */
+	const char *error; /* RETRY/DEAD: the reason (copied by the callee) */
+} relay_outcome;
+
+typedef void relay_done_fn(void *ctx, void *token, const relay_outcome *o);
+
+typedef struct relay_sink relay_sink;
+
+typedef struct relay_sink_ops {
+	/* Accept one message. 0: accepted (its outcome will come through
+	 * done); EXIT_TEMPFAIL: full, poll and submit again; any other exit
+	 * code: the sink cannot go on (err set). A message the sink refuses
+	 * for its own sake (too large) is accepted and reported DEAD. */
+	int (*submit)(relay_sink *s, const relay_item *it, errinfo *err);
+	/* Serve outcomes, waiting up to timeout_ms for one (0: never wait).
+	 * Returns the number of messages still in flight. */
+	size_t (*poll)(relay_sink *s, int timeout_ms);
+	/* 0 when the destination answers within timeout_ms, else
+	 * EXIT_UNAVAILABLE/EXIT_NOPERM/EXIT_CONFIG with err set. */
+	int (*reachable)(relay_sink *s, uint64_t timeout_ms, errinfo *err);
+	/* Stop waiting: every message in flight is reported UNTOUCHED by the
+	 * next poll()s. */
+	void (*purge)(relay_sink *s);
+	/* 1 when the sink hit an error that needs it closed and opened again
+	 * (a fatal idempotent-producer error); its messages in flight have
+	 * been reported or will be by poll(). */
+	int (*broken)(relay_sink *s);
+	void (*close)(relay_sink *s);
+} relay_sink_ops;
+
+struct relay_sink {
+	const relay_sink_ops *ops;
+	relay_done_fn *done;
+	void *ctx;
+};
+
+relay_sink *relay_kafka_open(const kafkaconf *kc, relay_done_fn *done, void *ctx, errinfo *err);
+relay_sink *relay_stdout_open(outbuf *out, relay_done_fn *done, void *ctx, errinfo *err);
+relay_sink *relay_http_open(const char *url, uint64_t timeout_ms, relay_done_fn *done, void *ctx,
+			    errinfo *err);
+
+#endif

@@ -149,6 +149,7 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	m->key = m->traceparent = m->tracestate = m->type = NULL;
 	m->key_len = m->traceparent_len = m->tracestate_len = m->type_len = 0;
 	m->hop_traceparent[0] = '\0';
+	m->mode = mode;
 
 	int r = ce_parse_line(&ev, event, len, err);
 	if (r != 0)
@@ -164,25 +165,25 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 
 	const ce_attr *core[8] = {&ev.specversion, &ev.id, &ev.source, &ev.type,
 				  &ev.subject, &ev.time, &ev.datacontenttype, &ev.dataschema};
-	const char *ct = NULL;
-	size_t ct_len = 0;
-	for (int i = 0; i < 8; i++) {
-		const ce_attr *a = core[i];
-		if (!a->value.p)
-			continue;
-		const char *p;
-		size_t n;
-		attr_text(a->value, a->type, scratch, &p, &n);
-		if (i == 3) {
-			m->type = p;
-			m->type_len = n;
-		} else if (i == 6) {
-			ct = p;
-			ct_len = n;
-		}
-		if (mode == CEKAFKA_BINARY)
-			add_header(m, core_header[i], strlen(core_header[i]), p, n);
-	}
+	const char *text[8];
+	size_t text_len[8];
+	for (int i = 0; i < 8; i++)
+		if (core[i]->value.p)
+			attr_text(core[i]->value, core[i]->type, scratch, &text[i], &text_len[i]);
+	m->type = text[3];
+	m->type_len = text_len[3];
+	const char *ct = ev.datacontenttype.value.p ? text[6] : NULL;
+	size_t ct_len = ct ? text_len[6] : 0;
+	/* A content-type starting application/cloudevents means structured
+	 * mode to every receiver: such an event goes structured. */
+	if (ct && iprefix(ct, ct_len, "application/cloudevents"))
+		mode = CEKAFKA_STRUCTURED;
+	m->mode = mode;
+	if (mode == CEKAFKA_BINARY)
+		for (int i = 0; i < 8; i++)
+			if (core[i]->value.p)
+				add_header(m, core_header[i], strlen(core_header[i]), text[i],
+					   text_len[i]);
 
 	for (size_t i = 0; i < ev.n_ext; i++) {
 		const ce_attr *a = &ev.ext[i];
@@ -558,7 +559,9 @@ static int escapes_canonical(json_span tok)
 		 * plain valid token holds none of them unescaped. */
 		return 1;
 	}
-	buf d = BUF_INIT(0), e = BUF_INIT(0);
+	buf d, e;
+	buf_init(&d, 0);
+	buf_init(&e, 0);
 	int same = json_string_decode(tok, &d) == 0 &&
 		   json_string_encode(&e, d.data ? d.data : "", d.len) == 0 && e.len == tok.n &&
 		   memcmp(e.data, tok.p, tok.n) == 0;
@@ -571,20 +574,27 @@ int cekafka_binary_lossless(const cloudevent *ev)
 {
 	const ce_attr *core[8] = {&ev->specversion, &ev->id, &ev->source, &ev->type,
 				  &ev->subject, &ev->time, &ev->datacontenttype, &ev->dataschema};
-	for (int i = 0; i < 8; i++)
-		if (core[i]->value.p && !escapes_canonical(core[i]->value))
-			return 0;
-	for (size_t i = 0; i < ev->n_ext; i++) {
-		if (ev->ext[i].type != JSON_STRING || !escapes_canonical(ev->ext[i].value))
-			return 0; /* rules 1 and 2 */
-	}
-	if (ev->data_kind == CE_DATA_NONE)
-		return 1;
-	buf ct = BUF_INIT(0), bytes = BUF_INIT(0);
+	buf ct, bytes;
+	buf_init(&ct, 0);
+	buf_init(&bytes, 0);
 	int ok = 0;
 	if (ev->datacontenttype.value.p && json_string_decode(ev->datacontenttype.value, &ct) != 0)
 		goto done;
 	const char *ctp = ev->datacontenttype.value.p ? (ct.data ? ct.data : "") : NULL;
+	if (ctp && iprefix(ctp, ct.len, "application/cloudevents")) {
+		ok = 1; /* sent in structured mode */
+		goto done;
+	}
+	for (int i = 0; i < 8; i++)
+		if (core[i]->value.p && !escapes_canonical(core[i]->value))
+			goto done;
+	for (size_t i = 0; i < ev->n_ext; i++)
+		if (ev->ext[i].type != JSON_STRING || !escapes_canonical(ev->ext[i].value))
+			goto done; /* rules 1 and 2 */
+	if (ev->data_kind == CE_DATA_NONE) {
+		ok = 1;
+		goto done;
+	}
 	int is_json = ce_content_type_is_json(ctp, ct.len);
 	int is_text = ctp && ct_is_text(ctp, ct.len);
 	if (ce_data_bytes(ev, &bytes) != 0)

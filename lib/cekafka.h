@@ -13,7 +13,8 @@
  * itself; cekafka_hop_headers takes the msg (it reads the event's trace
  * context from it) and optionally returns the hop's context; value is NULL
  * exactly when the event has no data (present but empty data gives a
- * non-NULL value of length 0); cekafka_binary_lossless() states the
+ * non-NULL value of length 0); m->mode says which mode was used (see
+ * the application/cloudevents rule below); cekafka_binary_lossless() states the
  * round-trip rule below as code.
  *
  * Encoding (event -> Kafka message), from one event in the JSON format:
@@ -31,6 +32,10 @@
  *    UTF-8: strings decoded from their JSON escapes, integers in decimal as
  *    written, booleans true/false. No percent-encoding: the Kafka binding
  *    (unlike HTTP) says only that header values are UTF-8 strings.
+ *    An event whose datacontenttype starts with application/cloudevents
+ *    (an event carrying an event) is sent in structured mode even when
+ *    binary is asked for: in binary mode its content-type header would
+ *    make every receiver read the data as the event (m->mode tells).
  *  - Structured mode: value = the event in canonical JSON (the input
  *    itself when it already is canonical, else a canonical copy in
  *    scratch); one header content-type: application/cloudevents+json;
@@ -79,6 +84,7 @@
  *     back as a data string (text/ types) or as data_base64 of its JSON
  *     text; a data string under a non-JSON, non-text/ datacontenttype comes
  *     back as data_base64 of its bytes.
+ * (An event sent structured instead of binary, see above, is lossless.)
  * cekafka_binary_lossless() answers this list for one event.
  */
 #ifndef CEKAFKA_H
@@ -120,6 +126,7 @@ typedef struct cekafka_msg {
 	size_t tracestate_len;
 	const char *type; /* decoded type, for routing */
 	size_t type_len;
+	enum cekafka_mode mode; /* the mode used: see cekafka_encode */
 	char hop_traceparent[TRACEPARENT_LEN + 1]; /* set by cekafka_hop_headers */
 } cekafka_msg;
 

@@ -3,13 +3,12 @@
  * One thread. A pass reads pending rows in seq order, batch by batch,
  * past the last seq it read (so rows in flight are never read twice), and
  * hands every due row to the sink. Outcomes arrive through on_done() and
- * wait in a list until flush_outcomes() writes them in one short write
- * transaction: every OUTCOME_FLUSH_MS, when OUTCOME_FLUSH_ROWS are
- * waiting, and at the end of the pass once nothing is in flight. A new
- * pass starts from the first pending row again, so rows that became due
- * meanwhile are picked up; a pass never starts while anything of the last
- * one is in flight, which is what keeps a row from being handed over
- * twice.
+ * go to the writer thread (relay_writer.h), which records them in grouped
+ * transactions on its own connection while this thread reads and hands
+ * over the next rows. A new pass starts from the first pending row again,
+ * so rows that became due meanwhile are picked up; a pass never starts
+ * while anything of the last one is in flight or unrecorded, which is
+ * what keeps a row from being handed over twice.
  *
  * Ordering: rows are handed over in seq order, and the sink keeps that
  * order per key (librdkafka's idempotent producer does, per partition).
@@ -17,11 +16,6 @@
  * earlier pending row that is not due, unbound, or failed in this pass
  * waits. Keys are tracked by a 64-bit hash; a collision only holds an
  * innocent row back until the next pass.
- *
- * Marking a row uses the connection's synchronous=NORMAL: a sent mark
- * lost to a power cut makes the row go out again (a duplicate with the
- * same id, which at-least-once allows), never a loss; that saves an fsync
- * per transaction.
  */
 #include "relay.h"
 #include "cekafka.h"
@@ -30,6 +24,7 @@
 #include "outbox.h"
 #include "rand.h"
 #include "relay_sink.h"
+#include "relay_writer.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -41,8 +36,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define OUTCOME_FLUSH_MS 50
-#define OUTCOME_FLUSH_ROWS 8192
 #define MAX_EVENT_BYTES (64u * 1024 * 1024)
 #define ERROR_TEXT_MAX 400
 
@@ -54,17 +47,6 @@ struct slot {
 	const binding *b;   /* NULL for sinks without topics */
 	int in_use;
 	struct slot *next_free;
-};
-
-/* One outcome waiting to be written. */
-struct outcome {
-	int64_t seq;
-	enum relay_outcome_kind kind;
-	unsigned attempts; /* attempts before this one */
-	int32_t partition;
-	int64_t offset;
-	const char *topic; /* the binding's (lives as long as the bindings) */
-	char *error;       /* RETRY/DEAD: owned */
 };
 
 /* A set of 64-bit hashes (open addressing; 0 marks an empty cell). */
@@ -79,20 +61,20 @@ struct relay {
 	outbox *ob;
 	sqlite3 *db;
 	char qtable[OUTBOX_TABLE_MAX + 3];
-	sqlite3_stmt *fetch, *mark_sent, *mark_retry, *mark_dead, *next_due;
+	sqlite3_stmt *fetch, *next_due;
 	relay_sink *sink;
+	relay_writer *writer;
 	struct slot *slots;
 	struct slot *free_slots;
 	size_t inflight;
-	struct outcome *out;
+	relay_mark *out;         /* outcomes not yet handed to the writer */
 	size_t n_out, cap_out;
-	int64_t last_flush_us;
 	struct hashset blocked;  /* keys held back in this pass */
 	struct hashset warned;   /* unbound types already warned about */
 	buf scratch;
 	buf keybuf;              /* message keys from rules other than partitionkey */
 	cekafka_msg msg;
-	int flush_failed;        /* outcomes could not be written (locked) */
+	int write_failed;        /* outcomes could not be recorded */
 	int sink_failed;         /* the sink stopped (e.g. stdout closed) */
 	int have_unbound, have_blocked, have_rescheduled, have_dead;
 };
@@ -228,22 +210,6 @@ static int prepare_all(struct relay *r, errinfo *err)
 		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
 	int s = prepare(r, &r->fetch, r->o->ordering ? fetch_all : fetch_due, err);
 	if (!s)
-		s = prepare(r, &r->mark_sent,
-			    "UPDATE %s SET status = 'sent', attempts = attempts + 1, sent_at = ?1, "
-			    "topic = ?2, kafka_partition = ?3, kafka_offset = ?4, last_error = NULL, "
-			    "next_attempt_at = NULL WHERE seq = ?5 AND status = 'pending'",
-			    err);
-	if (!s)
-		s = prepare(r, &r->mark_retry,
-			    "UPDATE %s SET attempts = attempts + 1, last_error = ?1, "
-			    "next_attempt_at = ?2 WHERE seq = ?3 AND status = 'pending'",
-			    err);
-	if (!s)
-		s = prepare(r, &r->mark_dead,
-			    "UPDATE %s SET status = 'dead', attempts = attempts + 1, last_error = ?1, "
-			    "next_attempt_at = NULL WHERE seq = ?2 AND status = 'pending'",
-			    err);
-	if (!s)
 		s = prepare(r, &r->next_due,
 			    "SELECT min(next_attempt_at) FROM %s WHERE status = 'pending' "
 			    "AND next_attempt_at IS NOT NULL",
@@ -251,44 +217,18 @@ static int prepare_all(struct relay *r, errinfo *err)
 	return s;
 }
 
-/* Backoff before attempt n+1 after n failed ones: a random delay between
- * MIN and the exponential ceiling min(MAX, MIN * 2^(n-1)) ("full jitter"
- * above the floor, so retries of many rows spread out and none comes
- * sooner than MIN). */
-static uint64_t backoff_ms(const relay_options *o, unsigned failed)
-{
-	uint64_t ceil = o->backoff_min_ms;
-	for (unsigned i = 1; i < failed && ceil < o->backoff_max_ms; i++)
-		ceil *= 2;
-	if (ceil > o->backoff_max_ms)
-		ceil = o->backoff_max_ms;
-	if (ceil <= o->backoff_min_ms)
-		return o->backoff_min_ms;
-	uint64_t rnd = 0;
-	if (rand_bytes(&rnd, sizeof rnd) != 0)
-		return ceil;
-	return o->backoff_min_ms + rnd % (ceil - o->backoff_min_ms + 1);
-}
-
-static void set_error_text(char **dst, const char *text)
-{
-	char tmp[ERROR_TEXT_MAX + 1];
-	snprintf(tmp, sizeof tmp, "%s", text ? text : "unknown error");
-	*dst = strdup(tmp);
-}
-
 static int push_outcome(struct relay *r, int64_t seq, unsigned attempts, const binding *b,
 			const relay_outcome *o)
 {
 	if (r->n_out == r->cap_out) {
 		size_t cap = r->cap_out ? r->cap_out * 2 : 1024;
-		struct outcome *p = realloc(r->out, cap * sizeof *p);
+		relay_mark *p = realloc(r->out, cap * sizeof *p);
 		if (!p)
 			return -1;
 		r->out = p;
 		r->cap_out = cap;
 	}
-	struct outcome *x = &r->out[r->n_out++];
+	relay_mark *x = &r->out[r->n_out++];
 	x->seq = seq;
 	x->kind = o->kind;
 	x->attempts = attempts;
@@ -296,8 +236,11 @@ static int push_outcome(struct relay *r, int64_t seq, unsigned attempts, const b
 	x->offset = o->offset;
 	x->topic = b ? b->topic : NULL;
 	x->error = NULL;
-	if (o->kind == RELAY_OUT_RETRY || o->kind == RELAY_OUT_DEAD)
-		set_error_text(&x->error, o->error);
+	if (o->kind == RELAY_OUT_RETRY || o->kind == RELAY_OUT_DEAD) {
+		char tmp[ERROR_TEXT_MAX + 1];
+		snprintf(tmp, sizeof tmp, "%s", o->error ? o->error : "unknown error");
+		x->error = strdup(tmp);
+	}
 	return 0;
 }
 
@@ -321,122 +264,18 @@ static void on_done(void *ctx, void *token, const relay_outcome *o)
 	r->inflight--;
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *s)
-{
-	return s ? sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(st, i);
-}
-
-static int step_done(sqlite3_stmt *st)
-{
-	int rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
-}
-
-/* Write every waiting outcome in one transaction. On failure (locked past
- * the busy timeout, disk full) nothing is written and the outcomes stay
- * waiting for the next try. */
-static int flush_outcomes(struct relay *r, errinfo *err)
+/* Hand the outcomes gathered so far to the writer thread. */
+static void hand_over(struct relay *r)
 {
 	if (!r->n_out)
-		return 0;
-	char now[TIMEFMT_MICROS_LEN + 1];
-	int64_t now_us = timefmt_now_us();
-	rfc3339_format_us(now_us, now);
-	int rc = sqlite3_exec(r->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		r->flush_failed = 1;
-		return db_fail(r, rc, "recording outcomes", err);
-	}
-	unsigned long sent = 0, resched = 0, dead = 0;
-	for (size_t i = 0; i < r->n_out && rc == SQLITE_OK; i++) {
-		struct outcome *x = &r->out[i];
-		sqlite3_stmt *st;
-		if (x->kind == RELAY_OUT_SENT) {
-			st = r->mark_sent;
-			sqlite3_bind_text(st, 1, now, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
-			bind_text(st, 2, x->topic);
-			if (x->partition >= 0)
-				sqlite3_bind_int(st, 3, x->partition);
-			else
-				sqlite3_bind_null(st, 3);
-			if (x->offset >= 0)
-				sqlite3_bind_int64(st, 4, x->offset);
-			else
-				sqlite3_bind_null(st, 4);
-			sqlite3_bind_int64(st, 5, x->seq);
-			sent++;
-		} else if (x->kind == RELAY_OUT_RETRY && x->attempts + 1 < r->o->max_attempts) {
-			char when[TIMEFMT_MICROS_LEN + 1];
-			uint64_t delay = backoff_ms(r->o, x->attempts + 1);
-			rfc3339_format_us(now_us + (int64_t)delay * 1000, when);
-			st = r->mark_retry;
-			bind_text(st, 1, x->error);
-			sqlite3_bind_text(st, 2, when, TIMEFMT_MICROS_LEN, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 3, x->seq);
-			resched++;
-		} else {
-			char reason[ERROR_TEXT_MAX + 64];
-			if (x->kind == RELAY_OUT_RETRY)
-				snprintf(reason, sizeof reason, "gave up after %u attempts: %s",
-					 x->attempts + 1, x->error ? x->error : "");
-			else
-				snprintf(reason, sizeof reason, "%s", x->error ? x->error : "");
-			st = r->mark_dead;
-			sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
-			sqlite3_bind_int64(st, 2, x->seq);
-			dead++;
-		}
-		rc = step_done(st);
-		sqlite3_clear_bindings(st);
-	}
-	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
-	if (rc != SQLITE_OK) {
-		int status = db_fail(r, rc, "recording outcomes", err);
-		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-		r->flush_failed = 1;
-		return status;
-	}
-	for (size_t i = 0; i < r->n_out; i++) {
-		struct outcome *x = &r->out[i];
-		if (x->kind == RELAY_OUT_DEAD || (x->kind == RELAY_OUT_RETRY &&
-						  x->attempts + 1 >= r->o->max_attempts)) {
-			if (diag_verbosity >= 0)
-				diag_warn("%s: seq %lld is dead: %s", r->o->db, (long long)x->seq,
-					  x->error ? x->error : "");
-		} else if (x->kind == RELAY_OUT_RETRY) {
-			diag_debug("seq %lld rescheduled: %s", (long long)x->seq,
-				   x->error ? x->error : "");
-		}
-		free(x->error);
+		return;
+	if (relay_writer_put(r->writer, r->out, r->n_out) != 0) {
+		/* Out of memory: those rows stay pending and go out again. */
+		for (size_t i = 0; i < r->n_out; i++)
+			free(r->out[i].error);
+		r->st->untouched += r->n_out;
 	}
 	r->n_out = 0;
-	r->flush_failed = 0;
-	r->st->sent += sent;
-	r->st->rescheduled += resched;
-	r->st->dead += dead;
-	if (resched)
-		r->have_rescheduled = 1;
-	if (dead)
-		r->have_dead = 1;
-	r->last_flush_us = now_us;
-	return 0;
-}
-
-/* Flush when enough outcomes wait or the last flush is old enough. A
- * failure is reported once per pass and retried at the next chance. */
-static void maybe_flush(struct relay *r)
-{
-	if (!r->n_out)
-		return;
-	int64_t now = timefmt_now_us();
-	if (r->n_out < OUTCOME_FLUSH_ROWS && now - r->last_flush_us < OUTCOME_FLUSH_MS * 1000)
-		return;
-	errinfo err;
-	int was_failed = r->flush_failed;
-	if (flush_outcomes(r, &err) != 0 && !was_failed)
-		diag_warn("%s (will retry)", err.text);
 }
 
 static struct slot *take_slot(struct relay *r)
@@ -530,7 +369,7 @@ static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned a
 	struct slot *s;
 	while (!(s = take_slot(r))) {
 		r->sink->ops->poll(r->sink, 100);
-		maybe_flush(r);
+		hand_over(r);
 		if (*stop)
 			return EXIT_TEMPFAIL;
 	}
@@ -546,7 +385,7 @@ static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned a
 		if (rc != EXIT_TEMPFAIL)
 			break;
 		r->sink->ops->poll(r->sink, 100);
-		maybe_flush(r);
+		hand_over(r);
 		if (*stop) {
 			relay_outcome o = { RELAY_OUT_UNTOUCHED, -1, -1, NULL };
 			on_done(r, s, &o);
@@ -613,7 +452,7 @@ static void drain(struct relay *r, volatile sig_atomic_t *stop)
 			purged = 1;
 		}
 		r->sink->ops->poll(r->sink, 50);
-		maybe_flush(r);
+		hand_over(r);
 	}
 }
 
@@ -633,10 +472,17 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 		if (!r->o->ordering)
 			sqlite3_bind_text(st, 3, now, TIMEFMT_MICROS_LEN, SQLITE_TRANSIENT);
 		int rows = 0, rc;
-		while (!status && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int broken = 0;
+		while (!status && !broken && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			rows++;
 			after = sqlite3_column_int64(st, 0);
 			status = handle_row(r, st, now, stop, err);
+			/* A producer that must be replaced takes no more rows. */
+			broken = r->sink->ops->broken(r->sink);
+		}
+		if (broken) {
+			sqlite3_reset(st);
+			break;
 		}
 		if (!status && rc != SQLITE_DONE)
 			status = db_fail(r, rc, "reading pending rows", err);
@@ -644,19 +490,31 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 		if (status || !rows)
 			break;
 		r->sink->ops->poll(r->sink, 0);
-		maybe_flush(r);
+		hand_over(r);
 	}
 	drain(r, stop);
-	if (r->n_out) {
-		errinfo e;
-		int fs = flush_outcomes(r, &e);
-		if (fs && !status) {
+	hand_over(r);
+	/* Every outcome recorded before the next pass reads the table. */
+	errinfo e;
+	int ws = relay_writer_sync(r->writer, r->o->once || *stop, &e);
+	if (ws) {
+		r->write_failed = 1;
+		if (!status) {
 			*err = e;
-			status = fs;
-		} else if (fs) {
+			status = ws;
+		} else {
 			diag_errinfo(&e);
 		}
 	}
+	unsigned long sent, resched, dead;
+	relay_writer_counts(r->writer, &sent, &resched, &dead);
+	if (resched > r->st->rescheduled)
+		r->have_rescheduled = 1;
+	if (dead > r->st->dead)
+		r->have_dead = 1;
+	r->st->sent = sent;
+	r->st->rescheduled = resched;
+	r->st->dead = dead;
 	return status;
 }
 
@@ -743,9 +601,7 @@ static void close_relay(struct relay *r)
 	if (r->sink)
 		r->sink->ops->close(r->sink);
 	sqlite3_finalize(r->fetch);
-	sqlite3_finalize(r->mark_sent);
-	sqlite3_finalize(r->mark_retry);
-	sqlite3_finalize(r->mark_dead);
+	relay_writer_close(r->writer);
 	sqlite3_finalize(r->next_due);
 	outbox_close(r->ob);
 	for (size_t i = 0; i < r->n_out; i++)
@@ -764,7 +620,7 @@ static int final_status(const struct relay *r, int status)
 		return status;
 	if (r->have_unbound)
 		return EXIT_CONFIG;
-	if (r->have_rescheduled || r->have_blocked || r->flush_failed || r->st->untouched)
+	if (r->have_rescheduled || r->have_blocked || r->write_failed || r->st->untouched)
 		return EXIT_TEMPFAIL;
 	if (r->have_dead)
 		return EXIT_DATAERR;
@@ -792,6 +648,11 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 		r.free_slots = &r.slots[i];
 	}
 	int status = open_store(&r, err);
+	if (!status) {
+		r.writer = relay_writer_open(o, r.qtable, err);
+		if (!r.writer)
+			status = err->code ? err->code : EXIT_SOFTWARE;
+	}
 	if (!status)
 		status = open_sink(&r, err);
 	if (!status && o->once) {
@@ -808,7 +669,6 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 			diag_warn("%s: polling every %llu ms instead", e.text,
 				  (unsigned long long)o->interval_ms);
 	}
-	r.last_flush_us = timefmt_now_us();
 	while (!status) {
 		status = pass(&r, stop, err);
 		if (status || o->once || *stop || r.sink_failed)
@@ -822,13 +682,9 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 		idle(&r, &w, stop);
 		if (*stop)
 			break;
-		if (r.flush_failed) {
-			errinfo e;
-			if (flush_outcomes(&r, &e) != 0)
-				diag_warn("%s (will retry)", e.text);
-		}
 		/* A long-running daemon reports each pass's troubles afresh. */
 		r.have_blocked = r.have_rescheduled = r.have_dead = r.have_unbound = 0;
+		r.write_failed = 0;
 	}
 	dbwatch_close(&w);
 	status = final_status(&r, status);

@@ -1,0 +1,407 @@
+/* relay_writer.c - see relay_writer.h. */
+#include "relay_writer.h"
+#include "exitcode.h"
+#include "outbox.h"
+#include "rand.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ERROR_TEXT_MAX 400
+
+struct relay_writer {
+	const relay_options *o;
+	sqlite3 *db;
+	sqlite3_stmt *mark_sent, *mark_retry, *mark_dead;
+	pthread_t thread;
+	int started;
+	pthread_mutex_t mu;
+	pthread_cond_t work;  /* marks queued, or quit */
+	pthread_cond_t idle;  /* the queue was written, or a write failed */
+	relay_mark *queue;    /* marks waiting, in arrival order */
+	size_t n, cap;
+	relay_mark *taken;    /* the batch the thread is writing */
+	size_t n_taken, cap_taken;
+	int writing;          /* the thread holds a batch */
+	int quit;
+	int failed;           /* the last transaction failed */
+	unsigned long failures; /* transactions failed so far */
+	errinfo err;          /* its reason */
+	unsigned long sent, rescheduled, dead;
+};
+
+static int fail(relay_writer *w, int rc, const char *what, errinfo *err)
+{
+	int code;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = EXIT_TEMPFAIL;
+		break;
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = EXIT_IOERR;
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+		code = EXIT_CANTCREAT;
+		break;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		code = EXIT_NOPERM;
+		break;
+	default:
+		code = EXIT_SOFTWARE;
+	}
+	return errinfo_set(err, code, "%s: %s: %s", w->o->db, what, sqlite3_errmsg(w->db));
+}
+
+/* Backoff before attempt n+1 after n failed ones: a random delay between
+ * MIN and the exponential ceiling min(MAX, MIN * 2^(n-1)) ("full jitter"
+ * above the floor, so many rows failing together spread their retries,
+ * and none comes sooner than MIN). */
+static uint64_t backoff_ms(const relay_options *o, unsigned failed)
+{
+	uint64_t ceil = o->backoff_min_ms;
+	for (unsigned i = 1; i < failed && ceil < o->backoff_max_ms; i++)
+		ceil *= 2;
+	if (ceil > o->backoff_max_ms)
+		ceil = o->backoff_max_ms;
+	if (ceil <= o->backoff_min_ms)
+		return o->backoff_min_ms;
+	uint64_t rnd = 0;
+	if (rand_bytes(&rnd, sizeof rnd) != 0)
+		return ceil;
+	return o->backoff_min_ms + rnd % (ceil - o->backoff_min_ms + 1);
+}
+
+static int gives_up(const relay_writer *w, const relay_mark *m)
+{
+	return m->kind == RELAY_OUT_DEAD ||
+	       (m->kind == RELAY_OUT_RETRY && m->attempts + 1 >= w->o->max_attempts);
+}
+
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static int bind_mark(relay_writer *w, const relay_mark *m, const char *now, int64_t now_us,
+		     sqlite3_stmt **out)
+{
+	sqlite3_stmt *st;
+	if (m->kind == RELAY_OUT_SENT) {
+		st = w->mark_sent;
+		sqlite3_bind_text(st, 1, now, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
+		if (m->topic)
+			sqlite3_bind_text(st, 2, m->topic, -1, SQLITE_STATIC);
+		if (m->partition >= 0)
+			sqlite3_bind_int(st, 3, m->partition);
+		if (m->offset >= 0)
+			sqlite3_bind_int64(st, 4, m->offset);
+		sqlite3_bind_int64(st, 5, m->seq);
+	} else if (!gives_up(w, m)) {
+		char when[TIMEFMT_MICROS_LEN + 1];
+		uint64_t delay = backoff_ms(w->o, m->attempts + 1);
+		rfc3339_format_us(now_us + (int64_t)delay * 1000, when);
+		st = w->mark_retry;
+		sqlite3_bind_text(st, 1, m->error ? m->error : "", -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, when, TIMEFMT_MICROS_LEN, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 3, m->seq);
+	} else {
+		char reason[ERROR_TEXT_MAX + 64];
+		if (m->kind == RELAY_OUT_RETRY)
+			snprintf(reason, sizeof reason, "gave up after %u attempts: %s", m->attempts + 1,
+				 m->error ? m->error : "");
+		else
+			snprintf(reason, sizeof reason, "%s", m->error ? m->error : "");
+		st = w->mark_dead;
+		sqlite3_bind_text(st, 1, reason, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 2, m->seq);
+	}
+	*out = st;
+	return 0;
+}
+
+/* One transaction for the whole batch: all marks or none. */
+static int write_batch(relay_writer *w, const relay_mark *v, size_t n, errinfo *err)
+{
+	char now[TIMEFMT_MICROS_LEN + 1];
+	int64_t now_us = timefmt_now_us();
+	rfc3339_format_us(now_us, now);
+	int rc = sqlite3_exec(w->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail(w, rc, "recording outcomes", err);
+	for (size_t i = 0; i < n && rc == SQLITE_OK; i++) {
+		sqlite3_stmt *st;
+		bind_mark(w, &v[i], now, now_us, &st);
+		rc = step_done(st);
+	}
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(w->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int status = fail(w, rc, "recording outcomes", err);
+		sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+		return status;
+	}
+	return 0;
+}
+
+static void report_and_free(relay_writer *w, relay_mark *v, size_t n, unsigned long *sent,
+			    unsigned long *resched, unsigned long *dead)
+{
+	for (size_t i = 0; i < n; i++) {
+		relay_mark *m = &v[i];
+		if (m->kind == RELAY_OUT_SENT) {
+			(*sent)++;
+		} else if (gives_up(w, m)) {
+			(*dead)++;
+			diag_warn("%s: seq %lld is dead: %s%s", w->o->db, (long long)m->seq,
+				  m->kind == RELAY_OUT_RETRY ? "gave up: " : "", m->error ? m->error : "");
+		} else {
+			(*resched)++;
+			diag_debug("seq %lld rescheduled: %s", (long long)m->seq, m->error ? m->error : "");
+		}
+		free(m->error);
+		m->error = NULL;
+	}
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static void *writer_main(void *arg)
+{
+	relay_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->n && !w->quit)
+			pthread_cond_wait(&w->work, &w->mu);
+		if (!w->n)
+			break; /* quit with nothing left */
+		/* Take the whole queue: the main thread fills a fresh one. */
+		relay_mark *v = w->queue;
+		size_t n = w->n, cap = w->cap;
+		w->queue = w->taken;
+		w->cap = w->cap_taken;
+		w->n = 0;
+		w->taken = v;
+		w->cap_taken = cap;
+		w->n_taken = n;
+		w->writing = 1;
+		pthread_mutex_unlock(&w->mu);
+
+		errinfo err;
+		int status = write_batch(w, v, n, &err);
+		unsigned long s = 0, r = 0, d = 0;
+		if (!status)
+			report_and_free(w, v, n, &s, &r, &d);
+
+		pthread_mutex_lock(&w->mu);
+		w->writing = 0;
+		if (status) {
+			/* Put the batch back in front of anything queued since. */
+			if (w->n) {
+				relay_mark *merged = malloc((n + w->n) * sizeof *merged);
+				if (merged) {
+					memcpy(merged, v, n * sizeof *v);
+					memcpy(merged + n, w->queue, w->n * sizeof *v);
+					free(w->queue);
+					w->queue = merged;
+					w->cap = n + w->n;
+					w->n += n;
+				} else {
+					status = errinfo_set(&err, EXIT_SOFTWARE, "out of memory");
+					for (size_t i = 0; i < n; i++)
+						free(v[i].error);
+				}
+			} else {
+				relay_mark *q = w->queue;
+				size_t qcap = w->cap;
+				w->queue = v;
+				w->cap = cap;
+				w->n = n;
+				w->taken = q;
+				w->cap_taken = qcap;
+			}
+			w->n_taken = 0;
+			w->failed = 1;
+			w->failures++;
+			w->err = err;
+			pthread_cond_broadcast(&w->idle);
+			if (w->quit)
+				break;
+			pthread_mutex_unlock(&w->mu);
+			sleep_ms(RELAY_WRITER_RETRY_MS);
+			pthread_mutex_lock(&w->mu);
+			continue;
+		}
+		w->n_taken = 0;
+		w->failed = 0;
+		w->sent += s;
+		w->rescheduled += r;
+		w->dead += d;
+		pthread_cond_broadcast(&w->idle);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int prepare(relay_writer *w, sqlite3_stmt **st, const char *fmt, const char *qtable,
+		   errinfo *err)
+{
+	char sql[512];
+	int n = snprintf(sql, sizeof sql, fmt, qtable);
+	if (n < 0 || (size_t)n >= sizeof sql)
+		return errinfo_set(err, EXIT_SOFTWARE, "statement too long");
+	int rc = sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+	return rc == SQLITE_OK ? 0 : fail(w, rc, "preparing", err);
+}
+
+relay_writer *relay_writer_open(const relay_options *o, const char *qtable, errinfo *err)
+{
+	relay_writer *w = calloc(1, sizeof *w);
+	if (!w) {
+		errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	w->o = o;
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->idle, NULL);
+	int rc = sqlite3_open_v2(o->db, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	int status = rc == SQLITE_OK ? 0 : fail(w, rc, "opening", err);
+	unsigned busy = o->busy_ms == OUTBOX_NO_WAIT ? 0 : o->busy_ms ? o->busy_ms : OUTBOX_DEFAULT_BUSY_MS;
+	if (!status && sqlite3_busy_timeout(w->db, (int)busy) != SQLITE_OK)
+		status = fail(w, SQLITE_ERROR, "setting the busy timeout", err);
+	/* A lost sent mark means a duplicate, never a loss: no fsync per
+	 * transaction (outbox-relay(1), DELIVERY). */
+	if (!status && (rc = sqlite3_exec(w->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL)) !=
+			       SQLITE_OK)
+		status = fail(w, rc, "setting synchronous", err);
+	if (!status)
+		status = prepare(w, &w->mark_sent,
+				 "UPDATE %s SET status = 'sent', attempts = attempts + 1, sent_at = ?1, "
+				 "topic = ?2, kafka_partition = ?3, kafka_offset = ?4, last_error = NULL, "
+				 "next_attempt_at = NULL WHERE seq = ?5 AND status = 'pending'",
+				 qtable, err);
+	if (!status)
+		status = prepare(w, &w->mark_retry,
+				 "UPDATE %s SET attempts = attempts + 1, last_error = ?1, "
+				 "next_attempt_at = ?2 WHERE seq = ?3 AND status = 'pending'",
+				 qtable, err);
+	if (!status)
+		status = prepare(w, &w->mark_dead,
+				 "UPDATE %s SET status = 'dead', attempts = attempts + 1, last_error = ?1, "
+				 "next_attempt_at = NULL WHERE seq = ?2 AND status = 'pending'",
+				 qtable, err);
+	if (!status) {
+		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
+			status = errinfo_set(err, EXIT_SOFTWARE, "cannot start the writer thread");
+		else
+			w->started = 1;
+	}
+	if (status) {
+		relay_writer_close(w);
+		return NULL;
+	}
+	return w;
+}
+
+int relay_writer_put(relay_writer *w, relay_mark *v, size_t n)
+{
+	if (!n)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	if (w->n + n > w->cap) {
+		size_t cap = w->cap ? w->cap : 1024;
+		while (cap < w->n + n)
+			cap *= 2;
+		relay_mark *q = realloc(w->queue, cap * sizeof *q);
+		if (!q) {
+			pthread_mutex_unlock(&w->mu);
+			return -1;
+		}
+		w->queue = q;
+		w->cap = cap;
+	}
+	memcpy(w->queue + w->n, v, n * sizeof *v);
+	w->n += n;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+int relay_writer_sync(relay_writer *w, int give_up, errinfo *err)
+{
+	int status = 0;
+	pthread_mutex_lock(&w->mu);
+	unsigned long seen = w->failures;
+	while (w->n || w->writing) {
+		if (w->failures != seen) {
+			seen = w->failures;
+			if (give_up) {
+				*err = w->err;
+				status = w->err.code ? w->err.code : EXIT_SOFTWARE;
+				for (size_t i = 0; i < w->n; i++)
+					free(w->queue[i].error);
+				w->n = 0;
+				break;
+			}
+			diag_warn("%s (will retry)", w->err.text);
+		}
+		pthread_cond_wait(&w->idle, &w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return status;
+}
+
+void relay_writer_counts(relay_writer *w, unsigned long *sent, unsigned long *rescheduled,
+			 unsigned long *dead)
+{
+	pthread_mutex_lock(&w->mu);
+	*sent = w->sent;
+	*rescheduled = w->rescheduled;
+	*dead = w->dead;
+	pthread_mutex_unlock(&w->mu);
+}
+
+void relay_writer_close(relay_writer *w)
+{
+	if (!w)
+		return;
+	if (w->started) {
+		pthread_mutex_lock(&w->mu);
+		w->quit = 1;
+		pthread_cond_signal(&w->work);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+	}
+	for (size_t i = 0; i < w->n; i++)
+		free(w->queue[i].error);
+	free(w->queue);
+	free(w->taken);
+	sqlite3_finalize(w->mark_sent);
+	sqlite3_finalize(w->mark_retry);
+	sqlite3_finalize(w->mark_dead);
+	sqlite3_close(w->db);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->idle);
+	free(w);
+}

@@ -1,15 +1,18 @@
 #!/bin/sh
 # make demo: the main job end to end on the embedded sample payloads.
 #   payloads -> cloudevent-wrap -> CloudEvents NDJSON -> outbox-enqueue ->
-#   outbox.db (SQLite) -> event-bindings explain (where the relay will send
-#   each event)
-# Each step grows with the tools; it runs in a private temp directory.
+#   outbox.db (SQLite) -> event-bindings explain (where each event goes) ->
+#   outbox-relay -> Kafka (librdkafka's mock cluster: the real protocol on
+#   loopback, no Java) -> read back with kcat
+# It runs in a private temp directory and stops the mock cluster at exit.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
 PATH="$top/$BUILD/bin:$PATH"
+PATH="$top/$BUILD/tests:$PATH"
 dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+mock_pid=""
+trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$dir"' EXIT
 cd "$dir"
 say() { printf '\n== %s\n' "$*"; }
 
@@ -43,3 +46,31 @@ fi
 
 say "unwrap: the data back out of the events"
 cloudevent-wrap --unwrap events.ndjson
+
+if command -v outbox-relay >/dev/null 2>&1; then
+	say "kafka: a mock cluster with the four wallet-hub topics"
+	mkfifo mock.in
+	kafka-mock -t wallet-created-events:3 -t funds-added-events:3 \
+		-t funds-withdrawn-events:3 -t funds-transferred-events:3 \
+		<>mock.in >mock.out 2>mock.err &
+	mock_pid=$!
+	i=0
+	while [ ! -s mock.out ]; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || { cat mock.err >&2; exit 1; }
+		sleep 0.05
+	done
+	brokers=$(head -n 1 mock.out)
+	echo "bootstrap: $brokers"
+
+	say "relay: publish what is due, wait for every delivery report, record where each landed"
+	outbox-relay --once --db outbox.db -b "$brokers"
+	sqlite3 -header -column outbox.db \
+		"SELECT seq, type, status, topic, kafka_partition AS part, kafka_offset AS off FROM outbox ORDER BY seq"
+
+	say "read back with kcat: key, CloudEvents headers (binary mode) and value"
+	for t in wallet-created-events funds-added-events funds-transferred-events; do
+		kcat -C -b "$brokers" -t "$t" -e -q \
+			-f "$t [%p] @%o key=%k\n  headers: %h\n  value: %s\n"
+	done
+fi

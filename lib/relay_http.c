@@ -6,6 +6,7 @@
  * event.
  */
 #include "cehttp.h"
+#include "cepost.h"
 #include "exitcode.h"
 #include "relay_sink.h"
 
@@ -13,58 +14,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HOP_VALUE_MAX 600
-
 struct http_sink {
 	relay_sink base;
 	cehttp *h;
 };
 
-/* A header value as a NUL-terminated copy; hop headers are short. */
-static void copy_value(char *dst, size_t cap, const cekafka_header *hd)
-{
-	size_t n = hd->value_len < cap - 1 ? hd->value_len : cap - 1;
-	memcpy(dst, hd->value, n);
-	dst[n] = '\0';
-}
-
 static int h_submit(relay_sink *s, const relay_item *it, errinfo *err)
 {
 	struct http_sink *k = (struct http_sink *)s;
-	const cekafka_msg *m = it->msg;
-	cehttp_attr attrs[CEKAFKA_MAX_HEADERS];
-	size_t nattrs = 0;
-	char ct[512], hop[2][HOP_VALUE_MAX];
-	cehttp_header extra[2];
-	size_t nextra = 0;
-	const char *content_type = NULL;
-	/* The Kafka headers name everything the HTTP binding needs:
-	 * ce_NAME -> ce-NAME, content-type -> Content-Type, and the hop's
-	 * plain trace headers as they are. */
-	for (size_t i = 0; i < m->n_headers; i++) {
-		const cekafka_header *hd = &m->h[i];
-		if (hd->name_len > 3 && memcmp(hd->name, "ce_", 3) == 0) {
-			attrs[nattrs++] = (cehttp_attr){ hd->name + 3, hd->name_len - 3, hd->value,
-							 hd->value_len };
-		} else if (hd->name_len == 12 && memcmp(hd->name, "content-type", 12) == 0) {
-			copy_value(ct, sizeof ct, hd);
-			content_type = ct;
-		} else if (nextra < 2 && ((hd->name_len == 11 && memcmp(hd->name, "traceparent", 11) == 0) ||
-					  (hd->name_len == 10 && memcmp(hd->name, "tracestate", 10) == 0))) {
-			copy_value(hop[nextra], sizeof hop[nextra], hd);
-			extra[nextra].name = hd->name_len == 11 ? "traceparent" : "tracestate";
-			extra[nextra].value = hop[nextra];
-			nextra++;
-		}
-	}
 	cehttp_outcome out;
 	errinfo e;
-	cehttp_result res;
-	if (it->structured)
-		res = cehttp_send_structured(k->h, it->event, it->event_len, extra, nextra, &out, &e);
-	else
-		res = cehttp_send_binary(k->h, attrs, nattrs, m->value, m->value ? m->value_len : 0,
-					 content_type, extra, nextra, &out, &e);
+	cehttp_result res = cepost_send(k->h, it->msg, it->structured, it->event, it->event_len, NULL,
+					0, &out, &e);
 	relay_outcome o = { RELAY_OUT_SENT, -1, -1, NULL };
 	if (res == CEHTTP_PERMANENT && out.auth) {
 		o.kind = RELAY_OUT_UNTOUCHED;

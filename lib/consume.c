@@ -1,0 +1,1168 @@
+/* consume.c - see consume.h and event-consume(1).
+ *
+ * One thread polls the consumer. Stdout output is the fast path: a
+ * decoded event is written straight from the message into the output
+ * buffer; the buffer is flushed before the consumer waits for more, and
+ * only then are the offsets of what it held stored (and the dedupe store
+ * told). Handler output copies each event into an item, so that a failed
+ * batch can be held, retried after its backoff, and dead-lettered with the
+ * original key, value and headers.
+ */
+#include "consume.h"
+#include "cekafka.h"
+#include "dedupe.h"
+#include "exitcode.h"
+#include "rand.h"
+#include "timefmt.h"
+#include "utf8.h"
+#include "base64.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#define MAX_EVENT (64u * 1024 * 1024)
+#define WHY_MAX 512
+#define COMMIT_EVERY_MS 1000
+
+/* What the consumer knows of one assigned partition. */
+struct part {
+	char *topic;
+	int32_t partition;
+	int64_t end;          /* --exit-eof: the end offset at assignment; -1 unknown */
+	int done;             /* --exit-eof: reached end */
+	int64_t handled_next; /* offset after the last event handled; -1 none */
+	int64_t stored_next;  /* what was last handed to offsets_store */
+	int started;          /* assigned before in this run: --from applies once */
+	int held;             /* a batch holding this partition waits for a retry */
+	int64_t held_offset;  /* the first offset of this partition in that batch */
+	int assigned;
+};
+
+/* One event copied for a handler (and for the dead-letter topic). */
+struct item {
+	char *json;
+	size_t json_len;
+	char *topic;
+	int32_t partition;
+	int64_t offset;
+	void *key;
+	size_t key_len;
+	void *value;
+	size_t value_len;
+	rd_kafka_headers_t *headers; /* the original message's, for the DLQ */
+	int64_t timestamp_ms;
+	traceparent hop;
+	char *source, *id;           /* decoded, for dedupe */
+	size_t source_len, id_len;
+};
+
+struct batch {
+	struct item *items;
+	size_t n;
+	unsigned attempts;
+	int64_t next_at_us;
+	char why[WHY_MAX];
+	struct batch *next;
+};
+
+struct consumer {
+	const consume_options *o;
+	consume_stats *st;
+	rd_kafka_t *rk;
+	rd_kafka_t *dlq;             /* producer for the dead-letter topic, lazily */
+	int dlq_inflight;
+	rd_kafka_resp_err_t dlq_err;
+	struct part *parts;
+	size_t n_parts, cap_parts;
+	struct part *last_part;
+	struct batch *held;           /* batches waiting for a retry */
+	struct batch cur;             /* the batch being filled */
+	buf event;                    /* decoded event of the message at hand */
+	struct {
+		char *source, *id;
+		size_t source_len, id_len;
+	} *printed;                   /* stdout + dedupe: printed since the last flush */
+	size_t n_printed, cap_printed;
+	dedupe *dd;
+	int assigned_once;            /* an assignment has happened */
+	int64_t last_msg_us, last_commit_us;
+	unsigned long events;         /* counted for -c */
+	int stop_code;                /* a handler asked to stop */
+	int fatal;
+	int out_failed;
+	errinfo err;
+	int have_undecodable_skipped;
+};
+
+void consume_options_init(consume_options *o)
+{
+	memset(o, 0, sizeof *o);
+	o->max_attempts = CONSUME_DEFAULT_MAX_ATTEMPTS;
+	o->backoff_min_ms = CONSUME_DEFAULT_BACKOFF_MIN_MS;
+	o->backoff_max_ms = CONSUME_DEFAULT_BACKOFF_MAX_MS;
+}
+
+/* ---- partitions ---- */
+
+static struct part *find_part(struct consumer *c, const char *topic, int32_t partition, int add)
+{
+	if (c->last_part && c->last_part->partition == partition &&
+	    strcmp(c->last_part->topic, topic) == 0)
+		return c->last_part;
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i].partition == partition && strcmp(c->parts[i].topic, topic) == 0)
+			return c->last_part = &c->parts[i];
+	if (!add)
+		return NULL;
+	if (c->n_parts == c->cap_parts) {
+		size_t cap = c->cap_parts ? c->cap_parts * 2 : 16;
+		struct part *p = realloc(c->parts, cap * sizeof *p);
+		if (!p)
+			return NULL;
+		c->parts = p;
+		c->cap_parts = cap;
+	}
+	struct part *p = &c->parts[c->n_parts];
+	memset(p, 0, sizeof *p);
+	if (!(p->topic = strdup(topic)))
+		return NULL;
+	p->partition = partition;
+	p->end = -1;
+	p->handled_next = -1;
+	p->stored_next = -1;
+	c->n_parts++;
+	return c->last_part = p;
+}
+
+/* Store the offsets of everything handled since the last call. */
+static void store_offsets(struct consumer *c)
+{
+	if (!c->o->group)
+		return;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		if (!p->assigned || p->handled_next < 0 || p->handled_next == p->stored_next)
+			continue;
+		if (!l)
+			l = rd_kafka_topic_partition_list_new(8);
+		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->handled_next;
+		p->stored_next = p->handled_next;
+	}
+	if (l) {
+		rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
+		if (e)
+			diag_debug("storing offsets: %s", rd_kafka_err2str(e));
+		rd_kafka_topic_partition_list_destroy(l);
+	}
+}
+
+static void commit_sync(struct consumer *c)
+{
+	if (!c->o->group)
+		return;
+	store_offsets(c);
+	rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, NULL, 0);
+	if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		diag_warn("committing offsets: %s", rd_kafka_err2str(e));
+	c->last_commit_us = timefmt_now_us();
+}
+
+/* ---- output ---- */
+
+static int flush_output(struct consumer *c)
+{
+	if (c->o->handler)
+		return 0;
+	if (outbuf_flush(c->o->out) != 0) {
+		c->out_failed = 1;
+		return -1;
+	}
+	if (c->dd && c->n_printed) {
+		errinfo e;
+		int s = dedupe_begin(c->dd, &e);
+		for (size_t i = 0; i < c->n_printed && !s; i++)
+			s = dedupe_record(c->dd, c->printed[i].source, c->printed[i].source_len,
+					  c->printed[i].id, c->printed[i].id_len, &e);
+		if (!s)
+			s = dedupe_commit(c->dd, &e);
+		if (s)
+			diag_warn("%s (those events may be printed again)", e.text);
+	}
+	for (size_t i = 0; i < c->n_printed; i++) {
+		free(c->printed[i].source);
+		free(c->printed[i].id);
+	}
+	c->n_printed = 0;
+	store_offsets(c);
+	return 0;
+}
+
+/* --with-kafka: {"topic":..,"partition":..,"offset":..,"key":..,"timestamp":..,"event":{..}} */
+static int write_with_kafka(outbuf *o, const rd_kafka_message_t *m, const char *json, size_t n)
+{
+	buf b = BUF_INIT(MAX_EVENT * 2);
+	int rc = buf_puts(&b, "{\"topic\":");
+	if (!rc)
+		rc = json_string_encode(&b, rd_kafka_topic_name(m->rkt), strlen(rd_kafka_topic_name(m->rkt)));
+	if (!rc)
+		rc = buf_printf(&b, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 ",\"key\":",
+				m->partition, m->offset);
+	if (!rc && m->key && utf8_valid(m->key, m->key_len)) {
+		rc = json_string_encode(&b, m->key, m->key_len);
+	} else if (!rc && m->key) {
+		/* A key that is not UTF-8 text: null here, base64 beside it. */
+		rc = buf_puts(&b, "null,\"key_base64\":\"");
+		if (!rc)
+			rc = base64_encode(&b, m->key, m->key_len);
+		if (!rc)
+			rc = buf_putc(&b, '"');
+	} else if (!rc) {
+		rc = buf_puts(&b, "null");
+	}
+	rd_kafka_timestamp_type_t tt;
+	int64_t ts = rd_kafka_message_timestamp(m, &tt);
+	if (!rc)
+		rc = ts >= 0 ? buf_printf(&b, ",\"timestamp\":%" PRId64, ts) : buf_puts(&b, ",\"timestamp\":null");
+	if (!rc)
+		rc = buf_puts(&b, ",\"event\":");
+	if (!rc)
+		rc = buf_append(&b, json, n);
+	if (!rc)
+		rc = buf_puts(&b, "}\n");
+	if (!rc)
+		rc = outbuf_write(o, b.data, b.len);
+	buf_free(&b);
+	return rc;
+}
+
+/* ---- the dead-letter topic ---- */
+
+static void dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	struct consumer *c = opaque;
+	(void)rk;
+	c->dlq_inflight--;
+	if (m->err)
+		c->dlq_err = m->err;
+}
+
+static int dlq_open(struct consumer *c, errinfo *err)
+{
+	if (c->dlq)
+		return 0;
+	rd_kafka_conf_t *conf = kafkaconf_build(c->o->kc, err);
+	if (!conf)
+		return err->code;
+	char es[512];
+	/* The consumer's properties are shared; the producer ignores the
+	 * consumer-only ones with a warning we do not want: drop them. */
+	rd_kafka_conf_set(conf, "acks", "all", es, sizeof es);
+	rd_kafka_conf_set(conf, "enable.idempotence", "true", es, sizeof es);
+	rd_kafka_conf_set_opaque(conf, c);
+	rd_kafka_conf_set_dr_msg_cb(conf, dlq_dr);
+	c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof es);
+	if (!c->dlq) {
+		rd_kafka_conf_destroy(conf);
+		return errinfo_set(err, EXIT_CONFIG, "dead-letter producer: %s", es);
+	}
+	return 0;
+}
+
+static char *dlq_topic_for(struct consumer *c, const char *topic, char *out, size_t cap)
+{
+	if (c->o->dlq_topic)
+		snprintf(out, cap, "%s", c->o->dlq_topic);
+	else
+		snprintf(out, cap, "error.%s.%s", topic, c->o->group ? c->o->group : "none");
+	return out;
+}
+
+/* Produce one dead letter and wait for its delivery report. The original
+ * key, value and headers, plus Spring Cloud Stream's x-original-* and
+ * x-exception-message headers and our attempt count. */
+static int dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
+		       int64_t ts, const void *key, size_t key_len, const void *value,
+		       size_t value_len, const rd_kafka_headers_t *orig, unsigned attempts,
+		       const char *why, errinfo *err)
+{
+	int s = dlq_open(c, err);
+	if (s)
+		return s;
+	char dt[512], num[32];
+	rd_kafka_headers_t *h = orig ? rd_kafka_headers_copy(orig) : rd_kafka_headers_new(6);
+	rd_kafka_header_add(h, "x-original-topic", -1, topic, -1);
+	snprintf(num, sizeof num, "%" PRId32, partition);
+	rd_kafka_header_add(h, "x-original-partition", -1, num, -1);
+	snprintf(num, sizeof num, "%" PRId64, offset);
+	rd_kafka_header_add(h, "x-original-offset", -1, num, -1);
+	if (ts >= 0) {
+		snprintf(num, sizeof num, "%" PRId64, ts);
+		rd_kafka_header_add(h, "x-original-timestamp", -1, num, -1);
+	}
+	rd_kafka_header_add(h, "x-exception-message", -1, why, -1);
+	snprintf(num, sizeof num, "%u", attempts);
+	rd_kafka_header_add(h, "x-attempts", -1, num, -1);
+	c->dlq_err = 0;
+	c->dlq_inflight++;
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+		c->dlq, RD_KAFKA_V_TOPIC(dlq_topic_for(c, topic, dt, sizeof dt)),
+		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY((void *)key, key_len),
+		RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+	if (e) {
+		c->dlq_inflight--;
+		rd_kafka_headers_destroy(h);
+		return errinfo_set(err, kafkaconf_exitcode(e) ? kafkaconf_exitcode(e) : EXIT_SOFTWARE,
+				   "dead-letter topic %s: %s", dt, rd_kafka_err2str(e));
+	}
+	while (c->dlq_inflight > 0)
+		rd_kafka_poll(c->dlq, 100);
+	if (c->dlq_err)
+		return errinfo_set(err, kafkaconf_exitcode(c->dlq_err) ? kafkaconf_exitcode(c->dlq_err)
+								     : EXIT_SOFTWARE,
+				   "dead-letter topic %s: %s", dt, rd_kafka_err2str(c->dlq_err));
+	c->st->dead_lettered++;
+	if (diag_verbosity >= 0)
+		diag_warn("%s [%" PRId32 "] @%" PRId64 ": dead-lettered to %s: %s", topic, partition,
+			  offset, dt, why);
+	return 0;
+}
+
+static int dlq_enabled(const struct consumer *c)
+{
+	return !c->o->no_dlq && (c->o->group || c->o->dlq_topic);
+}
+
+/* ---- handlers ---- */
+
+static void item_free(struct item *it)
+{
+	free(it->json);
+	free(it->topic);
+	free(it->key);
+	free(it->value);
+	free(it->source);
+	free(it->id);
+	if (it->headers)
+		rd_kafka_headers_destroy(it->headers);
+	memset(it, 0, sizeof *it);
+}
+
+static void batch_clear(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++)
+		item_free(&b->items[i]);
+	b->n = 0;
+	b->attempts = 0;
+}
+
+static void *memdup(const void *p, size_t n)
+{
+	void *q = malloc(n ? n : 1);
+	if (q && n)
+		memcpy(q, p, n);
+	return q;
+}
+
+static uint64_t backoff_ms(const consume_options *o, unsigned failed)
+{
+	uint64_t ceil = o->backoff_min_ms;
+	for (unsigned i = 1; i < failed && ceil < o->backoff_max_ms; i++)
+		ceil *= 2;
+	if (ceil > o->backoff_max_ms)
+		ceil = o->backoff_max_ms;
+	if (ceil <= o->backoff_min_ms)
+		return o->backoff_min_ms;
+	uint64_t rnd = 0;
+	if (rand_bytes(&rnd, sizeof rnd) != 0)
+		return ceil;
+	return o->backoff_min_ms + rnd % (ceil - o->backoff_min_ms + 1);
+}
+
+static void mark_handled(struct consumer *c, const char *topic, int32_t partition, int64_t offset)
+{
+	struct part *p = find_part(c, topic, partition, 0);
+	if (p && offset + 1 > p->handled_next)
+		p->handled_next = offset + 1;
+}
+
+/* Pause a partition (or resume it, sought back to offset). */
+static void set_paused(struct consumer *c, const char *topic, int32_t partition, int pause,
+		       int64_t offset)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, topic, partition)->offset = offset;
+	if (pause) {
+		rd_kafka_pause_partitions(c->rk, l);
+	} else {
+		rd_kafka_resume_partitions(c->rk, l);
+		/* Messages fetched while held were dropped: read them again. */
+		rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 5000);
+		if (e) {
+			diag_warn("%s [%" PRId32 "]: seeking back to %" PRId64 ": %s", topic, partition,
+				  offset, rd_kafka_error_string(e));
+			rd_kafka_error_destroy(e);
+		}
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Run the handler over a batch; decide its fate. Returns 0, or an exit
+ * code when the run must stop. */
+static int run_batch(struct consumer *c, struct batch *b, int *held_out)
+{
+	consume_event *ev = calloc(b->n, sizeof *ev);
+	cloudevent *parsed = calloc(b->n, sizeof *parsed);
+	*held_out = 0;
+	if (!ev || !parsed) {
+		free(ev);
+		free(parsed);
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		struct item *it = &b->items[i];
+		(void)ce_parse(&parsed[i], it->json, it->json_len, NULL);
+		ev[i] = (consume_event){ it->json, it->json_len, &parsed[i], it->topic, it->partition,
+					 it->offset, it->key, it->key_len, it->timestamp_ms, it->hop,
+					 b->attempts + 1 };
+	}
+	char why[WHY_MAX] = "";
+	int stop_code = 0;
+	enum consume_result r = c->o->handler->handle(c->o->handler->self, ev, b->n, why, sizeof why,
+						       &stop_code);
+	free(ev);
+	free(parsed);
+	b->attempts++;
+	if (r == CONSUME_STOP) {
+		c->stop_code = stop_code ? stop_code : EXIT_SOFTWARE;
+		return errinfo_set(&c->err, c->stop_code, "%s", why[0] ? why : "the handler asked to stop");
+	}
+	if (r == CONSUME_RETRY && b->attempts < c->o->max_attempts) {
+		c->st->retried++;
+		snprintf(b->why, sizeof b->why, "%s", why);
+		b->next_at_us = timefmt_now_us() + (int64_t)backoff_ms(c->o, b->attempts) * 1000;
+		diag_debug("%s [%" PRId32 "] @%" PRId64 ": attempt %u failed (%s); retrying",
+			   b->items[0].topic, b->items[0].partition, b->items[0].offset, b->attempts, why);
+		*held_out = 1;
+		return 0;
+	}
+	if (r == CONSUME_OK) {
+		if (c->dd) {
+			errinfo e;
+			int s = dedupe_begin(c->dd, &e);
+			for (size_t i = 0; i < b->n && !s; i++)
+				s = dedupe_record(c->dd, b->items[i].source, b->items[i].source_len,
+						  b->items[i].id, b->items[i].id_len, &e);
+			if (!s)
+				s = dedupe_commit(c->dd, &e);
+			if (s)
+				diag_warn("%s", e.text);
+		}
+		c->st->handled += b->n;
+	} else {
+		char reason[WHY_MAX + 64];
+		if (r == CONSUME_RETRY)
+			snprintf(reason, sizeof reason, "gave up after %u attempts: %s", b->attempts, why);
+		else
+			snprintf(reason, sizeof reason, "%s", why[0] ? why : "permanent failure");
+		for (size_t i = 0; i < b->n; i++) {
+			struct item *it = &b->items[i];
+			if (!dlq_enabled(c)) {
+				diag_error("%s [%" PRId32 "] @%" PRId64 ": %s (no dead-letter topic: skipped)",
+					   it->topic, it->partition, it->offset, reason);
+				c->have_undecodable_skipped = 1;
+				continue;
+			}
+			errinfo e;
+			int s = dead_letter(c, it->topic, it->partition, it->offset, it->timestamp_ms,
+					    it->key, it->key_len, it->value, it->value_len, it->headers,
+					    b->attempts, reason, &e);
+			if (s) {
+				/* Not dead-lettered: hold the batch and try again. */
+				diag_warn("%s", e.text);
+				b->next_at_us = timefmt_now_us() + (int64_t)c->o->backoff_min_ms * 1000;
+				b->attempts--;
+				*held_out = 1;
+				return 0;
+			}
+		}
+	}
+	for (size_t i = 0; i < b->n; i++)
+		mark_handled(c, b->items[i].topic, b->items[i].partition, b->items[i].offset);
+	return 0;
+}
+
+/* Run the batch being filled; a failed one is held. */
+static int flush_batch(struct consumer *c)
+{
+	if (!c->cur.n)
+		return 0;
+	int held;
+	int s = run_batch(c, &c->cur, &held);
+	if (s)
+		return s;
+	if (!held) {
+		batch_clear(&c->cur);
+		store_offsets(c);
+		return 0;
+	}
+	struct batch *b = malloc(sizeof *b);
+	if (!b)
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+	*b = c->cur;
+	b->next = c->held;
+	c->held = b;
+	memset(&c->cur, 0, sizeof c->cur);
+	/* Hold every partition of the batch at its first offset there. */
+	for (size_t i = 0; i < b->n; i++) {
+		struct part *p = find_part(c, b->items[i].topic, b->items[i].partition, 0);
+		if (p && !p->held) {
+			p->held = 1;
+			p->held_offset = b->items[i].offset;
+			set_paused(c, p->topic, p->partition, 1, 0);
+		}
+	}
+	return 0;
+}
+
+/* Retry the held batches that are due. */
+static int retry_due(struct consumer *c)
+{
+	int64_t now = timefmt_now_us();
+	for (struct batch **pp = &c->held; *pp;) {
+		struct batch *b = *pp;
+		if (b->next_at_us > now) {
+			pp = &b->next;
+			continue;
+		}
+		int held;
+		int s = run_batch(c, b, &held);
+		if (s)
+			return s;
+		if (held) {
+			pp = &b->next;
+			continue;
+		}
+		*pp = b->next;
+		for (size_t i = 0; i < b->n; i++) {
+			struct part *p = find_part(c, b->items[i].topic, b->items[i].partition, 0);
+			if (p && p->held) {
+				p->held = 0;
+				/* Resume after the last offset of this partition in the batch. */
+				set_paused(c, p->topic, p->partition, 0, p->handled_next);
+			}
+		}
+		batch_clear(b);
+		free(b->items);
+		free(b);
+		store_offsets(c);
+	}
+	return 0;
+}
+
+static int64_t next_retry_us(const struct consumer *c)
+{
+	int64_t t = -1;
+	for (const struct batch *b = c->held; b; b = b->next)
+		if (t < 0 || b->next_at_us < t)
+			t = b->next_at_us;
+	return t;
+}
+
+/* ---- one message ---- */
+
+static int type_wanted(const consume_options *o, const cloudevent *ev)
+{
+	if (!o->n_types)
+		return 1;
+	for (size_t i = 0; i < o->n_types; i++)
+		if (json_string_equals(ev->type.value, o->types[i]))
+			return 1;
+	return 0;
+}
+
+/* The decoded id and source of ev, as copies. */
+static int copy_attr(const ce_attr *a, char **out, size_t *len)
+{
+	buf b = BUF_INIT(1u << 20);
+	if (ce_attr_value(a, &b) != 0 || buf_putc(&b, '\0') != 0) {
+		buf_free(&b);
+		return -1;
+	}
+	*out = b.data;
+	*len = b.len - 1;
+	return 0;
+}
+
+static void hop_for(const cekafka_info *info, const cloudevent *ev, traceparent *hop)
+{
+	traceparent parent;
+	if (info->has_traceparent && traceparent_child(&info->traceparent, hop) == 0)
+		return;
+	if (ev->ext[0].name.p) {
+		const ce_attr *tp = ce_find_extension(ev, "traceparent");
+		if (tp && tp->type == JSON_STRING) {
+			char v[TRACEPARENT_LEN + 8];
+			size_t n = json_string_decode_fixed(tp->value, v, sizeof v);
+			if (n != (size_t)-1 && traceparent_parse(&parent, v, n) == 0 &&
+			    traceparent_child(&parent, hop) == 0)
+				return;
+		}
+	}
+	if (traceparent_new_root(hop) != 0)
+		memset(hop, 0, sizeof *hop);
+}
+
+static int handle_message(struct consumer *c, rd_kafka_message_t *m)
+{
+	const char *topic = rd_kafka_topic_name(m->rkt);
+	struct part *p = find_part(c, topic, m->partition, 1);
+	if (!p)
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+	/* A held partition's messages come again after it resumes. */
+	if (p->held)
+		return 0;
+	c->st->consumed++;
+	if (c->o->exit_eof && p->end >= 0 && m->offset + 1 >= p->end)
+		p->done = 1;
+
+	/* The headers, as cekafka wants them. */
+	cekafka_header hs[256];
+	size_t nh = 0;
+	rd_kafka_headers_t *hdrs = NULL;
+	if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		const char *name;
+		const void *val;
+		size_t vlen;
+		for (size_t i = 0; nh < 256 && rd_kafka_header_get_all(hdrs, i, &name, &val, &vlen) ==
+						       RD_KAFKA_RESP_ERR_NO_ERROR;
+		     i++)
+			hs[nh++] = (cekafka_header){ name, strlen(name), val, vlen };
+	}
+	cekafka_info info;
+	errinfo e;
+	buf_reset(&c->event);
+	int rc = cekafka_decode(hs, nh, m->payload, m->len, &c->event, &info, &e);
+	if (rc) {
+		c->st->undecodable++;
+		if (rc != EXIT_DATAERR)
+			return errinfo_set(&c->err, rc, "%s", e.text);
+		if (dlq_enabled(c)) {
+			flush_output(c);
+			int s = dead_letter(c, topic, m->partition, m->offset,
+					    rd_kafka_message_timestamp(m, NULL), m->key, m->key_len,
+					    m->payload, m->len, hdrs, 0, e.text, &c->err);
+			if (s)
+				return s;
+		} else {
+			diag_error("%s [%" PRId32 "] @%" PRId64 ": not a valid CloudEvent: %s", topic,
+				   m->partition, m->offset, e.text);
+			c->have_undecodable_skipped = 1;
+		}
+		mark_handled(c, topic, m->partition, m->offset);
+		return 0;
+	}
+	cloudevent ev;
+	if (ce_parse(&ev, c->event.data, c->event.len, NULL) != 0)
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "decoded event does not parse");
+	if (!type_wanted(c->o, &ev)) {
+		c->st->skipped++;
+		mark_handled(c, topic, m->partition, m->offset);
+		return 0;
+	}
+	char *source = NULL, *id = NULL;
+	size_t source_len = 0, id_len = 0;
+	if (c->dd) {
+		if (copy_attr(&ev.source, &source, &source_len) != 0 ||
+		    copy_attr(&ev.id, &id, &id_len) != 0) {
+			free(source);
+			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		}
+		int seen = dedupe_seen(c->dd, source, source_len, id, id_len, &e);
+		if (seen < 0) {
+			free(source);
+			free(id);
+			return errinfo_set(&c->err, -seen, "%s", e.text);
+		}
+		if (seen) {
+			c->st->duplicates++;
+			diag_debug("%s [%" PRId32 "] @%" PRId64 ": duplicate of a handled event (id %s), skipped",
+				   topic, m->partition, m->offset, id);
+			free(source);
+			free(id);
+			mark_handled(c, topic, m->partition, m->offset);
+			return 0;
+		}
+	}
+	c->events++;
+	if (!c->o->handler) {
+		int w;
+		if (c->o->output == CONSUME_OUT_DATA) {
+			buf_reset(&c->event);
+			/* data bytes are written as they are, one line */
+			buf d = BUF_INIT(MAX_EVENT);
+			w = ce_data_bytes(&ev, &d) != 0 || outbuf_write(c->o->out, d.data ? d.data : "", d.len) != 0 ||
+			    outbuf_write(c->o->out, "\n", 1) != 0;
+			buf_free(&d);
+		} else if (c->o->output == CONSUME_OUT_WITH_KAFKA) {
+			w = write_with_kafka(c->o->out, m, c->event.data, c->event.len) != 0;
+		} else {
+			w = outbuf_write(c->o->out, c->event.data, c->event.len) != 0 ||
+			    outbuf_write(c->o->out, "\n", 1) != 0;
+		}
+		if (w) {
+			free(source);
+			free(id);
+			c->out_failed = 1;
+			return 0;
+		}
+		c->st->handled++;
+		mark_handled(c, topic, m->partition, m->offset);
+		if (c->dd) {
+			if (c->n_printed == c->cap_printed) {
+				size_t cap = c->cap_printed ? c->cap_printed * 2 : 256;
+				void *np = realloc(c->printed, cap * sizeof *c->printed);
+				if (!np) {
+					free(source);
+					free(id);
+					return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+				}
+				c->printed = np;
+				c->cap_printed = cap;
+			}
+			c->printed[c->n_printed].source = source;
+			c->printed[c->n_printed].source_len = source_len;
+			c->printed[c->n_printed].id = id;
+			c->printed[c->n_printed].id_len = id_len;
+			c->n_printed++;
+		}
+		return 0;
+	}
+	/* A handler: copy the event into the batch being filled. */
+	unsigned max = c->o->batch > 1 ? c->o->batch : 1;
+	if (!c->cur.items && !(c->cur.items = calloc(max, sizeof *c->cur.items))) {
+		free(source);
+		free(id);
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+	}
+	struct item *it = &c->cur.items[c->cur.n];
+	memset(it, 0, sizeof *it);
+	it->json = memdup(c->event.data, c->event.len + 1);
+	it->json_len = c->event.len;
+	it->topic = strdup(topic);
+	it->partition = m->partition;
+	it->offset = m->offset;
+	if (m->key) {
+		it->key = memdup(m->key, m->key_len);
+		it->key_len = m->key_len;
+	}
+	it->value = memdup(m->payload, m->len);
+	it->value_len = m->len;
+	it->headers = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
+	it->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
+	hop_for(&info, &ev, &it->hop);
+	it->source = source;
+	it->source_len = source_len;
+	it->id = id;
+	it->id_len = id_len;
+	c->cur.n++;
+	if (!it->json || !it->topic || (m->key && !it->key) || !it->value)
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+	if (c->cur.n >= max)
+		return flush_batch(c);
+	return 0;
+}
+
+/* ---- assignment ---- */
+
+static void query_ends(struct consumer *c, rd_kafka_topic_partition_list_t *l)
+{
+	for (int i = 0; i < l->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &l->elems[i];
+		struct part *p = find_part(c, tp->topic, tp->partition, 1);
+		if (!p)
+			continue;
+		p->assigned = 1;
+		p->started = 1;
+		if (!c->o->exit_eof || p->end >= 0)
+			continue;
+		int64_t lo = 0, hi = 0;
+		rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(c->rk, tp->topic, tp->partition,
+									 &lo, &hi, 10000);
+		if (e) {
+			diag_warn("%s [%" PRId32 "]: end offset: %s", tp->topic, tp->partition,
+				  rd_kafka_err2str(e));
+			continue;
+		}
+		p->end = hi;
+		if (hi <= lo)
+			p->done = 1;
+	}
+}
+
+/* Starting offsets for --from, applied to partitions seen the first time. */
+static int set_start_offsets(struct consumer *c, rd_kafka_topic_partition_list_t *l)
+{
+	enum consume_from f = c->o->from;
+	if (f == CONSUME_FROM_DEFAULT)
+		f = c->o->group ? CONSUME_FROM_STORED : CONSUME_FROM_BEGINNING;
+	for (int i = 0; i < l->cnt; i++) {
+		struct part *p = find_part(c, l->elems[i].topic, l->elems[i].partition, 0);
+		int first = !p || !p->started;
+		if (!first || f == CONSUME_FROM_STORED)
+			l->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* committed, else auto.offset.reset */
+		else if (f == CONSUME_FROM_BEGINNING)
+			l->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+		else if (f == CONSUME_FROM_END)
+			l->elems[i].offset = RD_KAFKA_OFFSET_END;
+		else
+			l->elems[i].offset = c->o->from_ms;
+	}
+	if (f == CONSUME_FROM_TIME) {
+		rd_kafka_topic_partition_list_t *q = rd_kafka_topic_partition_list_new(l->cnt);
+		for (int i = 0; i < l->cnt; i++)
+			if (l->elems[i].offset == c->o->from_ms)
+				rd_kafka_topic_partition_list_add(q, l->elems[i].topic, l->elems[i].partition)
+					->offset = c->o->from_ms;
+		if (q->cnt) {
+			rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->rk, q, 10000);
+			if (e) {
+				rd_kafka_topic_partition_list_destroy(q);
+				return errinfo_set(&c->err, kafkaconf_exitcode(e) ? kafkaconf_exitcode(e) : EXIT_SOFTWARE,
+						   "offsets for --from time: %s", rd_kafka_err2str(e));
+			}
+			for (int i = 0; i < q->cnt; i++) {
+				rd_kafka_topic_partition_t *t = rd_kafka_topic_partition_list_find(
+					l, q->elems[i].topic, q->elems[i].partition);
+				/* -1: no message at or after the time: start at the end. */
+				if (t)
+					t->offset = q->elems[i].offset >= 0 ? q->elems[i].offset : RD_KAFKA_OFFSET_END;
+			}
+		}
+		rd_kafka_topic_partition_list_destroy(q);
+	}
+	return 0;
+}
+
+static void forget_assignment(struct consumer *c, rd_kafka_topic_partition_list_t *l)
+{
+	for (int i = 0; i < l->cnt; i++) {
+		struct part *p = find_part(c, l->elems[i].topic, l->elems[i].partition, 0);
+		if (p) {
+			p->assigned = 0;
+			p->held = 0;
+			p->done = 1; /* not ours any more: nothing to wait for */
+		}
+	}
+	/* Held batches of given-up partitions: another consumer reads them
+	 * again from the committed offset. */
+	for (struct batch **pp = &c->held; *pp;) {
+		struct batch *b = *pp;
+		struct part *p = find_part(c, b->items[0].topic, b->items[0].partition, 0);
+		if (p && !p->assigned) {
+			*pp = b->next;
+			batch_clear(b);
+			free(b->items);
+			free(b);
+		} else {
+			pp = &b->next;
+		}
+	}
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			 rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+	struct consumer *c = opaque;
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		if (set_start_offsets(c, l) != 0)
+			c->fatal = 1;
+		for (int i = 0; i < l->cnt; i++) {
+			struct part *p = find_part(c, l->elems[i].topic, l->elems[i].partition, 1);
+			if (p) {
+				p->done = 0;
+				p->end = -1;
+				p->handled_next = -1;
+				p->stored_next = -1;
+			}
+		}
+		rd_kafka_assign(rk, l);
+		query_ends(c, l);
+		c->assigned_once = 1;
+		diag_debug("assigned %d partitions", l->cnt);
+	} else {
+		/* Finished work is committed before the partitions go. */
+		flush_output(c);
+		commit_sync(c);
+		forget_assignment(c, l);
+		rd_kafka_assign(rk, NULL);
+		diag_debug("revoked %d partitions", l->cnt);
+	}
+}
+
+/* Without a group: every partition of every topic, from --from. */
+static int assign_all(struct consumer *c)
+{
+	const rd_kafka_metadata_t *md = NULL;
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+	int status = 0;
+	for (size_t t = 0; t < c->o->n_topics && !status; t++) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->o->topics[t], NULL);
+		rd_kafka_resp_err_t e = rd_kafka_metadata(c->rk, 0, rkt, &md, 10000);
+		rd_kafka_topic_destroy(rkt);
+		if (e) {
+			status = errinfo_set(&c->err, kafkaconf_exitcode(e) ? kafkaconf_exitcode(e) : EXIT_SOFTWARE,
+					     "%s: %s", c->o->topics[t], rd_kafka_err2str(e));
+			break;
+		}
+		if (md->topic_cnt < 1 || md->topics[0].err) {
+			e = md->topic_cnt < 1 ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART : md->topics[0].err;
+			status = errinfo_set(&c->err, EXIT_CONFIG, "topic %s: %s", c->o->topics[t],
+					     rd_kafka_err2str(e));
+		} else {
+			for (int i = 0; i < md->topics[0].partition_cnt; i++)
+				rd_kafka_topic_partition_list_add(l, c->o->topics[t],
+								  md->topics[0].partitions[i].id);
+		}
+		rd_kafka_metadata_destroy(md);
+	}
+	if (!status)
+		status = set_start_offsets(c, l);
+	if (!status) {
+		rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
+		if (e)
+			status = errinfo_set(&c->err, EXIT_SOFTWARE, "assign: %s", rd_kafka_err2str(e));
+	}
+	if (!status) {
+		query_ends(c, l);
+		c->assigned_once = 1;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return status;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *line)
+{
+	(void)rk;
+	(void)level;
+	diag_debug("librdkafka: %s: %s", fac, line);
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+	struct consumer *c = opaque;
+	(void)rk;
+	int code = kafkaconf_exitcode((rd_kafka_resp_err_t)err);
+	if (err == RD_KAFKA_RESP_ERR__FATAL || code == EXIT_NOPERM) {
+		c->fatal = 1;
+		errinfo_set(&c->err, code ? code : EXIT_SOFTWARE, "%s", reason);
+	} else {
+		diag_debug("consumer: %s", reason);
+	}
+}
+
+static int open_consumer(struct consumer *c)
+{
+	errinfo *err = &c->err;
+	rd_kafka_conf_t *conf = kafkaconf_build(c->o->kc, err);
+	if (!conf)
+		return err->code;
+	char es[512];
+	/* librdkafka's consumer wants a group id even for assign(); without
+	 * -g it gets a private one that never joins a group or commits. */
+	char private_group[64];
+	snprintf(private_group, sizeof private_group, "event-consume-%ld-%lld", (long)getpid(),
+		 (long long)timefmt_now_us());
+	struct {
+		const char *k, *v;
+	} set[] = {
+		{ "enable.auto.offset.store", "false" },
+		{ "enable.partition.eof", "true" },
+		{ "auto.commit.interval.ms", "1000" },
+		{ "auto.offset.reset", "earliest" },
+		{ "group.id", c->o->group ? c->o->group : private_group },
+		{ "enable.auto.commit", c->o->group ? "true" : "false" },
+	};
+	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++) {
+		if (!set[i].v)
+			continue;
+		/* The user's -X wins over our defaults, except for the settings
+		 * the commit-after-handling guarantee rests on. */
+		if (i >= 2 && i < 4 && kafkaconf_get(c->o->kc, set[i].k))
+			continue;
+		if (rd_kafka_conf_set(conf, set[i].k, set[i].v, es, sizeof es) != RD_KAFKA_CONF_OK) {
+			rd_kafka_conf_destroy(conf);
+			return errinfo_set(err, EXIT_CONFIG, "%s: %s", set[i].k, es);
+		}
+	}
+	rd_kafka_conf_set_opaque(conf, c);
+	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
+	if (c->o->group)
+		rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, es, sizeof es);
+	if (!c->rk) {
+		rd_kafka_conf_destroy(conf);
+		return errinfo_set(err, EXIT_CONFIG, "cannot create the consumer: %s", es);
+	}
+	rd_kafka_poll_set_consumer(c->rk);
+	if (!c->o->group)
+		return assign_all(c);
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)c->o->n_topics);
+	for (size_t i = 0; i < c->o->n_topics; i++)
+		rd_kafka_topic_partition_list_add(l, c->o->topics[i], RD_KAFKA_PARTITION_UA);
+	rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	if (e)
+		return errinfo_set(err, EXIT_CONFIG, "subscribe: %s", rd_kafka_err2str(e));
+	return 0;
+}
+
+static int all_done(const struct consumer *c)
+{
+	if (!c->assigned_once)
+		return 0;
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i].assigned && (!c->parts[i].done || c->parts[i].held))
+			return 0;
+	return !c->held && !c->cur.n;
+}
+
+int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_stats *st,
+		errinfo *err)
+{
+	struct consumer c;
+	memset(&c, 0, sizeof c);
+	memset(st, 0, sizeof *st);
+	errinfo_clear(err);
+	c.o = o;
+	c.st = st;
+	buf_init(&c.event, 2 * (size_t)MAX_EVENT);
+	int status = 0;
+	/* Fail fast when no broker answers, as --once tools do. */
+	kafkaconf_topics topics = { 0 };
+	status = kafkaconf_list_topics(o->kc, 10000, &topics, &c.err);
+	if (!status) {
+		for (size_t i = 0; i < o->n_topics && !status; i++)
+			if (!kafkaconf_topics_find(&topics, o->topics[i]))
+				status = errinfo_set(&c.err, EXIT_CONFIG, "topic %s does not exist",
+						     o->topics[i]);
+	}
+	kafkaconf_topics_free(&topics);
+	if (!status && o->dedupe_file) {
+		c.dd = dedupe_open(o->dedupe_file, 0, &c.err);
+		if (!c.dd)
+			status = c.err.code;
+		else if (o->dedupe_ttl_ms) {
+			errinfo e;
+			long n = dedupe_expire(c.dd, o->dedupe_ttl_ms, 1000000, &e);
+			if (n < 0)
+				diag_warn("%s", e.text);
+		}
+	}
+	if (!status)
+		status = open_consumer(&c);
+	c.last_msg_us = c.last_commit_us = timefmt_now_us();
+	while (!status && !*stop && !c.fatal && !c.out_failed) {
+		if (o->count && c.events >= o->count && !c.held)
+			break;
+		if (o->exit_eof && all_done(&c))
+			break;
+		int64_t now = timefmt_now_us();
+		if (o->idle_timeout_ms && now - c.last_msg_us >= (int64_t)o->idle_timeout_ms * 1000 && !c.held)
+			break;
+		status = retry_due(&c);
+		if (status)
+			break;
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
+		if (!m) {
+			/* Nothing waiting: flush what is done before blocking. */
+			if (flush_output(&c) != 0)
+				break;
+			if ((status = flush_batch(&c)) != 0)
+				break;
+			int timeout = 100;
+			int64_t r = next_retry_us(&c);
+			if (r >= 0) {
+				int64_t left = (r - timefmt_now_us()) / 1000;
+				if (left < timeout)
+					timeout = left < 0 ? 0 : (int)left;
+			}
+			m = rd_kafka_consumer_poll(c.rk, timeout);
+			if (!m)
+				continue;
+		}
+		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			struct part *p = find_part(&c, rd_kafka_topic_name(m->rkt), m->partition, 0);
+			if (p && p->end >= 0 && m->offset >= p->end)
+				p->done = 1;
+		} else if (m->err) {
+			int code = kafkaconf_exitcode(m->err);
+			if (code == EXIT_NOPERM || code == EXIT_CONFIG) {
+				status = errinfo_set(&c.err, code, "%s", rd_kafka_message_errstr(m));
+			} else {
+				diag_debug("consumer: %s", rd_kafka_message_errstr(m));
+			}
+		} else {
+			c.last_msg_us = timefmt_now_us();
+			status = handle_message(&c, m);
+		}
+		rd_kafka_message_destroy(m);
+		if (!status && o->count && c.events >= o->count) {
+			status = flush_batch(&c);
+		}
+	}
+	if (!status && c.fatal)
+		status = c.err.code ? c.err.code : EXIT_SOFTWARE;
+	flush_output(&c);
+	if (!status && !c.out_failed)
+		status = flush_batch(&c);
+	if (c.rk) {
+		commit_sync(&c);
+		rd_kafka_consumer_close(c.rk);
+		rd_kafka_destroy(c.rk);
+	}
+	if (c.dlq) {
+		rd_kafka_flush(c.dlq, 10000);
+		rd_kafka_destroy(c.dlq);
+	}
+	int waiting = c.held != NULL;
+	while (c.held) {
+		struct batch *b = c.held;
+		c.held = b->next;
+		batch_clear(b);
+		free(b->items);
+		free(b);
+	}
+	batch_clear(&c.cur);
+	free(c.cur.items);
+	for (size_t i = 0; i < c.n_printed; i++) {
+		free(c.printed[i].source);
+		free(c.printed[i].id);
+	}
+	free(c.printed);
+	for (size_t i = 0; i < c.n_parts; i++)
+		free(c.parts[i].topic);
+	free(c.parts);
+	dedupe_close(c.dd);
+	buf_free(&c.event);
+	if (status) {
+		*err = c.err;
+		return status;
+	}
+	if (c.out_failed)
+		return o->out->err == EPIPE ? 0
+					    : errinfo_set(err, EXIT_IOERR, "standard output: %s",
+							  strerror(o->out->err));
+	if (waiting)
+		return EXIT_TEMPFAIL;
+	if (c.have_undecodable_skipped)
+		return EXIT_DATAERR;
+	return 0;
+}

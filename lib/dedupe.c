@@ -1,0 +1,178 @@
+/* dedupe.c - see dedupe.h. */
+#include "dedupe.h"
+#include "exitcode.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct dedupe {
+	sqlite3 *db;
+	sqlite3_stmt *seen, *record, *expire;
+	char *path;
+	int in_txn;
+};
+
+static int fail(dedupe *d, int rc, const char *what, errinfo *err)
+{
+	int code;
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		code = EXIT_TEMPFAIL;
+		break;
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CORRUPT:
+	case SQLITE_NOTADB:
+		code = EXIT_IOERR;
+		break;
+	case SQLITE_READONLY:
+	case SQLITE_CANTOPEN:
+		code = EXIT_CANTCREAT;
+		break;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		code = EXIT_NOPERM;
+		break;
+	default:
+		code = EXIT_SOFTWARE;
+	}
+	return errinfo_set(err, code, "%s: %s: %s", d->path, what,
+			   d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+}
+
+dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
+{
+	dedupe *d = calloc(1, sizeof *d);
+	if (!d || !(d->path = strdup(path))) {
+		free(d);
+		errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	/* Create the file ourselves so it is 0600 from the start. */
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int e = errno;
+		errinfo_set(err, e == EACCES || e == EPERM ? EXIT_NOPERM
+				 : e == ENOENT || e == ENOTDIR || e == EROFS ? EXIT_CANTCREAT
+									    : EXIT_IOERR,
+			    "%s: %s", path, strerror(e));
+		dedupe_close(d);
+		return NULL;
+	}
+	close(fd);
+	int rc = sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	int status = rc == SQLITE_OK ? 0 : fail(d, rc, "opening", err);
+	if (!status && sqlite3_busy_timeout(d->db, busy_ms ? (int)busy_ms : 5000) != SQLITE_OK)
+		status = fail(d, SQLITE_ERROR, "setting the busy timeout", err);
+	if (!status && (rc = sqlite3_exec(d->db,
+					  "PRAGMA journal_mode = WAL;"
+					  "PRAGMA synchronous = FULL;"
+					  "CREATE TABLE IF NOT EXISTS handled ("
+					  " source TEXT NOT NULL, id TEXT NOT NULL,"
+					  " handled_at INTEGER NOT NULL,"
+					  " PRIMARY KEY (source, id)) WITHOUT ROWID;"
+					  "CREATE INDEX IF NOT EXISTS handled_at ON handled(handled_at);",
+					  NULL, NULL, NULL)) != SQLITE_OK)
+		status = fail(d, rc, "creating the store", err);
+	if (!status &&
+	    (rc = sqlite3_prepare_v2(d->db, "SELECT 1 FROM handled WHERE source = ?1 AND id = ?2", -1,
+				     &d->seen, NULL)) != SQLITE_OK)
+		status = fail(d, rc, "preparing", err);
+	if (!status && (rc = sqlite3_prepare_v2(d->db,
+						"INSERT INTO handled (source, id, handled_at) "
+						"VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+						-1, &d->record, NULL)) != SQLITE_OK)
+		status = fail(d, rc, "preparing", err);
+	if (!status && (rc = sqlite3_prepare_v2(d->db,
+						"DELETE FROM handled WHERE (source, id) IN (SELECT source, id "
+						"FROM handled WHERE handled_at < ?1 LIMIT ?2)",
+						-1, &d->expire, NULL)) != SQLITE_OK)
+		status = fail(d, rc, "preparing", err);
+	if (status) {
+		dedupe_close(d);
+		return NULL;
+	}
+	return d;
+}
+
+int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
+		errinfo *err)
+{
+	sqlite3_bind_text(d->seen, 1, source, (int)source_len, SQLITE_STATIC);
+	sqlite3_bind_text(d->seen, 2, id, (int)id_len, SQLITE_STATIC);
+	int rc = sqlite3_step(d->seen);
+	sqlite3_reset(d->seen);
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return -fail(d, rc, "looking up", err);
+}
+
+int dedupe_record(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
+		  errinfo *err)
+{
+	sqlite3_bind_text(d->record, 1, source, (int)source_len, SQLITE_STATIC);
+	sqlite3_bind_text(d->record, 2, id, (int)id_len, SQLITE_STATIC);
+	sqlite3_bind_int64(d->record, 3, timefmt_now_us() / 1000);
+	int rc = sqlite3_step(d->record);
+	sqlite3_reset(d->record);
+	return rc == SQLITE_DONE ? 0 : fail(d, rc, "recording", err);
+}
+
+int dedupe_begin(dedupe *d, errinfo *err)
+{
+	int rc = sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return fail(d, rc, "beginning", err);
+	d->in_txn = 1;
+	return 0;
+}
+
+int dedupe_commit(dedupe *d, errinfo *err)
+{
+	if (!d->in_txn)
+		return 0;
+	int rc = sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		int status = fail(d, rc, "committing", err);
+		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+		d->in_txn = 0;
+		return status;
+	}
+	d->in_txn = 0;
+	return 0;
+}
+
+long dedupe_expire(dedupe *d, uint64_t ttl_ms, long max_rows, errinfo *err)
+{
+	int64_t cutoff = timefmt_now_us() / 1000 - (int64_t)ttl_ms;
+	sqlite3_bind_int64(d->expire, 1, cutoff);
+	sqlite3_bind_int64(d->expire, 2, max_rows);
+	int rc = sqlite3_step(d->expire);
+	sqlite3_reset(d->expire);
+	if (rc != SQLITE_DONE)
+		return -fail(d, rc, "expiring", err);
+	return (long)sqlite3_changes(d->db);
+}
+
+void dedupe_close(dedupe *d)
+{
+	if (!d)
+		return;
+	if (d->in_txn)
+		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_finalize(d->seen);
+	sqlite3_finalize(d->record);
+	sqlite3_finalize(d->expire);
+	sqlite3_close(d->db);
+	free(d->path);
+	free(d);
+}

@@ -1,0 +1,49 @@
+/* dedupe.h - the consumer's idempotency store: (source, id) of every
+ * event handled, in a SQLite file of its own (event-consume --dedupe).
+ *
+ * A consumer that commits offsets only after handling delivers at least
+ * once: after a crash or a rebalance an event may come again. With the
+ * store, an event whose (source, id) is recorded is skipped. The record is
+ * written right after the handler succeeded and before the offset is
+ * stored, so a crash between the two makes the event come again and be
+ * skipped, never handled twice by a handler that finished.
+ *
+ * Ownership: a dedupe owns its connection and statements; dedupe_close()
+ * releases them. Nothing passed in is kept.
+ *
+ * Size: rows carry the time they were recorded; dedupe_expire() deletes
+ * rows older than the TTL in bounded chunks.
+ */
+#ifndef DEDUPE_H
+#define DEDUPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+typedef struct dedupe dedupe;
+
+/* Open (creating with mode 0600) the store at path. NULL with err set:
+ * 73 cannot create, 74 not a database or I/O, 75 locked, 77 permission. */
+dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err);
+
+/* 1 when (source, id) is recorded, 0 when not; or -(exit code) with err. */
+int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
+		errinfo *err);
+
+/* Record (source, id) now (a no-op when already recorded). 0 or an exit
+ * code with err set. Each call is its own transaction unless inside
+ * dedupe_begin()/dedupe_commit(). */
+int dedupe_record(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
+		  errinfo *err);
+int dedupe_begin(dedupe *d, errinfo *err);
+int dedupe_commit(dedupe *d, errinfo *err);
+
+/* Delete records older than ttl_ms, at most max_rows of them. Returns the
+ * number deleted (>= 0) or -(exit code) with err set. */
+long dedupe_expire(dedupe *d, uint64_t ttl_ms, long max_rows, errinfo *err);
+
+void dedupe_close(dedupe *d);
+
+#endif

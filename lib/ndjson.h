@@ -2,7 +2,7 @@
  *
  * Reads a file (or stdin for "-") in large blocks and hands out one line at
  * a time without copying when it can. A line is the bytes before '\n'; a
- * trailing '\r' is removed; a last line without '\n' is still a line. A line
+ * trailing '\r' is removed (unless NDJSON_KEEP_CR); a last line without '\n' is still a line. A line
  * longer than max_line is never truncated: it is reported as an error with
  * its number, skipped to its end, and reading may go on.
  *
@@ -27,7 +27,8 @@
 #define NDJSON_DEFAULT_MAX_LINE (1024 * 1024)
 
 enum ndjson_flags {
-	NDJSON_CHECK_UTF8 = 1 /* report lines that are not valid UTF-8 */
+	NDJSON_CHECK_UTF8 = 1, /* report lines that are not valid UTF-8 */
+	NDJSON_KEEP_CR = 2     /* keep a '\r' before '\n': it is data (--base64) */
 };
 
 enum ndjson_status {

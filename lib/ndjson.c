@@ -85,16 +85,21 @@ ndjson_reader *ndjson_open_fd(int fd, const char *name, size_t max_line, unsigne
 	return r;
 }
 
+int ndjson_stdin_check(errinfo *err)
+{
+	/* A closed stdin (cli_start left a write-only placeholder there) is
+	 * a missing input, not an empty one. */
+	int fl = fcntl(STDIN_FILENO, F_GETFL);
+	if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY)
+		return errinfo_set(err, EXIT_NOINPUT, "standard input is closed");
+	return 0;
+}
+
 ndjson_reader *ndjson_open(const char *path, size_t max_line, unsigned flags, errinfo *err)
 {
 	if (!path || strcmp(path, "-") == 0) {
-		/* A closed stdin (cli_start left a write-only placeholder
-		 * there) is a missing input, not an empty one. */
-		int fl = fcntl(STDIN_FILENO, F_GETFL);
-		if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY) {
-			errinfo_set(err, EXIT_NOINPUT, "standard input is closed");
+		if (ndjson_stdin_check(err) != 0)
 			return NULL;
-		}
 		return ndjson_open_fd(STDIN_FILENO, "<stdin>", max_line, flags, err);
 	}
 	int fd;

@@ -45,6 +45,10 @@ typedef struct ndjson_reader ndjson_reader;
  * EXIT_NOINPUT for a missing file, EXIT_NOPERM for permission, else
  * EXIT_IOERR. The name used in messages is "<stdin>" for stdin. */
 ndjson_reader *ndjson_open(const char *path, size_t max_line, unsigned flags, errinfo *err);
+/* 0 when stdin can be read; EXIT_NOINPUT with err "standard input is
+ * closed" when it was closed at start (see cli_start) or is open only for
+ * writing. ndjson_open("-") checks it; other readers of stdin call it. */
+int ndjson_stdin_check(errinfo *err);
 /* Read from an already-open descriptor (not closed by ndjson_close). */
 ndjson_reader *ndjson_open_fd(int fd, const char *name, size_t max_line, unsigned flags, errinfo *err);
 /* Next line. Returns an enum ndjson_status. */

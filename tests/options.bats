@@ -122,6 +122,13 @@ long_options_of() {
 	[ "$status" -eq 66 ]
 	[[ $stderr == *"error: standard input is closed"* ]]
 	[[ $stderr != *"enqueued 0"* ]]
+	# bindings and YAML read from "-"
+	run --separate-stderr bash -c "event-bindings -B - list <&-"
+	[ "$status" -eq 66 ]
+	[[ $stderr == *"error: standard input is closed"* ]]
+	run --separate-stderr bash -c "event-bindings import spring - <&-"
+	[ "$status" -eq 66 ]
+	[[ $stderr == *"error: standard input is closed"* ]]
 	# an open but empty stdin is still an empty input
 	run --separate-stderr outbox-enqueue --db "$T/o.db" </dev/null
 	assert_success

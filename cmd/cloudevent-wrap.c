@@ -46,7 +46,7 @@ static const char help_text[] =
 	"      --base64               each line is raw bytes, sent as data_base64\n"
 	"      --validate             input lines are CloudEvents: check, canonicalise\n"
 	"      --unwrap               input lines are CloudEvents: print their data\n"
-	"      --raw                  with --unwrap: decode data_base64 to raw bytes\n"
+	"      --raw                  with --unwrap: print data bytes as they are\n"
 	"      --on-error fail|skip   stop at the first bad line (default) or go on\n"
 	"      --max-line SIZE        longest input line (default 1M)\n"
 	"  -q, --quiet                no warnings\n"
@@ -95,8 +95,9 @@ struct config {
 
 static int usage_error(const char *why, const char *arg)
 {
+	char a[DIAG_ARG_MAX];
 	if (arg)
-		return cli_usage_error(usage_text, "%s: %s", why, arg);
+		return cli_usage_error(usage_text, "%s: %s", why, diag_arg(arg, a));
 	return cli_usage_error(usage_text, "%s", why);
 }
 
@@ -192,6 +193,9 @@ int main(int argc, char **argv)
 		 * payload. A JSON payload cannot be blank, so blank lines are
 		 * skipped, as jq does. */
 		c.in.skip_blank = c.wrap.payload == WRAP_JSON;
+		/* --base64 carries any bytes: a CR before the LF is one. */
+		if (c.wrap.payload == WRAP_BASE64)
+			c.in.ndjson_flags |= NDJSON_KEEP_CR;
 	} else
 		c.in.skip_blank = 1;
 

@@ -2,6 +2,7 @@
 #include "bindings.h"
 #include "exitcode.h"
 #include "json.h"
+#include "ndjson.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -613,6 +614,8 @@ int bindings_read_file(const char *path, const char *name, size_t max, int too_l
 			int e = errno;
 			return errinfo_set(err, exitcode_for_open(e), "%s: %s", name, strerror(e));
 		}
+	} else if (ndjson_stdin_check(err) != 0) {
+		return err->code;
 	}
 	int rc = 0;
 	struct stat st;

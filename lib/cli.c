@@ -21,7 +21,15 @@ void cli_start(const char *argv0)
 	diag_init(argv0);
 	for (int fd = 0; fd <= 2; fd++) {
 		if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
-			int nfd = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY);
+			/* The placeholder keeps the fd taken, and is opened the
+			 * wrong way round for stdin and stdout: reading fd 0 or
+			 * writing fd 1 then fails (EBADF) instead of quietly
+			 * reading nothing or throwing data away. The readers say
+			 * "standard input is closed" (66), the writers fail with
+			 * 74. Only stderr gets a working /dev/null: there is no
+			 * one left to tell. */
+			int mode = fd == 0 ? O_WRONLY : fd == 1 ? O_RDONLY : O_WRONLY;
+			int nfd = open("/dev/null", mode);
 			if (nfd < 0)
 				exit(EXIT_SOFTWARE);
 			if (nfd != fd) /* open() returns the lowest free fd */
@@ -33,7 +41,11 @@ void cli_start(const char *argv0)
 
 static void exit_after_stdout(void)
 {
-	exit(ferror(stdout) || fflush(stdout) != 0 ? EXIT_IOERR : EXIT_OK);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		diag_error("writing output: %s", outbuf_strerror(errno));
+		exit(EXIT_IOERR);
+	}
+	exit(EXIT_OK);
 }
 
 void cli_version(void) { printf("%s %s\n", diag_prog(), VERSION); }
@@ -156,8 +168,7 @@ int cli_finish_output(outbuf *o, int status)
 	if (rc != 0) {
 		if (status) /* the failure that stopped the run was reported */
 			return status;
-		errno = err;
-		diag_syserr("writing output");
+		diag_error("writing output: %s", outbuf_error_text(o));
 		return EXIT_IOERR;
 	}
 	return status;

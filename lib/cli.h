@@ -4,6 +4,11 @@
  * 2 are open (a tool started with one closed must not write data into a
  * file it opens later), and ignore SIGPIPE so a closed pipe downstream
  * shows up as EPIPE on write, which tools treat as a normal end.
+ * A closed stdin or stdout is an error, not an empty input or a discarded
+ * output: fd 0 gets /dev/null opened write-only and fd 1 /dev/null opened
+ * read-only, so any read of stdin or write to stdout fails with EBADF
+ * (ndjson_open() reports "standard input is closed", 66; writers report
+ * the failed write, 74). A closed stderr gets a writable /dev/null.
  */
 #ifndef CLI_H
 #define CLI_H

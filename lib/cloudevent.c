@@ -16,6 +16,8 @@
 
 #include "base64.h"
 #include "timefmt.h"
+#include "utf8.h"
+#include "traceparent.h"
 
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
@@ -310,6 +312,40 @@ slow:;
 		if (!cp_allowed(cp))
 			return 0;
 	return 1;
+}
+
+int ce_string_token_valid(json_span tok)
+{
+	return tok.n >= 2 && string_chars_ok(tok, JSON_SCAN_ESCAPES | JSON_SCAN_NONASCII);
+}
+
+size_t ce_string_invalid_at(const char *s, size_t n)
+{
+	size_t ok = utf8_valid_prefix(s, n);
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+	while (i < ok) {
+		long cp;
+		size_t len;
+		if (p[i] < 0x80) {
+			cp = p[i];
+			len = 1;
+		} else if (p[i] < 0xE0) {
+			cp = (long)(p[i] & 0x1F) << 6 | (p[i + 1] & 0x3F);
+			len = 2;
+		} else if (p[i] < 0xF0) {
+			cp = (long)(p[i] & 0x0F) << 12 | (long)(p[i + 1] & 0x3F) << 6 | (p[i + 2] & 0x3F);
+			len = 3;
+		} else {
+			cp = (long)(p[i] & 0x07) << 18 | (long)(p[i + 1] & 0x3F) << 12 |
+			     (long)(p[i + 2] & 0x3F) << 6 | (p[i + 3] & 0x3F);
+			len = 4;
+		}
+		if (!cp_allowed(cp))
+			return i;
+		i += len;
+	}
+	return ok;
 }
 
 /* RFC 9110 tchar: ALPHA, DIGIT and !#$%&'*+-.^_`|~ */
@@ -702,6 +738,42 @@ static void core_member(struct parse *ps, enum core c, json_span key, json_span 
 	a->type = t;
 }
 
+/* The distributed-tracing extension (W3C Trace Context): traceparent and
+ * tracestate are strings the relay puts on the wire as headers, so they
+ * are checked as W3C defines them. 1 (and noted) when bad. */
+#define TRACE_TEXT_MAX 8192 /* 32 members of key (256) = value (256), and commas */
+static int trace_ext_bad(const char *name, size_t n, json_span val, enum json_type t,
+			 unsigned vflags, struct pending *pe, json_span key)
+{
+	int tp = n == 11 && memcmp(name, "traceparent", 11) == 0;
+	int ts = n == 10 && memcmp(name, "tracestate", 10) == 0;
+	if (!tp && !ts)
+		return 0;
+	if (t != JSON_STRING) {
+		note(pe, key, NULL, "must be a string", t);
+		return 1;
+	}
+	char tmp[TRACE_TEXT_MAX];
+	const char *text = val.p + 1;
+	size_t len = val.n - 2;
+	if (vflags & (JSON_SCAN_ESCAPES | JSON_SCAN_NONASCII)) {
+		/* W3C values are ASCII: decode (escapes) and let the checks
+		 * refuse what is not. Longer than any valid value: bad. */
+		len = json_string_decode_fixed(val, tmp, sizeof tmp);
+		text = tmp;
+	}
+	traceparent parsed;
+	if (tp && (len == (size_t)-1 || traceparent_parse(&parsed, text, len) != 0)) {
+		note(pe, key, NULL, "not a valid W3C traceparent", JSON_INVALID);
+		return 1;
+	}
+	if (ts && (len == (size_t)-1 || tracestate_check(text, len) != 0)) {
+		note(pe, key, NULL, "not a valid W3C tracestate", JSON_INVALID);
+		return 1;
+	}
+	return 0;
+}
+
 static void ext_member(struct parse *ps, const char *name, size_t n, json_span key,
 		       unsigned kflags, json_span val, enum json_type t, unsigned vflags)
 {
@@ -724,6 +796,8 @@ static void ext_member(struct parse *ps, const char *name, size_t n, json_span k
 			note(&ps->pe, key, NULL, "duplicate attribute", JSON_INVALID);
 			return;
 		}
+	if (t != JSON_NULL && trace_ext_bad(name, n, val, t, vflags, &ps->pe, key))
+		return;
 	switch (t) {
 	case JSON_NULL:
 		if (ps->n_null_ext == CE_MAX_EXTENSIONS) {

@@ -26,7 +26,12 @@
  *    -2^31..2^31-1); more than CE_MAX_EXTENSIONS extensions are rejected,
  *    and so is a name written with escapes that decodes to over 256 bytes;
  *  - data and data_base64 are mutually exclusive; data_base64 is a string of
- *    valid base64 (RFC 4648, padded).
+ *    valid base64 (RFC 4648, padded);
+ *  - the distributed-tracing extension: traceparent, when present, is a
+ *    string holding a valid W3C traceparent (traceparent.h: all-zero ids
+ *    and version ff refused), tracestate a valid W3C tracestate; anything
+ *    else is rejected ("not a valid W3C traceparent"), because the relay
+ *    would put it on the wire as a header.
  * A rejection names the attribute at fault (err->attribute), decoded, at
  * most 63 bytes, control characters shown as '?'. An input that is not
  * JSON, or not an object, leaves err->attribute "" and says at which byte
@@ -110,6 +115,15 @@ int ce_attr_value(const ce_attr *a, buf *out);
 
 /* Find an extension by (unquoted) name; NULL when absent. */
 const ce_attr *ce_find_extension(const cloudevent *ev, const char *name);
+
+/* CloudEvents String rules (no U+0000-001F, U+007F-009F, noncharacters),
+ * for values a tool is about to write:
+ * ce_string_token_valid: 1 if a validated JSON string token decodes to a
+ * valid String. ce_string_invalid_at: for raw bytes s[0..n), the offset
+ * of the first byte that is not valid UTF-8 or starts a character a String
+ * may not hold; n when all is well. */
+int ce_string_token_valid(json_span tok);
+size_t ce_string_invalid_at(const char *s, size_t n);
 
 /* 1 if name is a valid extension name: [a-z0-9]+ and not a context
  * attribute or "data"/"data_base64". */

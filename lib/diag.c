@@ -1,6 +1,7 @@
 /* diag.c - see diag.h */
 #include "diag.h"
 #include "exitcode.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -87,19 +88,68 @@ void diag_init(const char *argv0)
 
 const char *diag_prog(void) { return prog; }
 
+const char *diag_arg(const char *s, char out[DIAG_ARG_MAX])
+{
+	size_t n = strlen(s);
+	if (n <= 64) {
+		memcpy(out, s, n + 1);
+		return out;
+	}
+	n = 64;
+	while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+		n--; /* not inside a UTF-8 sequence */
+	memcpy(out, s, n);
+	memcpy(out + n, "...", 4);
+	return out;
+}
+
+/* Copy s to d (room for cap bytes, NUL included), control bytes, C1
+ * controls and invalid UTF-8 written as \xHH. */
+static void terminal_safe(char *d, size_t cap, const char *s)
+{
+	size_t o = 0, n = strlen(s);
+	const unsigned char *p = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t len = 1;
+		int esc = p[i] < 0x20 || p[i] == 0x7F;
+		if (p[i] >= 0x80) {
+			len = p[i] >= 0xF0 ? 4 : p[i] >= 0xE0 ? 3 : 2;
+			if (len > n - i || !utf8_valid((const char *)p + i, len) ||
+			    (p[i] == 0xC2 && p[i + 1] < 0xA0)) /* U+0080-009F */
+				esc = 1, len = 1;
+		}
+		size_t need = esc ? 4 : len;
+		if (o + need >= cap)
+			break;
+		if (esc) {
+			static const char hex[] = "0123456789abcdef";
+			d[o++] = '\\';
+			d[o++] = 'x';
+			d[o++] = hex[p[i] >> 4];
+			d[o++] = hex[p[i] & 15];
+		} else {
+			memcpy(d + o, p + i, len);
+			o += len;
+		}
+		i += len;
+	}
+	d[o] = '\0';
+}
+
 /* One fprintf per message so concurrent writers to stderr do not interleave
  * within a line. */
 static void emit(const char *kind, const char *file, unsigned long line,
 		 const char *suffix, const char *fmt, va_list ap)
 {
-	char msg[1024], where[300] = "";
+	char msg[1024], where[300] = "", all[1400], safe[2048];
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	if (file && line)
 		snprintf(where, sizeof where, "%s:%lu: ", file, line);
 	else if (file)
 		snprintf(where, sizeof where, "%s: ", file);
-	fprintf(stderr, "%s: %s%s%s%s%s\n", prog, kind, where, msg,
-		suffix ? ": " : "", suffix ? suffix : "");
+	snprintf(all, sizeof all, "%s%s%s%s", where, msg, suffix ? ": " : "", suffix ? suffix : "");
+	terminal_safe(safe, sizeof safe, all);
+	fprintf(stderr, "%s: %s%s\n", prog, kind, safe);
 }
 
 #define EMIT(kind, file, line, suffix)                   \

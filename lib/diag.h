@@ -6,6 +6,10 @@
  *
  * Every function preserves errno. Messages never carry secrets: callers
  * must not pass configuration values that may hold them.
+ * Messages are made safe for a terminal as they are written: control
+ * bytes (C0, DEL), C1 control characters and bytes that are not valid
+ * UTF-8 are shown as \xHH, so an argument or a file name can never send
+ * escape sequences to the terminal. A backslash is written as it is.
  *
  * errinfo is how library functions report failure: they fill it and return
  * its code (an exitcode.h value); the caller decides whether and how to
@@ -52,6 +56,13 @@ void diag_input_warn(const char *file, unsigned long line, const char *fmt, ...)
 void diag_info(const char *fmt, ...) DIAG_PRINTF(1, 2);
 /* Only with -v: "PROG: debug: MESSAGE". */
 void diag_debug(const char *fmt, ...) DIAG_PRINTF(1, 2);
+/* A command-line argument or input value as messages show it: at most
+ * its first 64 bytes (cut on a UTF-8 boundary) followed by "..." when it
+ * is longer, so a huge argument is not repeated in full on every error
+ * line. Writes into out, returns out. */
+#define DIAG_ARG_MAX 72
+const char *diag_arg(const char *s, char out[DIAG_ARG_MAX]);
+
 /* Print err's message as an error. */
 void diag_errinfo(const errinfo *err);
 

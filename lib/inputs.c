@@ -110,7 +110,7 @@ int inputs_emit(outbuf *out, const void *p, size_t n, errinfo *err)
 		return 0;
 	if (out->err == EPIPE)
 		return INPUTS_STOP;
-	return errinfo_set(err, EXIT_IOERR, "writing output: %s", strerror(out->err));
+	return errinfo_set(err, EXIT_IOERR, "writing output: %s", outbuf_error_text(out));
 }
 
 int inputs_run(inputs *in, inputs_line_fn fn, void *ctx)

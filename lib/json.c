@@ -330,6 +330,11 @@ value:
 		p = scan_literal(s, p, end, "null", 4);
 		break;
 	default:
+		/* RFC 8259 forbids a BOM in JSON text; name it, since
+		 * "expected a value" at byte 1 puzzles anyone whose editor
+		 * hides it. */
+		if (end - p >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF)
+			return fail(s, p, "byte order mark (U+FEFF) not allowed");
 		return fail(s, p, "expected a value");
 	}
 	if (!p)
@@ -1003,6 +1008,58 @@ static long long ref_index(const char *s, const char *e)
 		v = v * 10 + (*s - '0');
 	}
 	return v;
+}
+
+/* json_pointer_each from the reference token at s ("" or "/..."): the
+ * recursion descends only into a member that matched, so it is never
+ * deeper than the document's nesting (JSON_MAX_DEPTH), however long the
+ * pointer. */
+static long each_rec(json_span cur, const char *s, json_each_fn fn, void *ctx)
+{
+	if (!*s)
+		return fn(ctx, cur, json_type_of(cur)) != 0 ? -2 : 1;
+	s++; /* the '/' */
+	const char *t = strchr(s, '/');
+	if (!t)
+		t = s + strlen(s);
+	json_iter it;
+	json_span k, v;
+	long total = 0;
+	switch (json_type_of(cur)) {
+	case JSON_OBJECT:
+		json_object_begin(&it, cur);
+		while (json_object_next(&it, &k, &v, NULL))
+			if (key_equals_ref(k, s, t)) {
+				long r = each_rec(v, t, fn, ctx);
+				if (r < 0)
+					return r;
+				total += r;
+			}
+		break;
+	case JSON_ARRAY: {
+		long long idx = ref_index(s, t);
+		if (idx < 0)
+			return 0;
+		json_array_begin(&it, cur);
+		while (json_array_next(&it, &v, NULL))
+			if (idx-- == 0)
+				return each_rec(v, t, fn, ctx);
+		break;
+	}
+	default:
+		break;
+	}
+	return total;
+}
+
+long json_pointer_each(json_span doc, const char *ptr, json_each_fn fn, void *ctx)
+{
+	if (json_pointer_check(ptr) != 0)
+		return -1;
+	uptr b = skip_ws((uptr)doc.p, (uptr)doc.p + doc.n), e = (uptr)doc.p + doc.n;
+	while (e > b && is_ws(e[-1]))
+		e--;
+	return each_rec((json_span){(const char *)b, (size_t)(e - b)}, ptr, fn, ctx);
 }
 
 int json_pointer_find(json_span doc, const char *ptr, json_span *val, enum json_type *type)

@@ -99,6 +99,15 @@ int json_array_next(json_iter *it, json_span *val, enum json_type *type);
 int json_pointer_check(const char *ptr);
 /* With duplicate keys, the first member with the name is found. */
 int json_pointer_find(json_span doc, const char *ptr, json_span *val, enum json_type *type);
+/* Every value ptr can mean in a validated doc: with duplicate object keys
+ * anywhere on the path, a reader that keeps the first member and one that
+ * keeps the last see different values, so each of them is visited (in
+ * document order), at every level. fn returns 0 to go on, nonzero to
+ * stop. Returns the number of values visited, -1 for an invalid pointer,
+ * -2 when fn stopped the walk. No allocation; the recursion is bounded by
+ * the document's nesting, not by the pointer's length. */
+typedef int (*json_each_fn)(void *ctx, json_span val, enum json_type type);
+long json_pointer_each(json_span doc, const char *ptr, json_each_fn fn, void *ctx);
 
 /* Strings. tok is a validated string token including its quotes. */
 int json_string_is_plain(json_span tok); /* 1 if it holds no backslash */

@@ -85,10 +85,23 @@ ndjson_reader *ndjson_open_fd(int fd, const char *name, size_t max_line, unsigne
 	return r;
 }
 
+int ndjson_stdin_check(errinfo *err)
+{
+	/* A closed stdin (cli_start left a write-only placeholder there) is
+	 * a missing input, not an empty one. */
+	int fl = fcntl(STDIN_FILENO, F_GETFL);
+	if (fl == -1 || (fl & O_ACCMODE) == O_WRONLY)
+		return errinfo_set(err, EXIT_NOINPUT, "standard input is closed");
+	return 0;
+}
+
 ndjson_reader *ndjson_open(const char *path, size_t max_line, unsigned flags, errinfo *err)
 {
-	if (!path || strcmp(path, "-") == 0)
+	if (!path || strcmp(path, "-") == 0) {
+		if (ndjson_stdin_check(err) != 0)
+			return NULL;
 		return ndjson_open_fd(STDIN_FILENO, "<stdin>", max_line, flags, err);
+	}
 	int fd;
 	do
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -246,7 +259,7 @@ static int make_room(ndjson_reader *r, errinfo *err)
 /* Hand out p[0..n), the bytes before a '\n' (or before the end of input). */
 static int deliver(ndjson_reader *r, char *p, size_t n, const char **line, size_t *len, errinfo *err)
 {
-	if (n > 0 && p[n - 1] == '\r')
+	if (n > 0 && p[n - 1] == '\r' && !(r->flags & NDJSON_KEEP_CR))
 		n--;
 	r->lineno++;
 	if (n > r->max_line) {

@@ -2,7 +2,7 @@
  *
  * Reads a file (or stdin for "-") in large blocks and hands out one line at
  * a time without copying when it can. A line is the bytes before '\n'; a
- * trailing '\r' is removed; a last line without '\n' is still a line. A line
+ * trailing '\r' is removed (unless NDJSON_KEEP_CR); a last line without '\n' is still a line. A line
  * longer than max_line is never truncated: it is reported as an error with
  * its number, skipped to its end, and reading may go on.
  *
@@ -27,7 +27,8 @@
 #define NDJSON_DEFAULT_MAX_LINE (1024 * 1024)
 
 enum ndjson_flags {
-	NDJSON_CHECK_UTF8 = 1 /* report lines that are not valid UTF-8 */
+	NDJSON_CHECK_UTF8 = 1, /* report lines that are not valid UTF-8 */
+	NDJSON_KEEP_CR = 2     /* keep a '\r' before '\n': it is data (--base64) */
 };
 
 enum ndjson_status {
@@ -44,6 +45,10 @@ typedef struct ndjson_reader ndjson_reader;
  * EXIT_NOINPUT for a missing file, EXIT_NOPERM for permission, else
  * EXIT_IOERR. The name used in messages is "<stdin>" for stdin. */
 ndjson_reader *ndjson_open(const char *path, size_t max_line, unsigned flags, errinfo *err);
+/* 0 when stdin can be read; EXIT_NOINPUT with err "standard input is
+ * closed" when it was closed at start (see cli_start) or is open only for
+ * writing. ndjson_open("-") checks it; other readers of stdin call it. */
+int ndjson_stdin_check(errinfo *err);
 /* Read from an already-open descriptor (not closed by ndjson_close). */
 ndjson_reader *ndjson_open_fd(int fd, const char *name, size_t max_line, unsigned flags, errinfo *err);
 /* Next line. Returns an enum ndjson_status. */

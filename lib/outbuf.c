@@ -2,6 +2,7 @@
 #include "outbuf.h"
 
 #include <errno.h>
+#include <string.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -60,4 +61,11 @@ int outbuf_close(outbuf *o)
 	o->data = NULL;
 	o->cap = 0;
 	return rc;
+}
+
+const char *outbuf_strerror(int e)
+{
+	if (e == EBADF)
+		return "output is closed or not open for writing";
+	return strerror(e);
 }

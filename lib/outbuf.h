@@ -31,6 +31,13 @@ int outbuf_write_slow(outbuf *o, const void *p, size_t n);
 /* Flush and free; returns 0, or -1 if any write failed. */
 int outbuf_close(outbuf *o);
 
+/* Text for a write failure with errno e (a static string): strerror(e),
+ * except EBADF, which on stdout means the descriptor is closed (see
+ * cli_start) or open only for reading. */
+const char *outbuf_strerror(int e);
+/* outbuf_strerror(o->err). */
+static inline const char *outbuf_error_text(const outbuf *o) { return outbuf_strerror(o->err); }
+
 /* 0, or -1 once any write has failed (sticky: the caller learns of a
  * failure that happened in an earlier flush, such as EPIPE). */
 static inline int outbuf_write(outbuf *o, const void *p, size_t n)

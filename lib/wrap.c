@@ -42,14 +42,22 @@ struct wrapper {
 	buf tail;   /* [,"datacontenttype":...][,"dataschema":...] */
 	buf time;   /* fixed "time" token, or empty for now */
 	char *id_from, *subject_from, *pk_from;
+	/* the pointers as messages show them (diag_arg) */
+	char id_disp[DIAG_ARG_MAX], subject_disp[DIAG_ARG_MAX], pk_disp[DIAG_ARG_MAX];
 	char **mask;
 	size_t n_mask;
+	struct span_range *ranges; /* apply_masks' scratch, grown as needed */
+	size_t ranges_cap;
 	struct wrap_ext_slot ext[WRAP_MAX_EXT];
 	size_t n_ext;
 	buf masked; /* scratch for masked data */
 };
 
 #define ENC_MAX (16u << 20)
+
+typedef struct span_range {
+	size_t start, end;
+} span_range;
 
 static int add_attr(buf *b, const char *name, const char *value)
 {
@@ -58,21 +66,30 @@ static int add_attr(buf *b, const char *name, const char *value)
 	return json_string_encode(b, value, strlen(value));
 }
 
+/* A usage error quoting arg, shortened (diag_arg) so that a huge argument
+ * does not crowd out the reason. */
 static int usage(errinfo *err, const char *fmt, const char *arg)
 {
-	return errinfo_set(err, EXIT_USAGE, fmt, arg);
+	char a[DIAG_ARG_MAX];
+	return errinfo_set(err, EXIT_USAGE, fmt, diag_arg(arg, a));
 }
 
-/* Option strings become JSON strings, so they must be valid UTF-8. */
+/* Option strings become JSON strings and CloudEvents Strings: valid UTF-8
+ * without control characters or noncharacters, or --validate and
+ * outbox-enqueue would refuse every event written. */
 static int check_text(const char *what, const char *s, errinfo *err)
 {
 	if (!s)
 		return 0;
 	if (!*s)
 		return errinfo_set(err, EXIT_USAGE, "%s must not be empty", what);
-	if (!utf8_valid(s, strlen(s)))
-		return errinfo_set(err, EXIT_USAGE, "%s is not valid UTF-8", what);
-	return 0;
+	size_t n = strlen(s), bad = ce_string_invalid_at(s, n);
+	if (bad == n)
+		return 0;
+	if (!utf8_valid(s, n) && bad == utf8_valid_prefix(s, n))
+		return errinfo_set(err, EXIT_USAGE, "%s is not valid UTF-8 (at byte %zu)", what, bad + 1);
+	return errinfo_set(err, EXIT_USAGE,
+			   "%s holds a control character or noncharacter at byte %zu", what, bad + 1);
 }
 
 static int check_pointer(const char *opt, const char *ptr, enum wrap_payload kind, errinfo *err)
@@ -81,8 +98,11 @@ static int check_pointer(const char *opt, const char *ptr, enum wrap_payload kin
 		return 0;
 	if (kind != WRAP_JSON)
 		return usage(err, "%s needs JSON payloads (not --text or --base64)", opt);
-	if (json_pointer_check(ptr) != 0)
-		return errinfo_set(err, EXIT_USAGE, "%s: '%s' is not a JSON Pointer (RFC 6901)", opt, ptr);
+	if (json_pointer_check(ptr) != 0) {
+		char a[DIAG_ARG_MAX];
+		return errinfo_set(err, EXIT_USAGE, "%s: '%s' is not a JSON Pointer (RFC 6901)", opt,
+				   diag_arg(ptr, a));
+	}
 	return 0;
 }
 
@@ -169,10 +189,12 @@ static int setup_exts(wrapper *w, const wrap_opts *o, errinfo *err)
 	for (size_t i = 0; i < o->n_ext; i++) {
 		const char *name = o->ext[i].name, *value = o->ext[i].value;
 		if (!ce_extension_name_valid(name, strlen(name)))
-			return errinfo_set(err, EXIT_USAGE,
-					   "-e %s: extension names are lowercase letters and digits, "
-					   "and not a CloudEvents attribute name", name);
-		if (check_text("extension value", value, err) != 0)
+			return usage(err,
+				     "-e %s: extension names are lowercase letters and digits, "
+				     "and not a CloudEvents attribute name", name);
+		char what[DIAG_ARG_MAX + 16];
+		snprintf(what, sizeof what, "-e %s value", name);
+		if (check_text(what, value, err) != 0)
 			return err->code;
 		if (!strcmp(name, "partitionkey") && o->partition_key_from)
 			return usage(err, "%s", "-e partitionkey conflicts with --partition-key-from");
@@ -204,6 +226,41 @@ static int setup_exts(wrapper *w, const wrap_opts *o, errinfo *err)
 	/* Canonical order: extensions sorted by name (cloudevent.h). */
 	qsort(w->ext, w->n_ext, sizeof w->ext[0], ext_cmp);
 	return 0;
+}
+
+/* Everything wrap writes must pass --validate. The options were checked
+ * one by one above; this parses a sample event built from the very bytes
+ * every event will carry (placeholders for id, time and payload-derived
+ * values), so no combination slips through: a failure is a usage error
+ * naming the attribute. */
+static int self_check(wrapper *w, errinfo *err)
+{
+	buf b;
+	buf_init(&b, 4 * ENC_MAX);
+	int rc = 0;
+	if (buf_append(&b, w->head.data, w->head.len) || buf_puts(&b, "\"0\"") ||
+	    buf_append(&b, w->mid.data, w->mid.len) || buf_puts(&b, ",\"time\":") ||
+	    (w->time.len ? buf_append(&b, w->time.data, w->time.len)
+			 : buf_puts(&b, "\"2000-01-01T00:00:00Z\"")) ||
+	    buf_append(&b, w->tail.data, w->tail.len)) {
+		rc = errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < w->n_ext; i++)
+		if (w->ext[i].kind == EXT_STATIC && buf_append(&b, w->ext[i].text.data, w->ext[i].text.len)) {
+			rc = errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+			goto done;
+		}
+	if (buf_putc(&b, '}')) {
+		rc = errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+		goto done;
+	}
+	cloudevent ev;
+	if (ce_parse_line(&ev, b.data, b.len, err) != 0)
+		rc = err->code = EXIT_USAGE;
+done:
+	buf_free(&b);
+	return rc;
 }
 
 static char *dup_or_null(const char *s)
@@ -285,7 +342,15 @@ int wrapper_new(wrapper **out, const wrap_opts *o, errinfo *err)
 		errinfo_set(err, rc, "out of memory");
 		goto fail;
 	}
+	if (w->id_from)
+		diag_arg(w->id_from, w->id_disp);
+	if (w->subject_from)
+		diag_arg(w->subject_from, w->subject_disp);
+	if (w->pk_from)
+		diag_arg(w->pk_from, w->pk_disp);
 	if ((rc = setup_exts(w, o, err)) != 0)
+		goto fail;
+	if ((rc = self_check(w, err)) != 0)
 		goto fail;
 	*out = w;
 	return 0;
@@ -308,36 +373,62 @@ void wrapper_free(wrapper *w)
 	for (size_t i = 0; i < w->n_mask; i++)
 		free(w->mask[i]);
 	free(w->mask);
+	free(w->ranges);
 	free(w->id_from);
 	free(w->subject_from);
 	free(w->pk_from);
 	free(w);
 }
 
-/* Append the value at ptr in the payload as a JSON string token: strings
- * are copied as their token, numbers are quoted. */
-static int from_pointer(json_span data, const char *opt, const char *ptr, buf *out, errinfo *err)
-{
+struct first_match {
 	json_span v;
 	enum json_type t;
-	if (json_pointer_find(data, ptr, &v, &t) != 1)
-		return errinfo_set(err, EXIT_DATAERR, "%s %s: no such value in the payload", opt, ptr);
-	if (t == JSON_STRING) {
+	long n;
+};
+
+static int note_match(void *ctx, json_span v, enum json_type t)
+{
+	struct first_match *m = ctx;
+	if (m->n++ == 0) {
+		m->v = v;
+		m->t = t;
+	}
+	return 0;
+}
+
+/* Append the value at ptr in the payload as a JSON string token: strings
+ * are copied as their token, numbers are quoted. The value must be one a
+ * CloudEvents String may hold, and the only one ptr can mean: with
+ * duplicate keys on the path, readers that keep the first member and
+ * readers that keep the last would disagree on the attribute. */
+static int from_pointer(json_span data, const char *opt, const char *ptr, const char *disp,
+			buf *out, errinfo *err)
+{
+	struct first_match m = { { NULL, 0 }, JSON_INVALID, 0 };
+	json_pointer_each(data, ptr, note_match, &m);
+	if (m.n == 0)
+		return errinfo_set(err, EXIT_DATAERR, "%s %s: no such value in the payload", opt, disp);
+	if (m.n > 1)
+		return errinfo_set(err, EXIT_DATAERR,
+				   "%s %s: the payload has duplicate keys there (%ld values): ambiguous",
+				   opt, disp, m.n);
+	json_span v = m.v;
+	if (m.t == JSON_STRING) {
 		if (v.n <= 2)
-			return errinfo_set(err, EXIT_DATAERR, "%s %s: the value is an empty string", opt, ptr);
+			return errinfo_set(err, EXIT_DATAERR, "%s %s: the value is an empty string", opt, disp);
+		if (!ce_string_token_valid(v))
+			return errinfo_set(err, EXIT_DATAERR,
+					   "%s %s: the value holds a control character or noncharacter",
+					   opt, disp);
 		return buf_append(out, v.p, v.n) ? EXIT_SOFTWARE : 0;
 	}
-	if (t == JSON_NUMBER) {
+	if (m.t == JSON_NUMBER) {
 		if (buf_putc(out, '"') || buf_append(out, v.p, v.n) || buf_putc(out, '"'))
 			return EXIT_SOFTWARE;
 		return 0;
 	}
-	return errinfo_set(err, EXIT_DATAERR, "%s %s: the value is not a string or a number", opt, ptr);
+	return errinfo_set(err, EXIT_DATAERR, "%s %s: the value is not a string or a number", opt, disp);
 }
-
-typedef struct span_range {
-	size_t start, end;
-} span_range;
 
 static int range_cmp(const void *a, const void *b)
 {
@@ -345,22 +436,48 @@ static int range_cmp(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Replace each masked value with "***". Masks that are not in the payload
- * mask nothing; a mask inside another masked value is already covered. */
+struct mask_walk {
+	wrapper *w;
+	json_span data;
+	size_t n;
+};
+
+static int add_range(void *ctx, json_span v, enum json_type t)
+{
+	(void)t;
+	struct mask_walk *m = ctx;
+	wrapper *w = m->w;
+	if (m->n == w->ranges_cap) {
+		size_t cap = w->ranges_cap ? 2 * w->ranges_cap : 16;
+		span_range *r = realloc(w->ranges, cap * sizeof *r);
+		if (!r)
+			return -1;
+		w->ranges = r;
+		w->ranges_cap = cap;
+	}
+	size_t start = (size_t)(v.p - m->data.p);
+	w->ranges[m->n++] = (span_range){ start, start + v.n };
+	return 0;
+}
+
+/* Replace each masked value with "***": every value a mask can mean, so
+ * duplicate keys anywhere on its path are all masked (a reader that keeps
+ * the last duplicate must not see the secret). Masks that are not in the
+ * payload mask nothing; a mask inside another masked value is already
+ * covered. The range list lives in the wrapper and only grows, so the
+ * usual event allocates nothing. */
 static int apply_masks(wrapper *w, json_span data, json_span *result)
 {
-	span_range r[64];
-	size_t n = 0;
-	for (size_t i = 0; i < w->n_mask && n < 64; i++) {
-		json_span v;
-		enum json_type t;
-		if (json_pointer_find(data, w->mask[i], &v, &t) == 1)
-			r[n++] = (span_range){ (size_t)(v.p - data.p), (size_t)(v.p - data.p) + v.n };
-	}
-	if (n == 0) {
+	struct mask_walk m = { w, data, 0 };
+	for (size_t i = 0; i < w->n_mask; i++)
+		if (json_pointer_each(data, w->mask[i], add_range, &m) == -2)
+			return -1;
+	if (m.n == 0) {
 		*result = data;
 		return 0;
 	}
+	span_range *r = w->ranges;
+	size_t n = m.n;
 	qsort(r, n, sizeof r[0], range_cmp);
 	buf_reset(&w->masked);
 	size_t pos = 0;
@@ -401,6 +518,13 @@ int wrapper_event(wrapper *w, const char *payload, size_t len, buf *out, errinfo
 		if (json_parse_value(payload, len, &data, &t, &jerr) != 0)
 			return errinfo_set(err, EXIT_DATAERR, "payload is not valid JSON: %s at byte %zu",
 					   jerr.what ? jerr.what : "syntax error", jerr.offset + 1);
+		/* CloudEvents reads "data":null as "no data": the payload would
+		 * be lost on the way (--validate drops it, --unwrap prints an
+		 * empty line), so it is refused rather than changed. */
+		if (t == JSON_NULL)
+			return errinfo_set(err, EXIT_DATAERR,
+					   "payload is null, which a CloudEvent cannot carry as data "
+					   "(\"data\":null means no data)");
 	} else if (w->payload == WRAP_TEXT) {
 		size_t ok = utf8_valid_prefix(payload, len);
 		if (ok != len)
@@ -412,7 +536,7 @@ int wrapper_event(wrapper *w, const char *payload, size_t len, buf *out, errinfo
 	if (buf_append(out, w->head.data, w->head.len))
 		goto oom;
 	if (w->id_from) {
-		if ((rc = from_pointer(data, "--id-from", w->id_from, out, err)) != 0)
+		if ((rc = from_pointer(data, "--id-from", w->id_from, w->id_disp, out, err)) != 0)
 			goto fail;
 	} else {
 		char id[UUID_STR_LEN + 3];
@@ -428,7 +552,7 @@ int wrapper_event(wrapper *w, const char *payload, size_t len, buf *out, errinfo
 	if (w->subject_from) {
 		if (buf_append(out, ",\"subject\":", 11))
 			goto oom;
-		if ((rc = from_pointer(data, "--subject-from", w->subject_from, out, err)) != 0)
+		if ((rc = from_pointer(data, "--subject-from", w->subject_from, w->subject_disp, out, err)) != 0)
 			goto fail;
 	}
 	if (buf_append(out, ",\"time\":", 8))
@@ -454,7 +578,7 @@ int wrapper_event(wrapper *w, const char *payload, size_t len, buf *out, errinfo
 		} else if (s->kind == EXT_PARTITION_KEY) {
 			if (buf_append(out, ",\"partitionkey\":", 16))
 				goto oom;
-			if ((rc = from_pointer(data, "--partition-key-from", w->pk_from, out, err)) != 0)
+			if ((rc = from_pointer(data, "--partition-key-from", w->pk_from, w->pk_disp, out, err)) != 0)
 				goto fail;
 		} else {
 			traceparent tp;
@@ -533,7 +657,18 @@ int unwrap_line(void *sink, const char *line, size_t len, errinfo *err)
 		fail = buf_append(&s->scratch, ev.data.p + 1, ev.data.n - 2);
 	else
 		fail = ce_data_bytes(&ev, &s->scratch);
-	if (fail || buf_putc(&s->scratch, '\n') != 0)
+	if (fail)
+		return errinfo_set(err, EXIT_DATAERR, "event too large or out of memory");
+	/* One output line per event: text data with a line break would come
+	 * out as two lines (or lose its CR to the next reader). JSON data is
+	 * compact and base64 text has none, so only decoded text can. */
+	if (!s->raw && s->scratch.len &&
+	    (memchr(s->scratch.data, '\n', s->scratch.len) ||
+	     s->scratch.data[s->scratch.len - 1] == '\r'))
+		return errinfo_set(err, EXIT_DATAERR,
+				   "data: text holds a line break, which would split the output line "
+				   "(--raw prints it as it is)");
+	if (buf_putc(&s->scratch, '\n') != 0)
 		return errinfo_set(err, EXIT_DATAERR, "event too large or out of memory");
 	return emit(s, err);
 }

@@ -63,7 +63,7 @@ typedef struct line_sink {
 	outbuf *out;
 	buf scratch;
 	wrapper *w;   /* wrap mode only */
-	int raw;      /* --unwrap --raw: decode data_base64 */
+	int raw;      /* --unwrap --raw: data bytes as they are (base64 decoded, text with line breaks) */
 } line_sink;
 
 int wrap_line(void *sink, const char *line, size_t len, errinfo *err);

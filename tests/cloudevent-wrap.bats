@@ -382,3 +382,213 @@ wrap() { cloudevent-wrap -t T "$@"; }
 	[ "$(jq -c 'del(.traceparent)' <<<"$verbose")" = "$(jq -c 'del(.traceparent)' <<<"$output")" ]
 	[ "$(jq -r .id <<<"$output")" = x ]
 }
+
+# --- issue 7: what a hostile review found ---
+
+@test "--mask covers every member its pointer can mean: duplicate keys at every level" {
+	run --separate-stderr wrap --mask /email <<<'{"email":"a@x","email":"secret@x"}'
+	assert_success
+	[[ $output != *secret* ]]
+	[ "$(jq -c .data <<<"$output")" = '{"email":"***"}' ]
+	grep -o '"data":.*' <<<"$output" | grep -qF '"data":{"email":"***","email":"***"}}'
+	# duplicates higher up the path: each object the parent key names is masked
+	run wrap --mask /u/pw --mask /k <<<'{"u":{"pw":"s1","pw":"s2","n":1},"u":{"pw":"s3"},"k":[1],"k":{"x":"s4"}}'
+	assert_success
+	[[ $output != *s1* && $output != *s2* && $output != *s3* && $output != *s4* ]]
+	grep -qF '"data":{"u":{"pw":"***","pw":"***","n":1},"u":{"pw":"***"},"k":"***","k":"***"}}' <<<"$output"
+	# a key written with escapes is the same member
+	run wrap --mask /email <<<'{"email":"a","em\u0061il":"secret"}'
+	[[ $output != *secret* ]]
+	# many duplicates (more than any fixed table holds)
+	{ printf '{'; for i in $(seq 1 200); do printf '"p":"s%d",' "$i"; done; printf '"end":1}\n'; } >"$T/many"
+	run wrap --mask /p "$T/many"
+	assert_success
+	[ "$(grep -o '"p":"\*\*\*"' <<<"$output" | wc -l)" -eq 200 ]
+	[[ $output != *'"s1'* ]]
+}
+
+@test "values taken from the payload are that line's error when ambiguous or not a valid String" {
+	for v in '"a\u0000"' '"a\n"' '"a\u007f"' '"a\uffff"' '"\ufdd0"' '"a\u0085"'; do
+		for opt in --id-from --subject-from --partition-key-from; do
+			run --separate-stderr wrap "$opt" /k <<<"{\"k\":$v}"
+			[ "$status" -eq 65 ] || { echo "$opt $v: $status $output"; return 1; }
+			[[ $stderr == *"<stdin>:1: $opt /k: the value holds a control character or noncharacter"* ]]
+			[ -z "$output" ]
+		done
+	done
+	# --on-error skip skips only that line, and what it writes validates
+	printf '{"k":"ok1"}\n{"k":"a\\u0000"}\n{"k":"ok2"}\n' | wrap --id-from /k --on-error skip 2>"$T/err" >"$T/out" || true
+	[ "$(jq -r .id "$T/out" | tr '\n' ' ')" = 'ok1 ok2 ' ]
+	cloudevent-wrap --validate <"$T/out" >/dev/null
+	# duplicate keys on the path: readers would disagree on the id
+	run --separate-stderr wrap --id-from /a/id <<<'{"a":{"id":"x"},"a":{"id":"y"}}'
+	[ "$status" -eq 65 ]
+	[[ $stderr == *"--id-from /a/id: the payload has duplicate keys there (2 values): ambiguous"* ]]
+}
+
+@test "option values that would make an invalid event are usage errors (64)" {
+	local opts=(-t -s --subject -e -e --datacontenttype --dataschema)
+	local vals=($'T\x01' $'/s\e[31m' $'a\nb' $'x=a\x7f' $'x=\xef\xbf\xbf' no-slash $'x:\t')
+	local i
+	for i in "${!opts[@]}"; do
+		run --separate-stderr cloudevent-wrap -t T -s /s "${opts[i]}" "${vals[i]}" <<<'1'
+		[ "$status" -eq 64 ] || { echo "${opts[i]} accepted: $status $output"; return 1; }
+		[ -z "$output" ]
+		[[ $stderr == *usage:* ]]
+		# and the message shows no raw control byte
+		! grep -q $'[\x01-\x08\x0b-\x1f\x7f]' <<<"$stderr"
+	done
+	run --separate-stderr cloudevent-wrap -t T -s /s --subject $'a\nb' <<<'1'
+	[[ $stderr == *"--subject holds a control character or noncharacter at byte 2"* ]]
+	run --separate-stderr cloudevent-wrap -t T -s /s --text --datacontenttype bogus <<<'1'
+	[ "$status" -eq 64 ]
+	[[ $stderr == *"datacontenttype: not an RFC 2046 media type"* ]]
+}
+
+@test "property: whatever wrap writes, --validate and outbox-enqueue accept (seeded random payloads and options)" {
+	local seed=${WRAP_PROP_SEED:-7031} i n=0
+	echo "seed $seed (rerun with WRAP_PROP_SEED=$seed)"
+	RANDOM=$seed
+	# building blocks: strings with controls, noncharacters, escapes, duplicates
+	local vals=('"plain"' '"a\u0000b"' '"x\ny"' '"\u007f"' '"\uffff"' '"\ud83d\ude00"' '"é"' 42 -1.5e3 null true '{"k":"v"}' '[1,"\u0001"]' '""' '"\u009f"' '"\ufdd0"' '"ok"' 7 '"\u00e9\t"' '"v"')
+	local strs=("T" $'a\x01' "/src" "ü" $'\x7f' "x y" $'\xef\xbf\xbe' "a/b" $'\t' "T2" "/s" "urn:x" "é")
+	for i in $(seq 1 150); do
+		local p='{' k j
+		for j in $(seq 0 $((RANDOM % 5))); do
+			k=$((RANDOM % 3))
+			p+="\"k$k\":${vals[RANDOM % ${#vals[@]}]},"
+		done
+		p+="\"k9\":${vals[RANDOM % ${#vals[@]}]}}"
+		local args=(-t "${strs[RANDOM % ${#strs[@]}]}" -s "${strs[RANDOM % ${#strs[@]}]}")
+		((RANDOM % 3)) || args+=(--id-from /k$((RANDOM % 3)))
+		((RANDOM % 3)) || args+=(--subject-from /k$((RANDOM % 3)))
+		((RANDOM % 3)) || args+=(--partition-key-from /k9)
+		((RANDOM % 2)) && args+=(--mask /k$((RANDOM % 3)))
+		((RANDOM % 3)) || args+=(-e "ext=${strs[RANDOM % ${#strs[@]}]}")
+		((RANDOM % 3)) || args+=(--subject "${strs[RANDOM % ${#strs[@]}]}")
+		printf '%s\n' "$p" >"$T/p"
+		local rc=0
+		cloudevent-wrap "${args[@]}" "$T/p" >"$T/ev" 2>"$T/err" || rc=$?
+		case $rc in
+		0)
+			n=$((n + 1))
+			cloudevent-wrap --validate "$T/ev" >/dev/null 2>"$T/verr" ||
+				{ echo "seed $seed case $i: wrap ${args[*]} on $p wrote an invalid event: $(cat "$T/ev") $(cat "$T/verr")"; return 1; }
+			outbox-enqueue -q --db "$T/o.db" "$T/ev" 2>"$T/verr" ||
+				{ echo "seed $seed case $i: outbox-enqueue refused $(cat "$T/ev"): $(cat "$T/verr")"; return 1; } ;;
+		64 | 65) [ ! -s "$T/ev" ] || { echo "seed $seed case $i: output despite $rc"; return 1; } ;;
+		*) echo "seed $seed case $i: status $rc: $(cat "$T/err")"; return 1 ;;
+		esac
+	done
+	echo "$n of 150 wrapped"
+	[ "$n" -gt 10 ] # the generator does produce good events too
+}
+
+@test "traceparent and tracestate are checked as W3C Trace Context by --validate and outbox-enqueue" {
+	local ev='{"specversion":"1.0","id":"1","source":"/s","type":"T",'
+	local bad
+	for bad in '"traceparent":"garbage"' \
+		'"traceparent":"00-00000000000000000000000000000000-00f067aa0ba902b7-01"' \
+		'"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"' \
+		'"traceparent":"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"' \
+		'"traceparent":"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"' \
+		'"traceparent":true' '"traceparent":"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\u0000"' \
+		'"tracestate":"=x"' '"tracestate":"a=b,a=c"'; do
+		run --separate-stderr cloudevent-wrap --validate <<<"$ev$bad}"
+		[ "$status" -eq 65 ] || { echo "--validate accepted $bad"; return 1; }
+		[[ $stderr == *"<stdin>:1: trace"*": "* ]]
+		run --separate-stderr outbox-enqueue --db "$T/o.db" <<<"$ev$bad}"
+		[ "$status" -eq 65 ] || { echo "outbox-enqueue accepted $bad"; return 1; }
+	done
+	run --separate-stderr cloudevent-wrap --validate <<<"$ev\"traceparent\":\"garbage\"}"
+	[[ $stderr == *"traceparent: not a valid W3C traceparent"* ]]
+	[ "$(sqlite3 "$T/o.db" 'SELECT count(*) FROM outbox' 2>/dev/null || echo 0)" -eq 0 ]
+	# valid ones pass, escaped or not; null means absent
+	local tp=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+	run cloudevent-wrap --validate <<<"$ev\"traceparent\":\"$tp\",\"tracestate\":\"congo=t61rcWkgMzE,rojo=00f067aa0ba902b7\"}"
+	assert_success
+	run cloudevent-wrap --validate <<<"$ev\"traceparent\":\"\\u0030${tp#0}\",\"tracestate\":null}"
+	assert_success
+	assert_output "${ev}\"traceparent\":\"\\u0030${tp#0}\"}"
+	run outbox-enqueue -q --db "$T/o.db" <<<"$ev\"traceparent\":\"$tp\"}"
+	assert_success
+}
+
+@test "a closed stdout is an I/O error (74), a closed stdin a missing input (66)" {
+	run --separate-stderr bash -c 'echo "{\"a\":1}" | cloudevent-wrap -t T -s /s >&-'
+	[ "$status" -eq 74 ]
+	[[ $stderr == *"writing output: output is closed"* ]]
+	wrap <<<'1' >"$T/ev"
+	for mode in --validate --unwrap; do
+		run --separate-stderr bash -c "cloudevent-wrap $mode <'$T/ev' >&-"
+		[ "$status" -eq 74 ] || { echo "$mode: $status"; return 1; }
+	done
+	for mode in "-t T -s /s" --validate --unwrap; do
+		run --separate-stderr bash -c "cloudevent-wrap $mode <&-"
+		[ "$status" -eq 66 ] || { echo "$mode: $status"; return 1; }
+		[[ $stderr == *"standard input is closed"* ]]
+		[ -z "$output" ]
+	done
+	# "-" among files names stdin too
+	run --separate-stderr bash -c "cloudevent-wrap -t T -s /s '$T/ev' - <&-"
+	[ "$status" -eq 66 ]
+}
+
+@test "round trip: null payloads are refused, --base64 keeps CRs, --unwrap keeps one line per event" {
+	# null cannot be data ("data":null means no data): refused, not lost
+	run --separate-stderr wrap <<<'null'
+	[ "$status" -eq 65 ]
+	[[ $stderr == *"payload is null"* ]]
+	[ -z "$output" ]
+	printf '1\nnull\n2\n' | wrap --on-error skip 2>/dev/null | cloudevent-wrap --unwrap >"$T/out" || true
+	printf '1\n2\n' | cmp - "$T/out"
+	# --base64: every byte but the line's LF, CR included
+	printf 'a\r\nb\r\r\n\r\nc\rd\n' >"$T/crs"
+	wrap --base64 <"$T/crs" | cloudevent-wrap --validate | cloudevent-wrap --unwrap --raw >"$T/crs.back"
+	cmp "$T/crs" "$T/crs.back"
+	[ "$(wrap --base64 <<<'' | jq -r .data_base64)" = "" ]
+	# text data with a line break: one event, one line, or an error
+	local ev='{"specversion":"1.0","id":"1","source":"/s","type":"T","datacontenttype":"text/plain","data":'
+	printf '%s\n' "$ev\"a\\nb\"}" "$ev\"ok\"}" "$ev\"c\\r\"}" >"$T/text"
+	run --separate-stderr cloudevent-wrap --unwrap --on-error skip "$T/text"
+	[ "$status" -eq 65 ]
+	assert_output ok
+	[[ $stderr == *"$T/text:1: data: text holds a line break"* ]]
+	[[ $stderr == *"$T/text:3: data: text holds a line break"* ]]
+	cloudevent-wrap --unwrap --raw "$T/text" >"$T/raw"
+	printf 'a\nb\nok\nc\r\n' | cmp - "$T/raw"
+	# a CR inside a text line survives the whole trip
+	printf 'x\ry\n' >"$T/mid"
+	wrap --text <"$T/mid" | cloudevent-wrap --validate | cloudevent-wrap --unwrap | cmp - "$T/mid"
+}
+
+@test "messages escape control bytes from arguments and shorten huge ones; a BOM is named" {
+	run --separate-stderr wrap --mask $'\e]0;pwned\a' <<<'1'
+	[ "$status" -eq 64 ]
+	[[ $stderr != *$'\e'* && $stderr != *$'\a'* ]]
+	[[ $stderr == *'\x1b]0;pwned\x07'* ]]
+	run --separate-stderr wrap $'/no\e[2Jfile'
+	[ "$status" -eq 66 ]
+	[[ $stderr == *'/no\x1b[2Jfile'* ]]
+	local long=/$(head -c 100000 /dev/zero | tr '\0' a)
+	printf '{"b":1}\n{"b":2}\n' >"$T/in"
+	run --separate-stderr wrap --id-from "$long" --on-error skip "$T/in"
+	[ "$status" -eq 65 ]
+	[ "$(grep -c 'no such value in the payload' <<<"$stderr")" -eq 2 ]
+	[ "$(wc -c <<<"$stderr")" -lt 600 ]
+	[[ $stderr == *"--id-from /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...: no such"* ]]
+	# byte order mark: named, in every JSON-reading mode
+	printf '\xef\xbb\xbf{"a":1}\n' >"$T/bom"
+	run --separate-stderr wrap "$T/bom"
+	[ "$status" -eq 65 ]
+	[[ $stderr == *"$T/bom:1: payload is not valid JSON: byte order mark (U+FEFF) not allowed at byte 1"* ]]
+	wrap <<<'{"a":1}' | sed '1s/^/\xef\xbb\xbf/' >"$T/evbom"
+	run --separate-stderr cloudevent-wrap --validate "$T/evbom"
+	[ "$status" -eq 65 ]
+	[[ $stderr == *"byte order mark (U+FEFF) not allowed"* ]]
+	run --separate-stderr outbox-enqueue --db "$T/o.db" "$T/evbom"
+	[ "$status" -eq 65 ]
+	[[ $stderr == *"byte order mark (U+FEFF) not allowed"* ]]
+	# --text and --base64 payloads are data: a BOM there is kept
+	[ "$(wrap --base64 "$T/bom" | cloudevent-wrap --unwrap --raw | head -c 3 | od -An -tx1 | tr -d ' ')" = efbbbf ]
+}

@@ -87,3 +87,49 @@ long_options_of() {
 		[ -f "$T/root/opt/ot/share/man/man5/$(basename "$page")" ]
 	done
 }
+
+@test "every tool: a closed stdout is 74 with a message, never a silent success" {
+	local tool
+	for tool in $(tools); do
+		run --separate-stderr bash -c "$tool --help >&-"
+		[ "$status" -eq 74 ] || { echo "$tool --help >&-: $status"; return 1; }
+		[[ $stderr == *"$tool: error: writing output"* ]]
+		run --separate-stderr bash -c "$tool --version >&-"
+		[ "$status" -eq 74 ] || { echo "$tool --version >&-: $status"; return 1; }
+	done
+	local ev='{"specversion":"1.0","id":"1","source":"/s","type":"WalletCreatedEvent"}'
+	run --separate-stderr bash -c "echo '{\"a\":1}' | cloudevent-wrap -t T -s /s >&-"
+	[ "$status" -eq 74 ]
+	run --separate-stderr bash -c "echo '$ev' | cloudevent-wrap --validate >&-"
+	[ "$status" -eq 74 ]
+	run --separate-stderr bash -c "echo '$ev' | event-bindings explain >&-"
+	[ "$status" -eq 74 ]
+	[[ $stderr == *"writing output: output is closed"* ]]
+	run --separate-stderr bash -c "event-bindings resolve WalletCreatedEvent >&-"
+	[ "$status" -eq 74 ]
+	run --separate-stderr bash -c "event-bindings list >&-"
+	[ "$status" -eq 74 ]
+}
+
+@test "every tool that reads stdin: a closed stdin is 66 (input missing), not an empty input" {
+	run --separate-stderr bash -c "cloudevent-wrap -t T -s /s <&-"
+	[ "$status" -eq 66 ]
+	[[ $stderr == *"error: standard input is closed"* ]]
+	run --separate-stderr bash -c "event-bindings explain <&-"
+	[ "$status" -eq 66 ]
+	[[ $stderr == *"error: standard input is closed"* ]]
+	run --separate-stderr bash -c "outbox-enqueue --db '$T/o.db' <&-"
+	[ "$status" -eq 66 ]
+	[[ $stderr == *"error: standard input is closed"* ]]
+	[[ $stderr != *"enqueued 0"* ]]
+	# bindings and YAML read from "-"
+	run --separate-stderr bash -c "event-bindings -B - list <&-"
+	[ "$status" -eq 66 ]
+	[[ $stderr == *"error: standard input is closed"* ]]
+	run --separate-stderr bash -c "event-bindings import spring - <&-"
+	[ "$status" -eq 66 ]
+	[[ $stderr == *"error: standard input is closed"* ]]
+	# an open but empty stdin is still an empty input
+	run --separate-stderr outbox-enqueue --db "$T/o.db" </dev/null
+	assert_success
+}

@@ -83,6 +83,20 @@ static void check_string(json_span tok)
 	buf_free(&d2);
 }
 
+struct each_seen {
+	json_span first;
+	long n;
+};
+
+static int each_note(void *ctx, json_span v, enum json_type t)
+{
+	struct each_seen *e = ctx;
+	ASSERT(json_type_of(v) == t);
+	if (e->n++ == 0)
+		e->first = v;
+	return 0;
+}
+
 static void check_members(json_span v, enum json_type t)
 {
 	json_iter it;
@@ -114,6 +128,12 @@ static void check_members(json_span v, enum json_type t)
 						if (json_string_equals(k2, d.data ? d.data : ""))
 							break;
 					ASSERT(f.p == m2.p && f.n == m2.n);
+					/* json_pointer_each visits that one first, and
+					 * every member with the name (duplicates). */
+					struct each_seen e = { { NULL, 0 }, 0 };
+					long n_each = json_pointer_each(v, p.data, each_note, &e);
+					ASSERT(n_each >= 1 && n_each == e.n);
+					ASSERT(e.first.p == f.p && e.first.n == f.n);
 				}
 				buf_free(&d);
 				buf_free(&p);
@@ -169,6 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf_free(&c2);
 		check_members(v, t);
 		ASSERT(json_pointer_find(v, "", NULL, NULL) == 1);
+		ASSERT(json_pointer_each(v, "", each_note, &(struct each_seen){ { NULL, 0 }, 0 }) == 1);
 	} else {
 		ASSERT(err.what && err.what[0]);
 		ASSERT(err.offset <= size);

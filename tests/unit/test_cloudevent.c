@@ -993,6 +993,80 @@ static void test_data_bytes(void)
 	buf_free(&out);
 }
 
+static int parses(const char *ext, ce_error *err)
+{
+	char line[1024];
+	snprintf(line, sizeof line, "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"/s\",\"type\":\"t\"%s}", ext);
+	cloudevent ev;
+	char *keep = NULL;
+	int r = parse_copy(&ev, line, strlen(line), err, &keep);
+	free(keep);
+	return r;
+}
+
+/* The distributed-tracing extension is checked as W3C Trace Context. */
+static void test_trace_extension(void)
+{
+	static const char *good[] = {
+		",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"",
+		",\"traceparent\":\"\\u0030\\u0030-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00\"",
+		",\"traceparent\":\"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-future\"",
+		",\"traceparent\":null",
+		",\"tracestate\":\"congo=t61rcWkgMzE,rojo=00f067aa0ba902b7\"",
+	};
+	static const char *bad_tp[] = {
+		",\"traceparent\":\"garbage\"",
+		",\"traceparent\":\"00-00000000000000000000000000000000-00f067aa0ba902b7-01\"",
+		",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01\"",
+		",\"traceparent\":\"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\"",
+		",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x\"",
+		",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\\u0000\"",
+		",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-\u00e9\"",
+	};
+	static const char *bad_ts[] = {
+		",\"tracestate\":\"=x\"",
+		",\"tracestate\":\"a=1,a=2\"",
+		",\"tracestate\":\"\"",
+	};
+	ce_error err;
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+		int r = parses(good[i], &err);
+		if (r != 0)
+			printf("# rejected %s: %s\n", good[i], err.text);
+		CHECK_INT(r, 0);
+	}
+	for (size_t i = 0; i < sizeof bad_tp / sizeof bad_tp[0]; i++) {
+		CHECK_INT(parses(bad_tp[i], &err), -1);
+		CHECK_STR(err.attribute, "traceparent");
+	}
+	CHECK_INT(parses(bad_tp[0], &err), -1);
+	CHECK_STR(err.text, "not a valid W3C traceparent");
+	for (size_t i = 0; i < sizeof bad_ts / sizeof bad_ts[0]; i++) {
+		CHECK_INT(parses(bad_ts[i], &err), -1);
+		CHECK_STR(err.attribute, "tracestate");
+	}
+	CHECK_INT(parses(",\"traceparent\":1", &err), -1);
+	CHECK_STR(err.text, "must be a string, found a number");
+	CHECK_INT(parses(",\"tracestate\":true", &err), -1);
+}
+
+static void test_string_rule_for_writers(void)
+{
+	CHECK_INT(ce_string_invalid_at("abc", 3), 3);
+	CHECK_INT(ce_string_invalid_at("a\x01", 2), 1);
+	CHECK_INT(ce_string_invalid_at("ab\x7f", 3), 2);
+	CHECK_INT(ce_string_invalid_at("\xc3\xa9\xc2\x85", 4), 2);   /* U+0085 */
+	CHECK_INT(ce_string_invalid_at("x\xef\xbf\xbf", 4), 1);       /* U+FFFF */
+	CHECK_INT(ce_string_invalid_at("\xef\xb7\x90", 3), 0);        /* U+FDD0 */
+	CHECK_INT(ce_string_invalid_at("\xf0\x9f\x98\x80", 4), 4);   /* U+1F600 */
+	CHECK_INT(ce_string_invalid_at("\xf0\x9f\xbf\xbe", 4), 0);   /* U+1FFFE */
+	CHECK_INT(ce_string_invalid_at("ok\xff", 3), 2);              /* not UTF-8 */
+	json_span t1 = { "\"a\\u0000\"", 10 }, t2 = { "\"plain\"", 7 }, t3 = { "\"\\uffff\"", 8 };
+	CHECK_INT(ce_string_token_valid(t1), 0);
+	CHECK_INT(ce_string_token_valid(t2), 1);
+	CHECK_INT(ce_string_token_valid(t3), 0);
+}
+
 int main(void)
 {
 	RUN(test_conformance_valid);
@@ -1012,5 +1086,7 @@ int main(void)
 	RUN(test_fast_path);
 	RUN(test_accessors);
 	RUN(test_data_bytes);
+	RUN(test_trace_extension);
+	RUN(test_string_rule_for_writers);
 	return unit_done();
 }

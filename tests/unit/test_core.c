@@ -15,6 +15,7 @@
 #include "inputs.h"
 #include "outbuf.h"
 #include "utf8.h"
+#include "cloudevent.h"
 #include "wrap.h"
 #include "unit.h"
 
@@ -261,6 +262,148 @@ static void test_wrap_event(void)
 	wrapper_free(w);
 }
 
+static unsigned long long prop_state;
+static unsigned prop_rand(unsigned n)
+{
+	prop_state ^= prop_state << 13;
+	prop_state ^= prop_state >> 7;
+	prop_state ^= prop_state << 17;
+	return (unsigned)(prop_state % n);
+}
+
+/* Property: whatever the wrap engine writes passes the validator, for
+ * random option values (controls, noncharacters, bad UTF-8 included) and
+ * random payloads (duplicate keys, escapes, nesting). Seeded: a failure
+ * prints the seed and the case. */
+#define PICK_STR() (prop_rand(3) ? good[prop_rand(5)] : strs[prop_rand(17)])
+static void test_wrap_property(void)
+{
+	static const char *good[] = { "T", "/src", "\xc3\xbc", "x y", "http://x/s" };
+	static const char *strs[] = { "T", "a\x01", "/src", "\xc3\xbc", "\x7f", "x y", "\xef\xbf\xbe",
+				      "\xc2\x85", "\t", "urn:a", "\xff", "text/plain", "application/json",
+				      "a/b;c=d", "http://x/s", "", "\xef\xb7\x90" };
+	static const char *vals[] = { "\"ok\"", "\"a\\u0000\"", "\"x\\ny\"", "\"\\u007f\"", "\"\\uffff\"",
+				      "\"\\ud83d\\ude00\"", "42", "-1.5e3", "null", "true", "{\"k\":\"v\",\"k\":1}",
+				      "[1,\"\\u0001\"]", "\"\"", "\"\\u009f\"", "\"\\ufdd0\"", "\"v\"", "7" };
+	static const char *ptrs[] = { "/k0", "/k1", "/k2", "/k0/k", "/k1/0", "" };
+	unsigned long long seed = 0x5eed2026;
+	const char *env = getenv("WRAP_PROP_SEED");
+	if (env)
+		seed = strtoull(env, NULL, 0);
+	prop_state = seed | 1;
+	int wrapped = 0;
+	buf out = BUF_INIT(1 << 20);
+	for (int i = 0; i < 20000; i++) {
+		wrap_opts o = { 0 };
+		wrap_ext ext[2];
+		const char *mask[2];
+		o.type = PICK_STR();
+		o.source = PICK_STR();
+		if (!prop_rand(3))
+			o.subject = PICK_STR();
+		if (!prop_rand(4))
+			o.dataschema = strs[prop_rand(17)];
+		if (!prop_rand(4))
+			o.datacontenttype = strs[prop_rand(17)];
+		o.payload = prop_rand(3) ? WRAP_JSON : prop_rand(2) ? WRAP_TEXT : WRAP_BASE64;
+		if (!prop_rand(3)) {
+			ext[0] = (wrap_ext){ prop_rand(2) ? "ext" : "tracestate", PICK_STR() };
+			o.ext = ext;
+			o.n_ext = 1;
+		}
+		if (!prop_rand(3))
+			o.id_from = ptrs[prop_rand(6)];
+		if (!prop_rand(3))
+			o.subject_from = ptrs[prop_rand(6)];
+		if (!prop_rand(3))
+			o.partition_key_from = ptrs[prop_rand(6)];
+		if (!prop_rand(2)) {
+			mask[0] = ptrs[prop_rand(6)];
+			o.mask = mask;
+			o.n_mask = 1;
+		}
+		if (!prop_rand(5))
+			o.traceparent = prop_rand(2) ? "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" : "junk";
+		o.tracestate = "a=b";
+		char payload[512];
+		size_t n = 0;
+		n += (size_t)snprintf(payload + n, sizeof payload - n, "{");
+		for (unsigned j = 0, m = prop_rand(5); j <= m; j++)
+			n += (size_t)snprintf(payload + n, sizeof payload - n, "\"k%u\":%s,", prop_rand(3),
+					      vals[prop_rand(17)]);
+		n += (size_t)snprintf(payload + n, sizeof payload - n, "\"z\":%s}", vals[prop_rand(17)]);
+		if (!prop_rand(6))
+			n = (size_t)snprintf(payload, sizeof payload, "%s", vals[prop_rand(17)]);
+		wrapper *w;
+		errinfo err = { 0 };
+		int saved = diag_verbosity;
+		diag_verbosity = -1; /* the TRACEPARENT warning */
+		int rc = wrapper_new(&w, &o, &err);
+		diag_verbosity = saved;
+		if (rc != 0) {
+			CHECK_INT(rc, EXIT_USAGE);
+			continue;
+		}
+		buf_reset(&out);
+		rc = wrapper_event(w, payload, n, &out, &err);
+		if (rc == 0) {
+			cloudevent ev;
+			ce_error ce;
+			wrapped++;
+			if (ce_parse(&ev, out.data, out.len, &ce) != 0) {
+				printf("# seed %#llx case %d: wrote an invalid event (%s: %s): %s", seed, i,
+				       ce.attribute, ce.text, out.data);
+				CHECK(0);
+				break;
+			}
+		} else {
+			CHECK_INT(rc, EXIT_DATAERR);
+			CHECK_INT(out.len, 0);
+		}
+		wrapper_free(w);
+	}
+	if (wrapped <= 1000)
+		printf("# only %d of 20000 cases wrapped\n", wrapped);
+	CHECK(wrapped > 1000);
+	buf_free(&out);
+}
+#undef PICK_STR
+
+static void test_diag_messages(void)
+{
+	char a[DIAG_ARG_MAX];
+	CHECK_STR(diag_arg("/short", a), "/short");
+	char longs[300];
+	memset(longs, 'x', sizeof longs - 1);
+	longs[sizeof longs - 1] = '\0';
+	longs[63] = '\xc3'; /* a 2-byte character across the cut */
+	longs[64] = '\xa9';
+	diag_arg(longs, a);
+	CHECK_INT(strlen(a), 63 + 3);
+	CHECK(strcmp(a + 63, "...") == 0);
+	/* what reaches stderr: controls, C1 and invalid UTF-8 as \xHH */
+	char path[] = "/tmp/test_core_diagXXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	fflush(stderr);
+	int saved = dup(2);
+	dup2(fd, 2);
+	diag_error("a\x1b[31mb\x07 \xc2\x9b \xff \xc3\xa9 \\ %s", "tab\there");
+	diag_input_error("f\nile", 3, "x");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	char got[512] = "";
+	ssize_t r = pread(fd, got, sizeof got - 1, 0);
+	close(fd);
+	unlink(path);
+	CHECK(r > 0);
+	CHECK(strstr(got, "a\\x1b[31mb\\x07 \\xc2\\x9b \\xff \xc3\xa9 \\ tab\\x09here\n") != NULL);
+	CHECK(strstr(got, "error: f\\x0aile:3: x\n") != NULL);
+}
+
 int main(void)
 {
 	RUN(test_buf_bounded_all_or_nothing);
@@ -270,6 +413,8 @@ int main(void)
 	RUN(test_outbuf_sticky_error);
 	RUN(test_wrap_options);
 	RUN(test_wrap_event);
+	RUN(test_wrap_property);
+	RUN(test_diag_messages);
 	RUN(test_inputs_policies); /* last: it closes stderr */
 	return unit_done();
 }

@@ -556,6 +556,63 @@ static void test_against_cjson(void)
 	}
 }
 
+struct each_log {
+	char seen[8][16];
+	long n, stop_at;
+};
+
+static int each_log(void *ctx, json_span v, enum json_type t)
+{
+	struct each_log *l = ctx;
+	(void)t;
+	if (l->n < 8)
+		snprintf(l->seen[l->n], sizeof l->seen[0], "%.*s", (int)v.n, v.p);
+	l->n++;
+	return l->stop_at && l->n >= l->stop_at;
+}
+
+/* Duplicate keys: json_pointer_find sees the first member, most readers
+ * the last; json_pointer_each visits every one, at every level. */
+static void test_pointer_each(void)
+{
+	const char *doc = " {\"a\":{\"b\":1,\"b\":2},\"x\":0,\"\\u0061\":{\"b\":3,\"c\":4},\"a\":[5]} ";
+	json_span d = { doc, strlen(doc) };
+	struct each_log l = { { { 0 } }, 0, 0 };
+	CHECK_INT(json_pointer_each(d, "/a/b", each_log, &l), 3);
+	CHECK_STR(l.seen[0], "1");
+	CHECK_STR(l.seen[1], "2");
+	CHECK_STR(l.seen[2], "3");
+	l = (struct each_log){ { { 0 } }, 0, 0 };
+	CHECK_INT(json_pointer_each(d, "/a", each_log, &l), 3);
+	CHECK_STR(l.seen[2], "[5]");
+	l = (struct each_log){ { { 0 } }, 0, 0 };
+	CHECK_INT(json_pointer_each(d, "/a/0", each_log, &l), 1); /* the array one */
+	CHECK_STR(l.seen[0], "5");
+	CHECK_INT(json_pointer_each(d, "/nope", each_log, &l), 0);
+	CHECK_INT(json_pointer_each(d, "a", each_log, &l), -1);
+	l = (struct each_log){ { { 0 } }, 0, 2 };
+	CHECK_INT(json_pointer_each(d, "/a/b", each_log, &l), -2); /* stopped */
+	CHECK_INT(l.n, 2);
+	l = (struct each_log){ { { 0 } }, 0, 0 };
+	CHECK_INT(json_pointer_each(d, "", each_log, &l), 1);
+	/* a pointer far longer than the nesting costs no recursion */
+	static char longp[200001];
+	for (size_t i = 0; i < 100000; i++)
+		memcpy(longp + 2 * i, "/a", 2);
+	CHECK_INT(json_pointer_each(d, longp, each_log, &l), 0);
+}
+
+static void test_bom(void)
+{
+	json_error e = { 0, NULL };
+	CHECK_INT(json_parse_value("\xef\xbb\xbf{}", 5, NULL, NULL, &e), -1);
+	CHECK_STR(e.what, "byte order mark (U+FEFF) not allowed");
+	CHECK_INT(e.offset, 0);
+	CHECK_INT(json_parse_value("[\xef\xbb\xbf" "1]", 6, NULL, NULL, &e), -1);
+	CHECK_STR(e.what, "byte order mark (U+FEFF) not allowed");
+	CHECK_INT(json_parse_value("\"\xef\xbb\xbf\"", 5, NULL, NULL, &e), 0); /* in a string: text */
+}
+
 int main(void)
 {
 	RUN(test_valid);
@@ -570,5 +627,7 @@ int main(void)
 	RUN(test_encode);
 	RUN(test_compact);
 	RUN(test_against_cjson);
+	RUN(test_pointer_each);
+	RUN(test_bom);
 	return unit_done();
 }

@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "cloudevent.h"
@@ -212,6 +213,30 @@ static void end_txn(outbox_admin *a)
 {
 	if (!sqlite3_get_autocommit(a->db))
 		sqlite3_exec(a->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int64_t mono_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
+}
+
+/* After a write chunk that held the lock since start_us, stay away as long
+ * again (at most 100 ms). SQLite's busy handler polls a waiting writer at
+ * 1..100 ms intervals: if the next chunk took the lock again at once, the
+ * gap would be microseconds and an application writer could wait out its
+ * whole busy timeout. Half the time free gives it a fair chance at every
+ * poll. A signal cuts the pause short (the caller then sees its stop). */
+static void yield_lock(int64_t start_us)
+{
+	int64_t d = mono_us() - start_us;
+	if (d <= 0)
+		return;
+	if (d > 100000)
+		d = 100000;
+	struct timespec ts = { (time_t)(d / 1000000), (long)(d % 1000000) * 1000 };
+	nanosleep(&ts, NULL);
 }
 
 static int bind_text(sqlite3_stmt *st, int idx, const char *s)
@@ -918,6 +943,7 @@ int outbox_admin_requeue(outbox_admin *a, const outbox_requeue_options *o, FILE 
 			break;
 		}
 		/* A dry run only reads: no write lock. */
+		int64_t t0 = mono_us();
 		status = exec(a, o->dry_run ? "BEGIN" : "BEGIN IMMEDIATE", "requeueing", err);
 		if (status)
 			break;
@@ -973,6 +999,8 @@ int outbox_admin_requeue(outbox_admin *a, const outbox_requeue_options *o, FILE 
 		after = last;
 		if (got < chunk)
 			break;
+		if (!o->dry_run)
+			yield_lock(t0);
 	}
 	sqlite3_finalize(st);
 	sqlite3_finalize(up);
@@ -1037,6 +1065,10 @@ static int purge_one(outbox_admin *a, const char *scan_sql, const char *del_sql,
 			newest = sqlite3_column_int64(top, 0);
 		else
 			status = fail(a, rc, "purging", err);
+		/* An unfinished statement would keep a read snapshot open, and
+		 * BEGIN IMMEDIATE on a stale snapshot fails at once with
+		 * SQLITE_BUSY_SNAPSHOT when another writer committed meanwhile. */
+		sqlite3_reset(top);
 	}
 	sqlite3_int64 after = INT64_MIN;
 	while (status == 0) {
@@ -1044,6 +1076,7 @@ static int purge_one(outbox_admin *a, const char *scan_sql, const char *del_sql,
 			*stopped = 1;
 			break;
 		}
+		int64_t t0 = mono_us();
 		status = exec(a, o->dry_run ? "BEGIN" : "BEGIN IMMEDIATE", "purging", err);
 		if (status)
 			break;
@@ -1090,6 +1123,8 @@ static int purge_one(outbox_admin *a, const char *scan_sql, const char *del_sql,
 		if (got < (sqlite3_int64)chunk)
 			break;
 		after = last;
+		if (!o->dry_run)
+			yield_lock(t0);
 	}
 	sqlite3_finalize(top);
 	sqlite3_finalize(scan);

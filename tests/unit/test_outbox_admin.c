@@ -197,6 +197,14 @@ static void test_open(void)
 	CHECK(outbox_admin_open(path_of("missing.db"), NULL, &err) == NULL);
 	CHECK_INT(err.code, EXIT_CANTCREAT);
 	CHECK(access(path_of("missing.db"), F_OK) != 0); /* never created */
+	/* A database without the table is refused and left as it was. */
+	const char *other = path_of("other.db");
+	CHECK_INT(raw_exec(other, "CREATE TABLE t (x)"), SQLITE_OK);
+	CHECK(outbox_admin_open(other, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CONFIG);
+	CHECK(strstr(err.text, "no outbox table \"outbox\"") != NULL);
+	CHECK_INT(raw_int(other, "SELECT count(*) FROM sqlite_master"), 1);
+	CHECK_INT(raw_int(other, "PRAGMA user_version"), 0); /* outbox_open would create */
 	outbox_options o = { .table = "x\"y" };
 	CHECK(outbox_admin_open(path_of("missing.db"), &o, &err) == NULL);
 	CHECK_INT(err.code, EXIT_USAGE);

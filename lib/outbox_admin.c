@@ -44,8 +44,10 @@ static int fail(outbox_admin *a, int rc, const char *what, errinfo *err)
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
-		return errinfo_set(err, EXIT_TEMPFAIL, "%s: %s: database is locked (%s)", a->path,
-				   what, msg);
+		return errinfo_set(err, EXIT_TEMPFAIL, "%s: %s: database is locked%s%s%s", a->path,
+				   what, strcmp(msg, "database is locked") ? " (" : "",
+				   strcmp(msg, "database is locked") ? msg : "",
+				   strcmp(msg, "database is locked") ? ")" : "");
 	case SQLITE_FULL:
 		return errinfo_set(err, EXIT_IOERR, "%s: %s: disk full", a->path, what);
 	case SQLITE_IOERR:

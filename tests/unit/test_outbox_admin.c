@@ -643,6 +643,70 @@ static void test_purge(void)
 	outbox_admin_close(a);
 }
 
+/* Another process writing while purge and requeue run: a progress handler
+ * on the admin connection commits a row through a second connection
+ * whenever the admin connection holds no write lock (between and before
+ * its write transactions, e.g. while it reads max(seq)). */
+static sqlite3 *other_db;
+static int other_writes, other_tries;
+static int write_meanwhile(void *unused)
+{
+	(void)unused;
+	if (other_tries >= 400)
+		return 0;
+	other_tries++;
+	char sql[256];
+	snprintf(sql, sizeof sql,
+		 "INSERT INTO outbox (id, source, type, event) VALUES ('w%d', '/w', 'T', "
+		 "'{\"specversion\":\"1.0\",\"id\":\"w%d\",\"source\":\"/w\",\"type\":\"T\"}')",
+		 other_writes, other_writes);
+	if (sqlite3_exec(other_db, sql, NULL, NULL, NULL) == SQLITE_OK)
+		other_writes++;
+	return 0;
+}
+
+static void test_concurrent_writer(void)
+{
+	const char *p = fixture("concurrent.db");
+	CHECK_INT(raw_exec(p,
+			   "WITH RECURSIVE n(i) AS (SELECT 9 UNION ALL SELECT i + 1 FROM n WHERE i < 40) "
+			   "INSERT INTO outbox (id, source, type, event, status, sent_at) "
+			   "SELECT 'p' || i, '/s', 'T', '{}', 'sent', '2026-11-30T11:00:00.000000Z' FROM n"),
+		  SQLITE_OK);
+	outbox_options opt = { .busy_ms = 2000 };
+	errinfo err = { 0 };
+	outbox_admin *a = outbox_admin_open(p, &opt, &err);
+	CHECK(a != NULL);
+	if (!a)
+		return;
+	CHECK_INT(sqlite3_open(p, &other_db), SQLITE_OK);
+	sqlite3_busy_timeout(other_db, 0);
+	other_writes = other_tries = 0;
+	sqlite3_progress_handler(outbox_db(outbox_admin_outbox(a)), 1, write_meanwhile, NULL);
+	outbox_purge_result r;
+	outbox_purge_options o = { .has_sent_before = 1, .sent_before_us = NOW, .chunk = 4 };
+	CHECK_INT(outbox_admin_purge(a, &o, NULL, &r, &err), 0);
+	if (err.code)
+		printf("# %s\n", err.text);
+	CHECK_INT(r.sent, 33); /* 6, 7, 9..39: 40 was the newest row when it began */
+	CHECK(other_writes > 0);
+	int before = other_writes;
+	other_tries = 0;
+	outbox_requeue_result rr;
+	outbox_requeue_options ro = { .sel = { .state = OUTBOX_PENDING, .type = "T" }, .chunk = 2 };
+	CHECK_INT(outbox_admin_requeue(a, &ro, NULL, NULL, &rr, &err), 0);
+	if (err.code)
+		printf("# %s\n", err.text);
+	CHECK(other_writes > before);
+	sqlite3_progress_handler(outbox_db(outbox_admin_outbox(a)), 0, NULL, NULL);
+	outbox_admin_close(a);
+	sqlite3_close(other_db);
+	/* Every row the other connection wrote is there, pending. */
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE source = '/w' AND status = 'pending'"),
+		  other_writes);
+	CHECK_STR(raw_list(p, "SELECT seq FROM outbox WHERE status = 'sent'"), "40");
+}
+
 /* Another connection holds the write lock: writes fail with 75 at once
  * (no busy wait), nothing half-done; reads still work (WAL). */
 static void test_locked(void)
@@ -721,6 +785,7 @@ int main(void)
 	RUN(test_requeue_selection);
 	RUN(test_purge);
 	RUN(test_locked);
+	RUN(test_concurrent_writer);
 	RUN(test_table_and_write_error);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -235,7 +235,7 @@ static void test_series_bound(void)
 	CHECK_INT(metrics_family_new(m, &g, METRICS_GAUGE, "g", "h", NULL, 0, NULL, 0, &err), 0);
 	/* 2 used (c's overflow, g); room for 3 more. */
 	metrics_series *s[6];
-	char names[6][8];
+	char names[6][16];
 	for (int i = 0; i < 6; i++) {
 		snprintf(names[i], sizeof names[i], "v%d", i);
 		const char *v[] = { names[i] };

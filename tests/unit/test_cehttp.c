@@ -459,11 +459,12 @@ static void test_classification(void)
 		{ 413, CEHTTP_PERMANENT, EXIT_DATAERR, 0, "HTTP 413" },
 		{ 401, CEHTTP_PERMANENT, EXIT_NOPERM, 1, "HTTP 401 (authentication required)" },
 		{ 403, CEHTTP_PERMANENT, EXIT_NOPERM, 1, "HTTP 403 (forbidden)" },
-		{ 301, CEHTTP_PERMANENT, EXIT_DATAERR, 0, "HTTP 301 (redirects are not followed)" },
+		{ 301, CEHTTP_PERMANENT, EXIT_CONFIG, 0, "HTTP 301 (redirects are not followed)" },
 		{ 408, CEHTTP_RETRY, EXIT_TEMPFAIL, 0, "HTTP 408" },
 		{ 429, CEHTTP_RETRY, EXIT_TEMPFAIL, 0, "HTTP 429" },
-		{ 500, CEHTTP_RETRY, EXIT_TEMPFAIL, 0, "HTTP 500" },
-		{ 503, CEHTTP_RETRY, EXIT_TEMPFAIL, 0, "HTTP 503" },
+		{ 500, CEHTTP_RETRY, EXIT_UNAVAILABLE, 0, "HTTP 500" },
+		{ 502, CEHTTP_RETRY, EXIT_UNAVAILABLE, 0, "HTTP 502" },
+		{ 503, CEHTTP_RETRY, EXIT_UNAVAILABLE, 0, "HTTP 503" },
 	};
 	cehttp_attr attrs[] = { ATTR("specversion", "1.0"), ATTR("id", "1"), ATTR("source", "/s"),
 				ATTR("type", "t") };
@@ -511,6 +512,7 @@ static void test_classification(void)
 		CHECK_INT(cehttp_send_structured(h, "{}", 2, NULL, 0, &out, &err), CEHTTP_RETRY);
 		CHECK_INT(out.retry_after, 0);
 		CHECK_STR(out.retry_after_text, "Wed, 21 Oct 2015 07:28:00 GMT");
+		CHECK_INT(err.code, EXIT_TEMPFAIL);
 		cehttp_free(h);
 	}
 }

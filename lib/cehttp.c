@@ -383,7 +383,8 @@ static cehttp_result perform(cehttp *h, const void *p, size_t n, cehttp_outcome 
 	if (h->retry_after[0])
 		out->retry_after = cehttp_parse_retry_after(h->retry_after, strlen(h->retry_after));
 	if (status >= 200 && status <= 299) {
-		errinfo_clear(err);
+		if (err)
+			errinfo_clear(err);
 		return CEHTTP_OK;
 	}
 	char ra[96] = "";

@@ -265,7 +265,7 @@ oom:
 
 metrics_series *metrics_family_series(metrics_family *f)
 {
-	return f->nlabels == 0 ? f->series[0] : f->overflow;
+	return f->nlabels == 0 ? f->series[0] : NULL;
 }
 
 metrics_series *metrics_series_get(metrics *m, metrics_family *f, const char *const *values)

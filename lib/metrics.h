@@ -89,7 +89,7 @@ int metrics_family_new(metrics *m, metrics_family **out, metrics_type type, cons
  * of memory: past the registry's bound it is the overflow series. */
 metrics_series *metrics_series_get(metrics *m, metrics_family *f, const char *const *values);
 
-/* The series of a family without labels. */
+/* The series of a family without labels; NULL for a labelled family. */
 metrics_series *metrics_family_series(metrics_family *f);
 
 /* Hot-path updates. inc/add are for counters (add ignores negative and NaN

@@ -245,6 +245,8 @@ static void test_series_bound(void)
 	CHECK(s[0] != s[1] && s[1] != s[2] && s[2] != s[3]);
 	CHECK(s[3] == s[4] && s[4] == s[5]);
 	CHECK_INT(metrics_folded(m), 3);
+	CHECK(metrics_family_series(f) == NULL);
+	CHECK(metrics_family_series(g) != NULL);
 	const char *v0[] = { "v0" };
 	CHECK(metrics_series_get(m, f, v0) == s[0]);
 	metrics_family *x;

@@ -94,7 +94,7 @@ metrics_series *metrics_family_series(metrics_family *f);
 
 /* Hot-path updates. inc/add are for counters (add ignores negative and NaN
  * amounts: a counter never goes down), set/add for gauges (metrics_gauge_add
- * takes any sign), observe for histograms. */
+ * takes any sign), observe for histograms (a NaN observation is dropped). */
 static inline void metrics_inc(metrics_series *s) { s->value += 1.0; }
 static inline void metrics_add(metrics_series *s, double v) { if (v > 0) s->value += v; }
 static inline void metrics_set(metrics_series *s, double v) { s->value = v; }

@@ -383,14 +383,18 @@ static cehttp_result perform(cehttp *h, const void *p, size_t n, cehttp_outcome 
 	if (h->retry_after[0])
 		out->retry_after = cehttp_parse_retry_after(h->retry_after, strlen(h->retry_after));
 	if (status >= 200 && status <= 299) {
-		errinfo_clear(err);
+		if (err)
+			errinfo_clear(err);
 		return CEHTTP_OK;
 	}
 	char ra[96] = "";
 	if (h->retry_after[0])
 		snprintf(ra, sizeof ra, " (Retry-After: %s)", h->retry_after);
 	if (status == 408 || status == 429 || (status >= 500 && status <= 599)) {
-		errinfo_set(err, EXIT_TEMPFAIL, "%s %s: HTTP %ld%s", h->method, h->redacted, status, ra);
+		/* A server error is the endpoint being unavailable (69); 408 and
+		 * 429 are a working endpoint asking to come back later (75). */
+		errinfo_set(err, status >= 500 ? EXIT_UNAVAILABLE : EXIT_TEMPFAIL, "%s %s: HTTP %ld%s",
+			    h->method, h->redacted, status, ra);
 		return CEHTTP_RETRY;
 	}
 	if (status == 401 || status == 403) {
@@ -399,8 +403,13 @@ static cehttp_result perform(cehttp *h, const void *p, size_t n, cehttp_outcome 
 			    status == 401 ? "authentication required" : "forbidden");
 		return CEHTTP_PERMANENT;
 	}
-	errinfo_set(err, EXIT_DATAERR, "%s %s: HTTP %ld%s", h->method, h->redacted, status,
-		    status >= 300 && status <= 399 ? " (redirects are not followed)" : "");
+	if (status >= 300 && status <= 399) {
+		/* Not the event's fault: the URL points at a redirect. */
+		errinfo_set(err, EXIT_CONFIG, "%s %s: HTTP %ld (redirects are not followed)",
+			    h->method, h->redacted, status);
+		return CEHTTP_PERMANENT;
+	}
+	errinfo_set(err, EXIT_DATAERR, "%s %s: HTTP %ld", h->method, h->redacted, status);
 	return CEHTTP_PERMANENT;
 }
 

@@ -22,18 +22,20 @@
  * Results. Every send returns a cehttp_result and fills an errinfo (when
  * given) whose code is the exit status a tool would use:
  *   2xx                               CEHTTP_OK         0
- *   408, 429, 5xx                     CEHTTP_RETRY      75
+ *   408, 429                          CEHTTP_RETRY      75
+ *   5xx                               CEHTTP_RETRY      69
  *   transport (refused, DNS, timeout,
  *     TLS, reset)                     CEHTTP_RETRY      69
  *   401, 403                          CEHTTP_PERMANENT  77, outcome.auth = 1
- *   other 4xx, 1xx, 3xx               CEHTTP_PERMANENT  65
+ *   3xx (redirects are not followed)  CEHTTP_PERMANENT  78
+ *   other 4xx, 1xx                    CEHTTP_PERMANENT  65
  *   event not representable (bad
  *     attribute name, CR/LF in an
  *     extra header), nothing sent     CEHTTP_PERMANENT  65
  *   out of memory, nothing sent       CEHTTP_RETRY      70
- * PERMANENT means "this request will never be accepted as it is". A 401 or
- * 403 is PERMANENT for the request but is not the event's fault: a caller
- * should stop and report (77) rather than mark events dead when auth is set.
+ * PERMANENT means "this request will never be accepted as it is". A 401,
+ * 403 or 3xx is PERMANENT for the request but is not the event's fault: a
+ * caller should stop and report (77, 78) rather than mark events dead.
  * Messages name the method and the URL with its userinfo and query string
  * replaced by "***" (cehttp_redact_url), e.g. "POST URL: HTTP 503
  * (Retry-After: 5)"; they never carry a password or a query string.

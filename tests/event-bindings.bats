@@ -145,8 +145,27 @@ ev() { # ev ID TYPE [EXTRA-JSON-MEMBERS]
 	EVENT_BINDINGS="$T/nope.conf" run --separate-stderr event-bindings resolve WalletCreatedEvent
 	assert_failure 66
 	[ "$stderr" = "event-bindings: error: $T/nope.conf (from EVENT_BINDINGS): No such file or directory" ]
-	run event-bindings -B "$T" check
-	assert_failure 66
+}
+
+@test "a directory as input: exit 74 (I/O error) for every input, as in every tool" {
+	mkdir "$T/dir"
+	run --separate-stderr event-bindings -B "$T/dir" check
+	assert_failure 74
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/dir: Is a directory" ]
+	EVENT_BINDINGS="$T/dir" run --separate-stderr event-bindings list
+	assert_failure 74
+	[ "$stderr" = "event-bindings: error: $T/dir (from EVENT_BINDINGS): Is a directory" ]
+	run --separate-stderr event-bindings import spring "$T/dir"
+	assert_failure 74
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/dir: Is a directory" ]
+	run --separate-stderr event-bindings explain "$T/dir"
+	assert_failure 74
+	[ "$stderr" = "event-bindings: error: cannot open $T/dir: Is a directory" ]
+	# The same rule as the other tools' inputs.
+	run cloudevent-wrap -t A -s /x "$T/dir"
+	assert_failure 74
 }
 
 @test "unreadable bindings file: exit 77" {

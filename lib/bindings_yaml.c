@@ -605,7 +605,18 @@ static int generate(importer *im, buf *out)
 {
 	if (im->n == 0)
 		return fail(im, 0, "no bindings under spring.cloud.stream.bindings");
-	if (emit_line_comment(out, "bindings imported from %s (Spring Cloud Stream)", im->file) != 0)
+	/* The file name is the one string here nobody validated: a newline in
+	 * it would end the comment and start a line of bindings. */
+	char shown[300];
+	size_t k = 0;
+	for (const unsigned char *c = (const unsigned char *)im->file; *c && k + 5 < sizeof shown; c++) {
+		if (*c < 0x20 || *c == 0x7f || *c == '\\')
+			k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", *c);
+		else
+			shown[k++] = (char)*c;
+	}
+	shown[k] = '\0';
+	if (emit_line_comment(out, "bindings imported from %s (Spring Cloud Stream)", shown) != 0)
 		return oom(im);
 	for (size_t i = 0; i < im->n; i++) {
 		spring_binding *b = &im->v[i];

@@ -517,6 +517,16 @@ EOF
 	refute_output --partial "b-topic"
 }
 
+@test "import spring: control bytes in the file name cannot add a line to the output" {
+	local f=$'app\nproducer Evil evil-out-0 evil-topic\e[31m.yml'
+	printf 'spring.cloud.stream.bindings.aProducer-out-0.destination: t\n' >"$T/$f"
+	run --separate-stderr event-bindings import spring "$T/$f"
+	assert_success
+	assert_output "# bindings imported from $T/app\\x0aproducer Evil evil-out-0 evil-topic\\x1b[31m.yml (Spring Cloud Stream)
+# line 1: event type A derived from function aProducer
+producer A aProducer-out-0 t"
+}
+
 @test "import spring: bad merges are 65 with the line; merge bombs and cycles are bounded" {
 	printf 'spring.cloud.stream.bindings.x-out-0:\n  destination: t\n  <<: [{a: b}, 3]\n' >"$T/scalar.yml"
 	run --separate-stderr event-bindings import spring "$T/scalar.yml"

@@ -34,13 +34,24 @@ BUILD   ?= build
 SANFLAGS :=
 OPT     ?= -O2 -g
 endif
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# pkg-config runs when the first compile or link command needs its answer,
+# not when this file is read: `make demo` and `make test` install the
+# packages first (.ci/deps) and then build in a sub-make, so the flags come
+# from the machine as it is after the install. Each query runs once, and a
+# package pkg-config cannot find stops the build with its name instead of
+# compiling with empty flags (which fails later, at link time, obscurely).
+pkg_query = $(shell pkg-config $(1) $(PKGS) 2>/dev/null || echo PKG-CONFIG-FAILED)
+pkg_missing = $(shell for p in $(PKGS); do pkg-config --exists $$p 2>/dev/null || printf '%s ' $$p; done)
+pkg_check = $(if $(filter PKG-CONFIG-FAILED,$(1)),$(error pkg-config cannot find: \
+  $(strip $(or $(pkg_missing),$(PKGS))). Run `make deps` (or `sh .ci/deps`) to install \
+  them, or set PKG_CONFIG_PATH),$(1))
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(call pkg_check,$(call pkg_query,--cflags)))$(PKG_CFLAGS)
+PKG_LIBS   = $(eval PKG_LIBS := $(call pkg_check,$(call pkg_query,--libs)))$(PKG_LIBS)
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-missing-field-initializers
 CFLAGS  ?=
-ALL_CFLAGS := -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' $(OPT) $(WARN) $(SANFLAGS) -Ilib $(PKG_CFLAGS) $(CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DVERSION='"$(VERSION)"' $(OPT) $(WARN) $(SANFLAGS) -Ilib $(PKG_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS := $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
-LIBS    := $(PKG_LIBS) -lm -lpthread
+LIBS    = $(PKG_LIBS) -lm -lpthread
 
 LIB_SRC   := $(wildcard lib/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/%.o)
@@ -106,13 +117,20 @@ $(BUILD)/examples/%: $(BUILD)/examples/%.o $(LIB_A)
 deps:
 	@sh .ci/deps
 
-test: deps all
+# demo and test install what is missing, then build in a sub-make: that
+# make reads this file anew, after the install, and builds in parallel
+# under -j. (As prerequisites, deps and all would run side by side.)
+test:
+	@sh .ci/deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh tests/run
 
 test-unit: all
 	@BUILD=$(BUILD) sh tests/run unit
 
-demo: deps all
+demo:
+	@sh .ci/deps
+	@$(MAKE) --no-print-directory all
 	@BUILD=$(BUILD) sh examples/demo.sh
 
 FUZZ_CC ?= clang

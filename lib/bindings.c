@@ -619,8 +619,10 @@ int bindings_read_file(const char *path, const char *name, size_t max, int too_l
 	}
 	int rc = 0;
 	struct stat st;
+	/* A directory is an input that exists but cannot be read as a file:
+	 * the open() rule (74), as for every other input of every tool. */
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-		rc = errinfo_set(err, EXIT_NOINPUT, "%s: %s", name, strerror(EISDIR));
+		rc = errinfo_set(err, exitcode_for_open(EISDIR), "%s: %s", name, strerror(EISDIR));
 		goto done;
 	}
 	/* One byte over max tells "too large" from "exactly max". */

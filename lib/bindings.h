@@ -72,7 +72,8 @@ typedef void bindings_report_fn(void *arg, int severity, const char *file,
 
 /* Load a table. path: a file ("-" = stdin); NULL = $EVENT_BINDINGS when set
  * and non-empty, else the built-in defaults. On failure returns NULL with
- * err set: EXIT_NOINPUT (file missing), EXIT_NOPERM, EXIT_IOERR, or
+ * err set: EXIT_NOINPUT (file missing), EXIT_NOPERM, EXIT_IOERR (also a
+ * directory), or
  * EXIT_CONFIG for an error in the file, whose message starts "FILE:LINE: "
  * (the first error). EXIT_SOFTWARE when out of memory. */
 bindings *bindings_load(const char *path, errinfo *err);

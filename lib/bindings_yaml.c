@@ -8,6 +8,12 @@
  *   spring.cloud.stream.bindings.foo-out-0.destination: foo
  * name the same property. Only the subtree under
  * spring.cloud.stream.bindings is visited.
+ *
+ * Merge keys ("<<: *defaults", "<<: [*a, *b]") are applied as YAML 1.1's
+ * merge type says and as Spring Boot's loader (SnakeYAML) applies them: a
+ * mapping's own keys win over merged ones, and among merged mappings the
+ * earlier wins. The merge is shallow: a key the mapping sets replaces the
+ * merged value whole, nested mappings included.
  */
 #include "bindings.h"
 #include "exitcode.h"
@@ -198,6 +204,206 @@ static int record(importer *im, yaml_node_t *value, unsigned long keyline)
 	return 0;
 }
 
+static int walk(importer *im, yaml_document_t *doc, yaml_node_t *node, int depth, unsigned long keyline);
+
+/* One key of a mapping and its value, after merging. */
+typedef struct kv {
+	yaml_node_t *key, *val;
+	int own;                 /* set by the mapping itself, not merged in */
+} kv;
+
+/* A mapping's pairs with its merge keys applied, in the order the keys
+ * first appear; idx hashes a key to 1 + its first entry (0 = empty). */
+typedef struct kvlist {
+	kv *v;
+	size_t n, cap;
+	size_t *idx;
+	size_t icap;             /* a power of two, at least 2n */
+} kvlist;
+
+static void kvlist_free(kvlist *l)
+{
+	free(l->v);
+	free(l->idx);
+	memset(l, 0, sizeof *l);
+}
+
+static size_t key_hash(const yaml_node_t *k)
+{
+	size_t h = 2166136261u;
+	for (size_t i = 0; i < k->data.scalar.length; i++)
+		h = (h ^ k->data.scalar.value[i]) * 16777619u;
+	return h;
+}
+
+static int key_eq(const yaml_node_t *a, const yaml_node_t *b)
+{
+	return a->data.scalar.length == b->data.scalar.length &&
+	       memcmp(a->data.scalar.value, b->data.scalar.value, a->data.scalar.length) == 0;
+}
+
+/* The slot of key k in l->idx: the one holding it, or the empty one where
+ * it goes. */
+static size_t kv_slot(const kvlist *l, const yaml_node_t *k)
+{
+	size_t mask = l->icap - 1, i = key_hash(k) & mask;
+	while (l->idx[i] && !key_eq(l->v[l->idx[i] - 1].key, k))
+		i = (i + 1) & mask;
+	return i;
+}
+
+/* Append a pair; indexed unless an earlier entry holds the same key. */
+static int kv_append(importer *im, kvlist *l, yaml_node_t *k, yaml_node_t *v, int own, size_t slot)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		kv *nv = realloc(l->v, cap * sizeof *nv);
+		if (!nv)
+			return oom(im);
+		l->v = nv;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (kv){ k, v, own };
+	if (!l->idx[slot])
+		l->idx[slot] = l->n;
+	if (l->n * 2 <= l->icap)
+		return 0;
+	size_t icap = l->icap * 2, *idx = calloc(icap, sizeof *idx);
+	if (!idx)
+		return oom(im);
+	free(l->idx);
+	l->idx = idx;
+	l->icap = icap;
+	for (size_t e = 0; e < l->n; e++) {
+		size_t i = kv_slot(l, l->v[e].key);
+		if (!l->idx[i])
+			l->idx[i] = e + 1;
+	}
+	return 0;
+}
+
+/* Add one key: a mapping's own key replaces a merged value for it (keeping
+ * the merged key's place) and otherwise goes after what is there, as the
+ * walk has always taken repeated keys; a merged key is added only when
+ * nothing has it yet, so the earlier merge wins. */
+static int kv_add(importer *im, kvlist *l, yaml_node_t *k, yaml_node_t *v, int own)
+{
+	if (im->budget-- == 0)
+		return fail(im, line_of(k), "more than %lu nodes (alias expansion?)", MAX_NODES);
+	size_t slot = kv_slot(l, k);
+	if (l->idx[slot]) {
+		kv *e = &l->v[l->idx[slot] - 1];
+		if (!own)
+			return 0;
+		if (!e->own) {
+			*e = (kv){ k, v, 1 };
+			return 0;
+		}
+	}
+	return kv_append(im, l, k, v, own, slot);
+}
+
+/* "<<" as a plain key (or tagged !!merge) is a merge key; "'<<'" is not. */
+static int is_merge_key(const yaml_node_t *k)
+{
+	return k->type == YAML_SCALAR_NODE && k->data.scalar.length == 2 &&
+	       memcmp(k->data.scalar.value, "<<", 2) == 0 &&
+	       (!strcmp((const char *)k->tag, "tag:yaml.org,2002:merge") ||
+		k->data.scalar.style == YAML_PLAIN_SCALAR_STYLE);
+}
+
+static int has_merge_key(yaml_document_t *doc, const yaml_node_t *map)
+{
+	for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(doc, p->key);
+		if (k && is_merge_key(k))
+			return 1;
+	}
+	return 0;
+}
+
+static int merged_pairs(importer *im, yaml_document_t *doc, yaml_node_t *map, kvlist *out, int level);
+
+/* Merge the mapping src (its own merges applied first) under out's keys. */
+static int merge_from(importer *im, yaml_document_t *doc, yaml_node_t *src, kvlist *out, int level)
+{
+	/* Counted like a node: "&a {<<: [*a, *a]}" doubles at every level. */
+	if (im->budget-- == 0)
+		return fail(im, line_of(src), "more than %lu nodes (alias expansion?)", MAX_NODES);
+	kvlist from = { 0 };
+	int rc = merged_pairs(im, doc, src, &from, level + 1);
+	for (size_t i = 0; rc == 0 && i < from.n; i++)
+		rc = kv_add(im, out, from.v[i].key, from.v[i].val, 0);
+	kvlist_free(&from);
+	return rc;
+}
+
+/* The pairs of mapping map with its merge keys applied. level counts
+ * merges within merges; an alias cycle ("&a {<<: *a}") ends there. */
+static int merged_pairs(importer *im, yaml_document_t *doc, yaml_node_t *map, kvlist *out, int level)
+{
+	if (level > MAX_DEPTH)
+		return fail(im, line_of(map), "merge keys nested deeper than %d levels (a mapping merging itself?)",
+			    MAX_DEPTH);
+	out->icap = 32;
+	out->idx = calloc(out->icap, sizeof *out->idx);
+	if (!out->idx)
+		return oom(im);
+	for (yaml_node_pair_t *pair = map->data.mapping.pairs.start;
+	     pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *key = yaml_document_get_node(doc, pair->key);
+		yaml_node_t *val = yaml_document_get_node(doc, pair->value);
+		if (!key || !val || key->type != YAML_SCALAR_NODE)
+			continue;
+		if (!is_merge_key(key)) {
+			if (kv_add(im, out, key, val, 1) != 0)
+				return -1;
+			continue;
+		}
+		if (val->type == YAML_MAPPING_NODE) {
+			if (merge_from(im, doc, val, out, level) != 0)
+				return -1;
+			continue;
+		}
+		if (val->type != YAML_SEQUENCE_NODE)
+			return fail(im, line_of(val), "<< (merge) takes a mapping or a list of mappings");
+		for (yaml_node_item_t *it = val->data.sequence.items.start;
+		     it < val->data.sequence.items.top; it++) {
+			yaml_node_t *m = yaml_document_get_node(doc, *it);
+			if (!m || m->type != YAML_MAPPING_NODE)
+				return fail(im, m ? line_of(m) : line_of(val),
+					    "<< (merge) takes a mapping or a list of mappings");
+			if (merge_from(im, doc, m, out, level) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* One key: value of a mapping, at the current path. */
+static int walk_pair(importer *im, yaml_document_t *doc, yaml_node_t *key, yaml_node_t *val, int depth)
+{
+	size_t old = im->path.len;
+	int ok = (old == 0 || buf_putc(&im->path, '.') == 0) &&
+		 buf_append(&im->path, key->data.scalar.value, key->data.scalar.length) == 0;
+	/* A path too long for the buffer cannot be one we look for. */
+	if (ok && path_relevant(&im->path)) {
+		const char *rest = im->path.data + TARGET_LEN + 1;
+		/* Seeing NAME as a key registers the binding even when
+		 * it sets nothing, so a missing destination is caught. */
+		if (im->path.len > TARGET_LEN + 1 && val->type == YAML_MAPPING_NODE &&
+		    !memchr(rest, '.', im->path.len - TARGET_LEN - 1) &&
+		    !find_or_add(im, rest, im->path.len - TARGET_LEN - 1, line_of(key)))
+			return -1;
+		if (walk(im, doc, val, depth + 1, line_of(key)) != 0)
+			return -1;
+	}
+	im->path.len = old;
+	if (im->path.data)
+		im->path.data[old] = '\0';
+	return 0;
+}
+
 static int walk(importer *im, yaml_document_t *doc, yaml_node_t *node, int depth, unsigned long keyline)
 {
 	if (depth > MAX_DEPTH)
@@ -209,30 +415,22 @@ static int walk(importer *im, yaml_document_t *doc, yaml_node_t *node, int depth
 		return inside ? record(im, node, keyline) : 0;
 	if (inside && is_property(im)) /* "destination: {a: b}" */
 		return record(im, node, keyline);
+	if (has_merge_key(doc, node)) {
+		kvlist l = { 0 };
+		int rc = merged_pairs(im, doc, node, &l, 0);
+		for (size_t i = 0; rc == 0 && i < l.n; i++)
+			rc = walk_pair(im, doc, l.v[i].key, l.v[i].val, depth);
+		kvlist_free(&l);
+		return rc;
+	}
 	for (yaml_node_pair_t *pair = node->data.mapping.pairs.start;
 	     pair < node->data.mapping.pairs.top; pair++) {
 		yaml_node_t *key = yaml_document_get_node(doc, pair->key);
 		yaml_node_t *val = yaml_document_get_node(doc, pair->value);
 		if (!key || !val || key->type != YAML_SCALAR_NODE)
 			continue;
-		size_t old = im->path.len;
-		int ok = (old == 0 || buf_putc(&im->path, '.') == 0) &&
-			 buf_append(&im->path, key->data.scalar.value, key->data.scalar.length) == 0;
-		/* A path too long for the buffer cannot be one we look for. */
-		if (ok && path_relevant(&im->path)) {
-			const char *rest = im->path.data + TARGET_LEN + 1;
-			/* Seeing NAME as a key registers the binding even when
-			 * it sets nothing, so a missing destination is caught. */
-			if (im->path.len > TARGET_LEN + 1 && val->type == YAML_MAPPING_NODE &&
-			    !memchr(rest, '.', im->path.len - TARGET_LEN - 1) &&
-			    !find_or_add(im, rest, im->path.len - TARGET_LEN - 1, line_of(key)))
-				return -1;
-			if (walk(im, doc, val, depth + 1, line_of(key)) != 0)
-				return -1;
-		}
-		im->path.len = old;
-		if (im->path.data)
-			im->path.data[old] = '\0';
+		if (walk_pair(im, doc, key, val, depth) != 0)
+			return -1;
 	}
 	return 0;
 }
@@ -407,7 +605,18 @@ static int generate(importer *im, buf *out)
 {
 	if (im->n == 0)
 		return fail(im, 0, "no bindings under spring.cloud.stream.bindings");
-	if (emit_line_comment(out, "bindings imported from %s (Spring Cloud Stream)", im->file) != 0)
+	/* The file name is the one string here nobody validated: a newline in
+	 * it would end the comment and start a line of bindings. */
+	char shown[300];
+	size_t k = 0;
+	for (const unsigned char *c = (const unsigned char *)im->file; *c && k + 5 < sizeof shown; c++) {
+		if (*c < 0x20 || *c == 0x7f || *c == '\\')
+			k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", *c);
+		else
+			shown[k++] = (char)*c;
+	}
+	shown[k] = '\0';
+	if (emit_line_comment(out, "bindings imported from %s (Spring Cloud Stream)", shown) != 0)
 		return oom(im);
 	for (size_t i = 0; i < im->n; i++) {
 		spring_binding *b = &im->v[i];

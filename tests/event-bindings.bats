@@ -145,8 +145,27 @@ ev() { # ev ID TYPE [EXTRA-JSON-MEMBERS]
 	EVENT_BINDINGS="$T/nope.conf" run --separate-stderr event-bindings resolve WalletCreatedEvent
 	assert_failure 66
 	[ "$stderr" = "event-bindings: error: $T/nope.conf (from EVENT_BINDINGS): No such file or directory" ]
-	run event-bindings -B "$T" check
-	assert_failure 66
+}
+
+@test "a directory as input: exit 74 (I/O error) for every input, as in every tool" {
+	mkdir "$T/dir"
+	run --separate-stderr event-bindings -B "$T/dir" check
+	assert_failure 74
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/dir: Is a directory" ]
+	EVENT_BINDINGS="$T/dir" run --separate-stderr event-bindings list
+	assert_failure 74
+	[ "$stderr" = "event-bindings: error: $T/dir (from EVENT_BINDINGS): Is a directory" ]
+	run --separate-stderr event-bindings import spring "$T/dir"
+	assert_failure 74
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/dir: Is a directory" ]
+	run --separate-stderr event-bindings explain "$T/dir"
+	assert_failure 74
+	[ "$stderr" = "event-bindings: error: cannot open $T/dir: Is a directory" ]
+	# The same rule as the other tools' inputs.
+	run cloudevent-wrap -t A -s /x "$T/dir"
+	assert_failure 74
 }
 
 @test "unreadable bindings file: exit 77" {
@@ -405,6 +424,133 @@ EOF
 	assert_line "# line 9: anonymousConsumer-in-0 skipped: no group"
 	[[ $stderr == *"warning: $T/app.yml:9: binding anonymousConsumer-in-0 has no group (Spring would use an anonymous one): skipped"* ]]
 	[[ $stderr == *"warning: $T/app.yml:11: binding errorChannel is neither NAME-out-N nor NAME-in-N: skipped"* ]]
+}
+
+@test "import spring: merge keys bring in what they hold; the mapping's own keys win" {
+	# Spring Boot's loader applies YAML merge keys: a content type or a
+	# destination that comes through "<<" is part of the binding.
+	cat >"$T/application.yml" <<'EOF'
+kafka-defaults: &cloudevents
+  content-type: application/cloudevents+json
+  destination: default-topic
+consumer-defaults: &consumers
+  group: wallet-hub-consumers
+  consumer:
+    max-attempts: 3
+spring:
+  cloud:
+    stream:
+      bindings:
+        walletCreatedEventProducer-out-0:
+          <<: *cloudevents
+          destination: wallet-created-events
+        fundsAddedEventProducer-out-0:
+          destination: funds-added-events
+          <<: [{content-type: application/json}, *cloudevents]
+        fundsWithdrawnEventProducer-out-0:
+          <<: *cloudevents
+        walletCreatedEventConsumer-in-0:
+          <<: [{destination: wallet-created-events}, *consumers]
+        fundsAddedEventConsumer-in-0:
+          <<: *consumers
+          group: audit
+          destination: funds-added-events
+EOF
+	run --separate-stderr event-bindings import spring "$T/application.yml"
+	assert_success
+	[ -z "$stderr" ]
+	# Own destination over the merged one, merged content type kept;
+	# the earlier mapping of a list wins (application/json: binary);
+	# a binding made only of a merge; a destination that only a merge
+	# gives; own group over the merged one.
+	assert_output "# bindings imported from $T/application.yml (Spring Cloud Stream)
+# line 12: event type WalletCreatedEvent derived from function walletCreatedEventProducer
+producer WalletCreatedEvent walletCreatedEventProducer-out-0 wallet-created-events mode=structured
+# line 15: event type FundsAddedEvent derived from function fundsAddedEventProducer
+producer FundsAddedEvent fundsAddedEventProducer-out-0 funds-added-events
+# line 18: event type FundsWithdrawnEvent derived from function fundsWithdrawnEventProducer
+producer FundsWithdrawnEvent fundsWithdrawnEventProducer-out-0 default-topic mode=structured
+consumer walletCreatedEventConsumer-in-0 wallet-created-events wallet-hub-consumers
+consumer fundsAddedEventConsumer-in-0 funds-added-events audit"
+	event-bindings import spring "$T/application.yml" >"$T/imported.conf"
+	run event-bindings -B "$T/imported.conf" list --json
+	assert_success
+	assert_output --partial '"mode":"structured"'
+}
+
+@test "import spring: merges at every level, nested merges, shallow replacement" {
+	# A whole binding set merged in at the bindings level and at the root;
+	# a merged mapping's own keys win over what it merges itself; a key the
+	# mapping sets replaces the merged value whole (no deep merge).
+	cat >"$T/app.yml" <<'EOF'
+base: &base
+  destination: base-topic
+  content-type: application/cloudevents+json
+derived: &derived
+  <<: *base
+  destination: derived-topic
+common-bindings: &common
+  aProducer-out-0: *derived
+  b-in-0: {destination: b-topic, group: g1}
+root: &root
+  spring.cloud.stream.bindings.c-in-0: {destination: c-topic, group: g2}
+<<: *root
+spring:
+  cloud:
+    stream:
+      bindings:
+        <<: *common
+        b-in-0: {destination: own-b}
+        '<<': {destination: quoted-is-a-name}
+EOF
+	run --separate-stderr event-bindings import spring "$T/app.yml"
+	assert_failure 65
+	# The quoted '<<' is an ordinary key, so a binding named "<<".
+	[ "$stderr" = "event-bindings: error: $T/app.yml:19: binding name \"<<\" is not usable: use 1 to 255 of [A-Za-z0-9._-]" ]
+	sed -i '$d' "$T/app.yml"
+	run --separate-stderr event-bindings import spring "$T/app.yml"
+	assert_success
+	assert_line "producer A aProducer-out-0 derived-topic mode=structured"
+	assert_line "consumer c-in-0 c-topic g2"
+	# b-in-0 is replaced whole: its merged group is gone, so it is skipped.
+	assert_line "# line 18: b-in-0 skipped: no group"
+	refute_output --partial "b-topic"
+}
+
+@test "import spring: control bytes in the file name cannot add a line to the output" {
+	local f=$'app\nproducer Evil evil-out-0 evil-topic\e[31m.yml'
+	printf 'spring.cloud.stream.bindings.aProducer-out-0.destination: t\n' >"$T/$f"
+	run --separate-stderr event-bindings import spring "$T/$f"
+	assert_success
+	assert_output "# bindings imported from $T/app\\x0aproducer Evil evil-out-0 evil-topic\\x1b[31m.yml (Spring Cloud Stream)
+# line 1: event type A derived from function aProducer
+producer A aProducer-out-0 t"
+}
+
+@test "import spring: bad merges are 65 with the line; merge bombs and cycles are bounded" {
+	printf 'spring.cloud.stream.bindings.x-out-0:\n  destination: t\n  <<: [{a: b}, 3]\n' >"$T/scalar.yml"
+	run --separate-stderr event-bindings import spring "$T/scalar.yml"
+	assert_failure 65
+	[ -z "$output" ]
+	[ "$stderr" = "event-bindings: error: $T/scalar.yml:3: << (merge) takes a mapping or a list of mappings" ]
+	printf 'a: &a\n  <<: [*a, *a]\n  destination: t\nspring.cloud.stream.bindings.x-out-0:\n  <<: *a\n' >"$T/cycle.yml"
+	run --separate-stderr event-bindings import spring "$T/cycle.yml"
+	assert_failure 65
+	[ "$stderr" = "event-bindings: error: $T/cycle.yml:1: merge keys nested deeper than 64 levels (a mapping merging itself?)" ]
+	# Ten mappings merged ten times over, seven levels deep: 10^7 keys
+	# to look at, stopped by the node budget.
+	{
+		echo 'a: &a {k0: x, k1: x, k2: x, k3: x, k4: x, k5: x, k6: x, k7: x, k8: x, k9: x}'
+		p=a
+		for n in b c d e f g h; do
+			echo "$n: &$n {<<: [*$p, *$p, *$p, *$p, *$p, *$p, *$p, *$p, *$p, *$p]}"
+			p=$n
+		done
+		echo 'spring: {cloud: {stream: {bindings: {x-out-0: {<<: *h, destination: t}}}}}'
+	} >"$T/bomb.yml"
+	run --separate-stderr event-bindings import spring "$T/bomb.yml"
+	assert_failure 65
+	[[ $stderr == "event-bindings: error: $T/bomb.yml:"*": more than 1000000 nodes (alias expansion?)" ]]
 }
 
 @test "import spring: errors name the YAML line, exit 65; missing file 66" {

@@ -382,7 +382,7 @@ static void test_load(void)
 
 	errinfo_clear(&err);
 	CHECK(bindings_load(dir, &err) == NULL);
-	CHECK_INT(err.code, EXIT_NOINPUT);
+	CHECK_INT(err.code, EXIT_IOERR); /* a directory: there, but not a file */
 	unlink(path);
 	rmdir(dir);
 }

@@ -8,7 +8,9 @@
 #include "filelock.h"
 #include "kafkaconf.h"
 #include "outbox.h"
+#include "outbox_admin.h"
 #include "relay.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -27,6 +29,13 @@ static const char usage_text[] =
 	"                    [--backoff MIN,MAX] [--interval DURATION] [--drain-timeout DURATION]\n"
 	"                    [--busy-timeout DURATION] [--timeout DURATION] [--wait]\n"
 	"                    [--metrics-file FILE] [-q] [-v]\n"
+	"       outbox-relay status [--json | --prometheus] [--max-age AGE] [--max-pending N]\n"
+	"                    [--max-dead N] [--db FILE] [--table NAME]\n"
+	"       outbox-relay list [--status pending|sent|dead|any] [--type TYPE] [--source SOURCE]\n"
+	"                    [--id ID]... [--since TIME] [--limit N] [--events] [--db FILE]\n"
+	"       outbox-relay requeue (--id ID... | --dead | --type TYPE) [--source SOURCE]\n"
+	"                    [--status STATE] [--since TIME] [--dry-run] [--db FILE]\n"
+	"       outbox-relay purge (--sent-before TIME | --dead-before TIME) [--dry-run] [--db FILE]\n"
 	"       outbox-relay -h | -V\n";
 
 static const char help_text[] =
@@ -54,10 +63,35 @@ static const char help_text[] =
 	"      --timeout DURATION       --once: reach the broker within this (default 10s)\n"
 	"      --wait                   wait for another relay of the table to exit\n"
 	"      --metrics-file FILE      write Prometheus metrics to FILE\n"
+	"\n"
+	"Operator commands (status, list, requeue, purge) take --db, --table and\n"
+	"--busy-timeout, and:\n"
+	"      --json                   status: one JSON object\n"
+	"      --prometheus             status: Prometheus text format\n"
+	"      --max-age AGE            status: exit 1 if the oldest pending row is older\n"
+	"      --max-pending N          status: exit 1 if more rows are pending\n"
+	"      --max-dead N             status: exit 1 if more rows are dead\n"
+	"      --status STATE           list, requeue: pending, sent, dead (list: any)\n"
+	"      --type TYPE              list, requeue: rows of this event type\n"
+	"      --source SOURCE          list, requeue: rows of this event source\n"
+	"      --id ID                  list, requeue: rows with this event id (repeatable)\n"
+	"      --since TIME             list, requeue: rows enqueued since TIME or AGE ago\n"
+	"      --limit N                list: at most N rows\n"
+	"      --events                 list: the stored events, without delivery fields\n"
+	"      --dead                   requeue: every dead row\n"
+	"      --dry-run                requeue, purge: show what would change\n"
+	"      --sent-before TIME       purge: sent rows delivered before TIME or AGE ago\n"
+	"      --dead-before TIME       purge: dead rows enqueued before TIME or AGE ago\n"
 	"  -q, --quiet                  no summary, no warnings\n"
 	"  -v, --verbose                more messages\n"
 	"  -h, --help                   this help\n"
 	"  -V, --version                print the version\n";
+
+enum {
+	OPT_JSON = 512, OPT_PROMETHEUS, OPT_MAX_AGE, OPT_MAX_PENDING, OPT_MAX_DEAD, OPT_STATUS, OPT_TYPE,
+	OPT_SOURCE, OPT_ID, OPT_SINCE, OPT_LIMIT, OPT_EVENTS, OPT_DEAD, OPT_DRY_RUN, OPT_SENT_BEFORE,
+	OPT_DEAD_BEFORE
+};
 
 enum {
 	OPT_ONCE = 256, OPT_DB, OPT_TABLE, OPT_SINK, OPT_URL, OPT_MODE, OPT_BATCH, OPT_ORDERING,
@@ -357,16 +391,297 @@ static int run(struct config *c, kafkaconf *kc)
 	return status;
 }
 
+/* ---- operator commands ---- */
+
+static const struct option admin_options[] = {
+	{ "db", required_argument, NULL, OPT_DB },
+	{ "table", required_argument, NULL, OPT_TABLE },
+	{ "busy-timeout", required_argument, NULL, OPT_BUSY },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+	{ "max-age", required_argument, NULL, OPT_MAX_AGE },
+	{ "max-pending", required_argument, NULL, OPT_MAX_PENDING },
+	{ "max-dead", required_argument, NULL, OPT_MAX_DEAD },
+	{ "status", required_argument, NULL, OPT_STATUS },
+	{ "type", required_argument, NULL, OPT_TYPE },
+	{ "source", required_argument, NULL, OPT_SOURCE },
+	{ "id", required_argument, NULL, OPT_ID },
+	{ "since", required_argument, NULL, OPT_SINCE },
+	{ "limit", required_argument, NULL, OPT_LIMIT },
+	{ "events", no_argument, NULL, OPT_EVENTS },
+	{ "dead", no_argument, NULL, OPT_DEAD },
+	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	{ "sent-before", required_argument, NULL, OPT_SENT_BEFORE },
+	{ "dead-before", required_argument, NULL, OPT_DEAD_BEFORE },
+	CLI_COMMON_LONG_OPTIONS
+};
+
+enum admin_command { ADMIN_STATUS, ADMIN_LIST, ADMIN_REQUEUE, ADMIN_PURGE };
+static const char *const admin_names[] = { "status", "list", "requeue", "purge" };
+
+struct admin_config {
+	enum admin_command cmd;
+	const char *db;
+	outbox_options opt;
+	int format;
+	outbox_thresholds th;
+	outbox_select sel;
+	const char **ids;
+	int state_given, dead, dry_run, events;
+	uint64_t limit;
+	outbox_purge_options purge;
+};
+
+/* Which options each command takes: a bit per command. */
+static int admin_allows(int opt, enum admin_command cmd)
+{
+	unsigned bit = 1u << cmd;
+	switch (opt) {
+	case OPT_JSON:
+	case OPT_PROMETHEUS:
+	case OPT_MAX_AGE:
+	case OPT_MAX_PENDING:
+	case OPT_MAX_DEAD:
+		return bit & (1u << ADMIN_STATUS);
+	case OPT_STATUS:
+	case OPT_TYPE:
+	case OPT_SOURCE:
+	case OPT_ID:
+	case OPT_SINCE:
+		return bit & ((1u << ADMIN_LIST) | (1u << ADMIN_REQUEUE));
+	case OPT_LIMIT:
+	case OPT_EVENTS:
+		return bit & (1u << ADMIN_LIST);
+	case OPT_DEAD:
+		return bit & (1u << ADMIN_REQUEUE);
+	case OPT_DRY_RUN:
+		return bit & ((1u << ADMIN_REQUEUE) | (1u << ADMIN_PURGE));
+	case OPT_SENT_BEFORE:
+	case OPT_DEAD_BEFORE:
+		return bit & (1u << ADMIN_PURGE);
+	default:
+		return 1;
+	}
+}
+
+static int parse_count(const char *opt, const char *arg, int64_t *out)
+{
+	uint64_t v;
+	if (cli_parse_uint(arg, INT64_MAX, &v) != 0)
+		return cli_usage_error(usage_text, "%s wants a non-negative number: %s", opt, arg);
+	*out = (int64_t)v;
+	return 0;
+}
+
+static int parse_admin(int argc, char **argv, struct admin_config *a)
+{
+	int opt;
+	uint64_t v;
+	int64_t now = timefmt_now_us();
+	a->th = (outbox_thresholds)OUTBOX_THRESHOLDS_NONE;
+	a->ids = calloc((size_t)argc, sizeof *a->ids);
+	if (!a->ids) {
+		diag_error("out of memory");
+		return EXIT_SOFTWARE;
+	}
+	while ((opt = getopt_long(argc, argv, "qvhV", admin_options, NULL)) != -1) {
+		if (!admin_allows(opt, a->cmd))
+			return cli_usage_error(usage_text, "%s does not take %s", admin_names[a->cmd],
+					       argv[optind - 1]);
+		int64_t us;
+		switch (opt) {
+		case OPT_DB:
+			if (!*optarg)
+				return usage_error("--db wants a file name", NULL);
+			a->db = optarg;
+			break;
+		case OPT_TABLE:
+			if (!outbox_table_valid(optarg))
+				return usage_error("--table wants an identifier "
+						   "[A-Za-z_][A-Za-z0-9_]{0,63}", optarg);
+			a->opt.table = optarg;
+			break;
+		case OPT_BUSY:
+			if (parse_duration(optarg, &v) != 0 || v > INT_MAX)
+				return usage_error("--busy-timeout wants a duration such as 500ms, 5s or 1m",
+						   optarg);
+			a->opt.busy_ms = v == 0 ? OUTBOX_NO_WAIT : (unsigned)v;
+			break;
+		case OPT_JSON:
+			a->format = OUTBOX_FMT_JSON;
+			break;
+		case OPT_PROMETHEUS:
+			a->format = OUTBOX_FMT_PROMETHEUS;
+			break;
+		case OPT_MAX_AGE:
+			if (outbox_admin_parse_age(optarg, &us) != 0)
+				return usage_error("--max-age wants an age such as 90s, 15m or 2h", optarg);
+			a->th.max_age_s = us / 1000000;
+			break;
+		case OPT_MAX_PENDING:
+			if (parse_count("--max-pending", optarg, &a->th.max_pending) != 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_MAX_DEAD:
+			if (parse_count("--max-dead", optarg, &a->th.max_dead) != 0)
+				return EXIT_USAGE;
+			break;
+		case OPT_STATUS:
+			if (outbox_admin_parse_state(optarg, &a->sel.state) != 0)
+				return usage_error("--status wants pending, sent, dead or any", optarg);
+			a->state_given = 1;
+			break;
+		case OPT_TYPE:
+			a->sel.type = optarg;
+			break;
+		case OPT_SOURCE:
+			a->sel.source = optarg;
+			break;
+		case OPT_ID:
+			a->ids[a->sel.n_ids++] = optarg;
+			break;
+		case OPT_SINCE:
+			if (outbox_admin_parse_time(optarg, now, &a->sel.since_us) != 0)
+				return usage_error("--since wants an RFC 3339 time or an age such as 2h",
+						   optarg);
+			a->sel.has_since = 1;
+			break;
+		case OPT_LIMIT:
+			if (cli_parse_uint(optarg, UINT64_MAX, &a->limit) != 0 || a->limit == 0)
+				return usage_error("--limit wants a positive number", optarg);
+			break;
+		case OPT_EVENTS:
+			a->events = 1;
+			break;
+		case OPT_DEAD:
+			a->dead = 1;
+			break;
+		case OPT_DRY_RUN:
+			a->dry_run = 1;
+			break;
+		case OPT_SENT_BEFORE:
+			if (outbox_admin_parse_time(optarg, now, &a->purge.sent_before_us) != 0)
+				return usage_error("--sent-before wants an RFC 3339 time or an age such as 7d",
+						   optarg);
+			a->purge.has_sent_before = 1;
+			break;
+		case OPT_DEAD_BEFORE:
+			if (outbox_admin_parse_time(optarg, now, &a->purge.dead_before_us) != 0)
+				return usage_error("--dead-before wants an RFC 3339 time or an age such as 30d",
+						   optarg);
+			a->purge.has_dead_before = 1;
+			break;
+		default:
+			if (cli_common_option(opt, usage_text, help_text) != 0)
+				return EXIT_USAGE;
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected operand", argv[optind]);
+	a->sel.ids = a->ids;
+	if (a->cmd == ADMIN_REQUEUE) {
+		int ways = (a->sel.n_ids > 0) + a->dead + (a->sel.type != NULL && !a->sel.n_ids);
+		if (!ways)
+			return usage_error("requeue wants --id, --dead or --type", NULL);
+		if (a->dead && a->state_given)
+			return usage_error("--dead and --status exclude each other", NULL);
+		if (a->dead)
+			a->sel.state = OUTBOX_DEAD;
+		else if (!a->sel.n_ids && !a->state_given)
+			a->sel.state = OUTBOX_DEAD;
+	}
+	if (a->cmd == ADMIN_PURGE && !a->purge.has_sent_before && !a->purge.has_dead_before)
+		return usage_error("purge wants --sent-before or --dead-before", NULL);
+	if (!a->db) {
+		const char *env = getenv("OUTBOX_DB");
+		a->db = env && *env ? env : "./outbox.db";
+	}
+	return 0;
+}
+
+static int admin(int argc, char **argv, enum admin_command cmd)
+{
+	struct admin_config a;
+	memset(&a, 0, sizeof a);
+	a.cmd = cmd;
+	int status = parse_admin(argc, argv, &a);
+	if (status) {
+		free(a.ids);
+		return status;
+	}
+	errinfo err = { 0 };
+	FILE *info = diag_verbosity < 0 ? NULL : stderr;
+	outbox_admin *ad = outbox_admin_open(a.db, &a.opt, &err);
+	if (!ad) {
+		diag_errinfo(&err);
+		free(a.ids);
+		return err.code ? err.code : EXIT_SOFTWARE;
+	}
+	switch (cmd) {
+	case ADMIN_STATUS: {
+		outbox_status st;
+		status = outbox_admin_status(ad, timefmt_now_us(), &st, &err);
+		if (!status)
+			status = outbox_admin_status_print(&st, a.format, a.opt.table, stdout, &err);
+		if (!status)
+			status = outbox_admin_check(&st, &a.th, &err);
+		break;
+	}
+	case ADMIN_LIST: {
+		outbox_list_options lo = { a.sel, a.limit, a.events };
+		uint64_t rows = 0;
+		status = outbox_admin_list(ad, &lo, stdout, info, &rows, &err);
+		break;
+	}
+	case ADMIN_REQUEUE: {
+		outbox_requeue_options ro = { a.sel, a.dry_run, 0, &stop };
+		outbox_requeue_result res;
+		status = outbox_admin_requeue(ad, &ro, stdout, info, &res, &err);
+		break;
+	}
+	case ADMIN_PURGE: {
+		a.purge.dry_run = a.dry_run;
+		a.purge.stop = &stop;
+		outbox_purge_result res;
+		status = outbox_admin_purge(ad, &a.purge, info, &res, &err);
+		break;
+	}
+	}
+	if (status && err.code)
+		diag_errinfo(&err);
+	outbox_admin_close(ad);
+	free(a.ids);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		if (errno != EPIPE) {
+			diag_syserr("writing output");
+			return status ? status : EXIT_IOERR;
+		}
+	}
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	cli_start(argv[0]);
 	if (outbox_process_init() != 0)
 		return EXIT_SOFTWARE;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal; /* no SA_RESTART: waits end early */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	/* "run" is the default command and may be named. */
 	if (argc > 1 && strcmp(argv[1], "run") == 0) {
 		argv[1] = argv[0];
 		argv++;
 		argc--;
+	}
+	for (int i = 0; argc > 1 && i < 4; i++) {
+		if (strcmp(argv[1], admin_names[i]) == 0) {
+			argv[1] = argv[0];
+			return admin(argc - 1, argv + 1, (enum admin_command)i);
+		}
 	}
 	struct config c;
 	memset(&c, 0, sizeof c);
@@ -377,15 +692,8 @@ int main(int argc, char **argv)
 		return EXIT_SOFTWARE;
 	}
 	int status = parse_args(argc, argv, &c, kc);
-	if (!status) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_signal; /* no SA_RESTART: waits end early */
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+	if (!status)
 		status = run(&c, kc);
-	}
 	kafkaconf_free(kc);
 	return status;
 }

@@ -23,6 +23,7 @@
 #include "exitcode.h"
 #include "outbox.h"
 #include "rand.h"
+#include "relay_metrics.h"
 #include "relay_sink.h"
 #include "relay_writer.h"
 #include "timefmt.h"
@@ -45,6 +46,8 @@ struct slot {
 	uint64_t keyhash;   /* 0: no key */
 	unsigned attempts;  /* attempts before this one */
 	const binding *b;   /* NULL for sinks without topics */
+	const binding *mb;  /* the row's binding, for metrics */
+	int64_t created_us; /* the row's created_at, with metrics */
 	int in_use;
 	struct slot *next_free;
 };
@@ -64,6 +67,7 @@ struct relay {
 	sqlite3_stmt *fetch, *next_due;
 	relay_sink *sink;
 	relay_writer *writer;
+	relay_metrics *metrics;  /* NULL without --metrics-file */
 	struct slot *slots;
 	struct slot *free_slots;
 	size_t inflight;
@@ -75,6 +79,7 @@ struct relay {
 	buf keybuf;              /* message keys from rules other than partitionkey */
 	cekafka_msg msg;
 	int write_failed;        /* outcomes could not be recorded */
+	int metrics_failed;      /* the metrics file could not be written: its code */
 	int sink_failed;         /* the sink stopped (e.g. stdout closed) */
 	int have_unbound, have_blocked, have_rescheduled, have_dead;
 };
@@ -202,10 +207,10 @@ static int prepare_all(struct relay *r, errinfo *err)
 	 * waits for its retry holds its key back. The partial index on
 	 * pending rows keeps this cheap however much history the table has. */
 	const char *fetch_all =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at "
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at "
 		"FROM %s WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2";
 	const char *fetch_due =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at "
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at "
 		"FROM %s WHERE status = 'pending' AND seq > ?1 "
 		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
 	int s = prepare(r, &r->fetch, r->o->ordering ? fetch_all : fetch_due, err);
@@ -256,6 +261,12 @@ static void on_done(void *ctx, void *token, const relay_outcome *o)
 		/* Out of memory: the row stays pending and goes out again. */
 		r->st->untouched++;
 	}
+	if (r->metrics) {
+		if (o->kind == RELAY_OUT_SENT)
+			relay_metrics_sent(r->metrics, s->mb, s->created_us);
+		else if (o->kind != RELAY_OUT_UNTOUCHED)
+			relay_metrics_error(r->metrics, o->reason_code);
+	}
 	if (o->kind != RELAY_OUT_SENT && s->keyhash && r->o->ordering)
 		(void)hashset_add(&r->blocked, s->keyhash);
 	s->in_use = 0;
@@ -293,9 +304,11 @@ static struct slot *take_slot(struct relay *r)
  * dead at once, with the reason. */
 static void row_dead(struct relay *r, int64_t seq, unsigned attempts, const char *why)
 {
-	relay_outcome o = { RELAY_OUT_DEAD, -1, -1, why };
+	relay_outcome o = { RELAY_OUT_DEAD, -1, -1, why, "invalid_row" };
 	if (push_outcome(r, seq, attempts, NULL, &o) != 0)
 		r->st->untouched++;
+	if (r->metrics)
+		relay_metrics_error(r->metrics, "invalid_row");
 }
 
 static int column_equals(sqlite3_stmt *st, int col, const char *p, size_t n)
@@ -377,6 +390,13 @@ static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned a
 	s->attempts = attempts;
 	s->keyhash = keyhash;
 	s->b = r->o->sink == RELAY_SINK_KAFKA ? b : NULL;
+	s->mb = b;
+	s->created_us = 0;
+	if (r->metrics) {
+		const char *c = (const char *)sqlite3_column_text(st, 6);
+		if (!c || rfc3339_parse_us(c, (size_t)sqlite3_column_bytes(st, 6), &s->created_us) != 0)
+			s->created_us = 0;
+	}
 	relay_item it = { b->topic, &r->msg, structured ? (const char *)r->msg.value : event,
 			  structured ? r->msg.value_len : event_len,
 			  structured, key, key_len, r->msg.hop_traceparent, NULL, s };
@@ -456,6 +476,17 @@ static void drain(struct relay *r, volatile sig_atomic_t *stop)
 	}
 }
 
+/* Write the metrics file when min_ms passed since the last write. A
+ * failure is reported once; --once exits with its status. */
+static void write_metrics(struct relay *r, uint64_t min_ms)
+{
+	errinfo e;
+	int s = relay_metrics_write(r->metrics, r->db, r->qtable, min_ms, &e);
+	if (s && !r->metrics_failed)
+		diag_warn("%s (will retry)", e.text);
+	r->metrics_failed = s;
+}
+
 /* One pass over the pending rows. */
 static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 {
@@ -473,6 +504,7 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 			sqlite3_bind_text(st, 3, now, TIMEFMT_MICROS_LEN, SQLITE_TRANSIENT);
 		int rows = 0, rc;
 		int broken = 0;
+		int64_t batch_start = timefmt_now_us();
 		while (!status && !broken && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			rows++;
 			after = sqlite3_column_int64(st, 0);
@@ -491,6 +523,10 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 			break;
 		r->sink->ops->poll(r->sink, 0);
 		hand_over(r);
+		if (r->metrics) {
+			relay_metrics_batch(r->metrics, (double)(timefmt_now_us() - batch_start) / 1e6);
+			write_metrics(r, 5000);
+		}
 	}
 	drain(r, stop);
 	hand_over(r);
@@ -515,6 +551,8 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 	r->st->sent = sent;
 	r->st->rescheduled = resched;
 	r->st->dead = dead;
+	if (r->metrics)
+		write_metrics(r, r->o->once ? 0 : 1000);
 	return status;
 }
 
@@ -602,6 +640,7 @@ static void close_relay(struct relay *r)
 		r->sink->ops->close(r->sink);
 	sqlite3_finalize(r->fetch);
 	relay_writer_close(r->writer);
+	relay_metrics_free(r->metrics);
 	sqlite3_finalize(r->next_due);
 	outbox_close(r->ob);
 	for (size_t i = 0; i < r->n_out; i++)
@@ -620,6 +659,8 @@ static int final_status(const struct relay *r, int status)
 		return status;
 	if (r->have_unbound)
 		return EXIT_CONFIG;
+	if (r->metrics_failed)
+		return r->metrics_failed;
 	if (r->have_rescheduled || r->have_blocked || r->write_failed || r->st->untouched)
 		return EXIT_TEMPFAIL;
 	if (r->have_dead)
@@ -651,6 +692,11 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 	if (!status) {
 		r.writer = relay_writer_open(o, r.qtable, err);
 		if (!r.writer)
+			status = err->code ? err->code : EXIT_SOFTWARE;
+	}
+	if (!status && o->metrics_file) {
+		r.metrics = relay_metrics_new(o->metrics_file, o->table ? o->table : OUTBOX_DEFAULT_TABLE, err);
+		if (!r.metrics)
 			status = err->code ? err->code : EXIT_SOFTWARE;
 	}
 	if (!status)

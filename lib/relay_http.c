@@ -32,12 +32,16 @@ static int h_submit(relay_sink *s, const relay_item *it, errinfo *err)
 		k->base.done(k->base.ctx, it->token, &o);
 		return errinfo_set(err, EXIT_NOPERM, "%s", e.text);
 	}
+	char code[32];
+	snprintf(code, sizeof code, out.status ? "http_%ld" : "http_transport", out.status);
 	if (res == CEHTTP_RETRY) {
 		o.kind = RELAY_OUT_RETRY;
 		o.error = e.text;
+		o.reason_code = code;
 	} else if (res == CEHTTP_PERMANENT) {
 		o.kind = RELAY_OUT_DEAD;
 		o.error = e.text;
+		o.reason_code = code;
 	}
 	k->base.done(k->base.ctx, it->token, &o);
 	return 0;

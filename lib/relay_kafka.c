@@ -97,6 +97,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		snprintf(why, sizeof why, "kafka: %s%s%s", rd_kafka_err2name(err),
 			 fatal[0] ? ": " : "", fatal[0] ? fatal : rd_kafka_err2str(err));
 		o.error = why;
+		o.reason_code = rd_kafka_err2name(err);
 	}
 	k->inflight--;
 	k->base.done(k->base.ctx, m->_private, &o);
@@ -125,9 +126,9 @@ static rd_kafka_topic_t *topic_handle(struct kafka_sink *k, const char *name)
 }
 
 static void done_now(struct kafka_sink *k, void *token, enum relay_outcome_kind kind,
-		     const char *why)
+		     const char *why, const char *reason_code)
 {
-	relay_outcome o = { kind, -1, -1, why };
+	relay_outcome o = { kind, -1, -1, why, reason_code };
 	k->base.done(k->base.ctx, token, &o);
 }
 
@@ -138,7 +139,7 @@ static int k_submit(relay_sink *s, const relay_item *it, errinfo *err)
 	(void)err;
 	rd_kafka_topic_t *rkt = topic_handle(k, it->topic);
 	if (!rkt) {
-		done_now(k, it->token, RELAY_OUT_RETRY, "kafka: cannot create a topic handle");
+		done_now(k, it->token, RELAY_OUT_RETRY, "kafka: cannot create a topic handle", "topic_handle");
 		return 0;
 	}
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(m->n_headers);
@@ -163,13 +164,13 @@ static int k_submit(relay_sink *s, const relay_item *it, errinfo *err)
 		snprintf(why, sizeof why,
 			 "kafka: message of %zu bytes is larger than message.max.bytes allows",
 			 (m->value ? m->value_len : 0) + (it->key ? it->key_len : 0));
-		done_now(k, it->token, RELAY_OUT_DEAD, why);
+		done_now(k, it->token, RELAY_OUT_DEAD, why, rd_kafka_err2name(e));
 		return 0;
 	}
 	if (e == RD_KAFKA_RESP_ERR__FATAL)
 		k->fatal = 1;
 	snprintf(why, sizeof why, "kafka: %s: %s", rd_kafka_err2name(e), rd_kafka_err2str(e));
-	done_now(k, it->token, RELAY_OUT_RETRY, why);
+	done_now(k, it->token, RELAY_OUT_RETRY, why, rd_kafka_err2name(e));
 	return 0;
 }
 

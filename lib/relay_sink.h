@@ -49,6 +49,8 @@ typedef struct relay_outcome {
 	int32_t partition; /* SENT to Kafka; -1 otherwise */
 	int64_t offset;    /* SENT to Kafka; -1 when unknown */
 	const char *error; /* RETRY/DEAD: the reason (copied by the callee) */
+	const char *reason_code; /* RETRY/DEAD: a short static label for metrics
+				    (a Kafka error name, "http_503"); may be NULL */
 } relay_outcome;
 
 typedef void relay_done_fn(void *ctx, void *token, const relay_outcome *o);

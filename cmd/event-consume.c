@@ -27,7 +27,8 @@ static const char usage_text[] =
 	"                     [--exec CMD | --post URL [--mode binary|structured]]\n"
 	"                     [--batch N] [--handler-timeout DURATION] [--max-attempts N]\n"
 	"                     [--backoff MIN,MAX] [--dlq TOPIC | --no-dlq]\n"
-	"                     [--dedupe FILE [--dedupe-ttl DURATION]] [-q] [-v]\n"
+	"                     [--dedupe FILE [--dedupe-ttl DURATION]] [--metrics-file FILE]\n"
+	"                     [-q] [-v]\n"
 	"       event-consume -h | -V\n";
 
 static const char help_text[] =
@@ -61,6 +62,7 @@ static const char help_text[] =
 	"      --no-dlq                 report failed events instead of dead-lettering\n"
 	"      --dedupe FILE            skip events whose (source, id) FILE has seen\n"
 	"      --dedupe-ttl DURATION    forget dedupe records older than this\n"
+	"      --metrics-file FILE      write Prometheus metrics to FILE\n"
 	"  -q, --quiet                  no summary, no warnings\n"
 	"  -v, --verbose                more messages\n"
 	"  -h, --help                   this help\n"
@@ -69,7 +71,7 @@ static const char help_text[] =
 enum {
 	OPT_BINDING = 256, OPT_FROM, OPT_EXIT_EOF, OPT_IDLE, OPT_TYPE, OPT_DATA_ONLY, OPT_WITH_KAFKA,
 	OPT_EXEC, OPT_POST, OPT_MODE, OPT_BATCH, OPT_HANDLER_TIMEOUT, OPT_MAX_ATTEMPTS, OPT_BACKOFF,
-	OPT_DLQ, OPT_NO_DLQ, OPT_DEDUPE, OPT_DEDUPE_TTL
+	OPT_DLQ, OPT_NO_DLQ, OPT_DEDUPE, OPT_DEDUPE_TTL, OPT_METRICS
 };
 
 static const struct option long_options[] = {
@@ -98,6 +100,7 @@ static const struct option long_options[] = {
 	{ "no-dlq", no_argument, NULL, OPT_NO_DLQ },
 	{ "dedupe", required_argument, NULL, OPT_DEDUPE },
 	{ "dedupe-ttl", required_argument, NULL, OPT_DEDUPE_TTL },
+	{ "metrics-file", required_argument, NULL, OPT_METRICS },
 	CLI_COMMON_LONG_OPTIONS
 };
 
@@ -296,6 +299,11 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 		case OPT_DEDUPE_TTL:
 			if (parse_duration(optarg, &co->dedupe_ttl_ms) != 0 || co->dedupe_ttl_ms == 0)
 				return usage_error("--dedupe-ttl wants a positive duration", optarg);
+			break;
+		case OPT_METRICS:
+			if (!*optarg)
+				return usage_error("--metrics-file wants a file name", NULL);
+			co->metrics_file = optarg;
 			break;
 		default:
 			if (cli_common_option(opt, usage_text, help_text) != 0)

@@ -10,6 +10,7 @@
  */
 #include "consume.h"
 #include "cekafka.h"
+#include "consume_metrics.h"
 #include "dedupe.h"
 #include "exitcode.h"
 #include "rand.h"
@@ -90,6 +91,8 @@ struct consumer {
 	} *printed;                   /* stdout + dedupe: printed since the last flush */
 	size_t n_printed, cap_printed;
 	dedupe *dd;
+	consume_metrics *metrics;     /* NULL without --metrics-file */
+	int metrics_failed;           /* its last write's exit code */
 	int assigned_once;            /* an assignment has happened */
 	int64_t last_msg_us, last_commit_us;
 	unsigned long events;         /* counted for -c */
@@ -328,6 +331,8 @@ static int dead_letter(struct consumer *c, const char *topic, int32_t partition,
 								     : EXIT_SOFTWARE,
 				   "dead-letter topic %s: %s", dt, rd_kafka_err2str(c->dlq_err));
 	c->st->dead_lettered++;
+	if (c->metrics)
+		consume_metrics_dead_lettered(c->metrics);
 	if (diag_verbosity >= 0)
 		diag_warn("%s [%" PRId32 "] @%" PRId64 ": dead-lettered to %s: %s", topic, partition,
 			  offset, dt, why);
@@ -434,8 +439,17 @@ static int run_batch(struct consumer *c, struct batch *b, int *held_out)
 	}
 	char why[WHY_MAX] = "";
 	int stop_code = 0;
+	int64_t t0 = timefmt_now_us();
 	enum consume_result r = c->o->handler->handle(c->o->handler->self, ev, b->n, why, sizeof why,
 						       &stop_code);
+	if (c->metrics) {
+		if (r == CONSUME_OK)
+			consume_metrics_handled(c->metrics, b->n, (double)(timefmt_now_us() - t0) / 1e6);
+		else
+			consume_metrics_handler_error(c->metrics, r == CONSUME_RETRY ? "retry"
+								  : r == CONSUME_DEAD ? "permanent"
+										      : "stop");
+	}
 	free(ev);
 	free(parsed);
 	b->attempts++;
@@ -651,6 +665,8 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 	int rc = cekafka_decode(hs, nh, m->payload, m->len, &c->event, &info, &e);
 	if (rc) {
 		c->st->undecodable++;
+		if (c->metrics)
+			consume_metrics_undecodable(c->metrics);
 		if (rc != EXIT_DATAERR)
 			return errinfo_set(&c->err, rc, "%s", e.text);
 		if (dlq_enabled(c)) {
@@ -671,6 +687,12 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 	cloudevent ev;
 	if (ce_parse(&ev, c->event.data, c->event.len, NULL) != 0)
 		return errinfo_set(&c->err, EXIT_SOFTWARE, "decoded event does not parse");
+	if (c->metrics) {
+		char t[256];
+		size_t tn = json_string_decode_fixed(ev.type.value, t, sizeof t);
+		if (tn != (size_t)-1)
+			consume_metrics_event(c->metrics, t, tn);
+	}
 	if (!type_wanted(c->o, &ev)) {
 		c->st->skipped++;
 		mark_handled(c, topic, m->partition, m->offset);
@@ -692,6 +714,8 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		}
 		if (seen) {
 			c->st->duplicates++;
+			if (c->metrics)
+				consume_metrics_duplicate(c->metrics);
 			diag_debug("%s [%" PRId32 "] @%" PRId64 ": duplicate of a handled event (id %s), skipped",
 				   topic, m->partition, m->offset, id);
 			free(source);
@@ -723,6 +747,8 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 			return 0;
 		}
 		c->st->handled++;
+		if (c->metrics)
+			consume_metrics_handled(c->metrics, 1, -1);
 		mark_handled(c, topic, m->partition, m->offset);
 		if (c->dd) {
 			if (c->n_printed == c->cap_printed) {
@@ -1024,6 +1050,28 @@ static int open_consumer(struct consumer *c)
 	return 0;
 }
 
+/* Lag per assigned partition from the cached end offsets (no broker
+ * request), then the file, at most every interval. */
+static void write_metrics(struct consumer *c, uint64_t min_ms)
+{
+	if (!c->metrics)
+		return;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		int64_t lo = -1, hi = -1;
+		if (!p->assigned ||
+		    rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) != 0 || hi < 0)
+			continue;
+		consume_metrics_lag(c->metrics, p->topic, p->partition,
+				    hi - (p->handled_next >= 0 ? p->handled_next : lo));
+	}
+	errinfo e;
+	int s = consume_metrics_write(c->metrics, min_ms, &e);
+	if (s && !c->metrics_failed)
+		diag_warn("%s (will retry)", e.text);
+	c->metrics_failed = s;
+}
+
 static int all_done(const struct consumer *c)
 {
 	if (!c->assigned_once)
@@ -1066,6 +1114,11 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 				diag_warn("%s", e.text);
 		}
 	}
+	if (!status && o->metrics_file) {
+		c.metrics = consume_metrics_new(o->metrics_file, o->group, &c.err);
+		if (!c.metrics)
+			status = c.err.code ? c.err.code : EXIT_SOFTWARE;
+	}
 	if (!status)
 		status = open_consumer(&c);
 	c.last_msg_us = c.last_commit_us = timefmt_now_us();
@@ -1080,6 +1133,8 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		status = retry_due(&c);
 		if (status)
 			break;
+		if (c.metrics)
+			write_metrics(&c, 5000);
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
 		if (!m) {
 			/* Nothing waiting: flush what is done before blocking. */
@@ -1125,6 +1180,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		status = flush_batch(&c);
 	if (c.rk) {
 		commit_sync(&c);
+		write_metrics(&c, 0);
 		rd_kafka_consumer_close(c.rk);
 		rd_kafka_destroy(c.rk);
 	}
@@ -1151,6 +1207,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		free(c.parts[i].topic);
 	free(c.parts);
 	dedupe_close(c.dd);
+	consume_metrics_free(c.metrics);
 	buf_free(&c.event);
 	if (status) {
 		*err = c.err;
@@ -1162,6 +1219,9 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 							  strerror(o->out->err));
 	if (waiting)
 		return EXIT_TEMPFAIL;
+	if (c.metrics_failed)
+		return errinfo_set(err, c.metrics_failed, "%s: the metrics file could not be written",
+				   o->metrics_file);
 	if (c.have_undecodable_skipped)
 		return EXIT_DATAERR;
 	return 0;

@@ -93,7 +93,6 @@ static int step_done(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -104,12 +103,19 @@ static int bind_mark(relay_writer *w, const relay_mark *m, const char *now, int6
 	if (m->kind == RELAY_OUT_SENT) {
 		st = w->mark_sent;
 		sqlite3_bind_text(st, 1, now, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
+		/* Every parameter every time: no stale value from the last row. */
 		if (m->topic)
 			sqlite3_bind_text(st, 2, m->topic, -1, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(st, 2);
 		if (m->partition >= 0)
 			sqlite3_bind_int(st, 3, m->partition);
+		else
+			sqlite3_bind_null(st, 3);
 		if (m->offset >= 0)
 			sqlite3_bind_int64(st, 4, m->offset);
+		else
+			sqlite3_bind_null(st, 4);
 		sqlite3_bind_int64(st, 5, m->seq);
 	} else if (!gives_up(w, m)) {
 		char when[TIMEFMT_MICROS_LEN + 1];

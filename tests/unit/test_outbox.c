@@ -217,7 +217,7 @@ static void test_grouped(void)
 	if (!ob)
 		return;
 	unsigned long ins = 9, dup = 9;
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 0 && dup == 0);
 
 	/* Held until the group (4) is full; flush writes the rest. */
@@ -235,11 +235,11 @@ static void test_grouped(void)
 	CHECK_INT(outbox_flush(ob, &err), 0); /* nothing held: no-op */
 	CHECK_INT(append_id(ob, "g5", NULL, &err), 0);
 	CHECK_INT(append_id(ob, "g1", NULL, &err), 0); /* duplicate of a written row */
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 0 && dup == 0); /* nothing committed yet */
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 0);
 	CHECK_INT(outbox_commit(ob, &err), 0); /* writes the held ones first */
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 5 && dup == 2);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 5);
 	/* Append order is seq order; held rows get decoded columns, the
@@ -265,7 +265,7 @@ static void test_grouped(void)
 	CHECK_INT(outbox_begin(ob, &err), 0);
 	CHECK_INT(outbox_commit(ob, &err), 0);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id LIKE 'r%'"), 0);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 5 && dup == 2);
 
 	/* An append that asks for its result is written at once, after the
@@ -285,13 +285,13 @@ static void test_grouped(void)
 			     "(SELECT seq FROM outbox WHERE id = 'a2') AND "
 			     "(SELECT seq FROM outbox WHERE id = 'a2') < "
 			     "(SELECT seq FROM outbox WHERE id = 'a3')"), 1);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 8 && dup == 3);
 
 	/* Outside a transaction nothing is held: autocommitted and counted. */
 	CHECK_INT(append_id(ob, "auto", NULL, &err), 0);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id = 'auto'"), 1);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 9 && dup == 3);
 
 	/* A transaction ended behind the handle's back: held rows are not
@@ -341,7 +341,7 @@ static void test_grouped(void)
 		CHECK_INT(append_id(ob, id, NULL, &err), 0);
 	}
 	CHECK_INT(outbox_commit(ob, &err), 0);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 41 && dup == 4);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 41);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM (SELECT id, row_number() OVER (ORDER BY seq) AS r, "

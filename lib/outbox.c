@@ -498,16 +498,17 @@ static int settle(outbox *ob, errinfo *err)
 static int create_file(outbox *ob, const char *path, int no_create, errinfo *err)
 {
 	struct stat sb;
-	/* A directory follows the one rule for opening inputs (EISDIR: 74);
-	 * a device, FIFO or socket is no more a database file than it is. */
-	if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
-		return errinfo_set(err, exitcode_for_open(EISDIR), "%s: %s: not a database file",
-				   path, strerror(EISDIR));
-	if (stat(path, &sb) == 0 && !S_ISREG(sb.st_mode))
-		return errinfo_set(err, EXIT_IOERR, "%s: not a regular file: not a database file",
-				   path);
-	if (stat(path, &sb) == 0)
+	if (stat(path, &sb) == 0) {
+		/* A directory follows the one rule for opening inputs (EISDIR:
+		 * 74); a device, FIFO or socket is no more a database file. */
+		if (S_ISDIR(sb.st_mode))
+			return errinfo_set(err, exitcode_for_open(EISDIR),
+					   "%s: %s: not a database file", path, strerror(EISDIR));
+		if (!S_ISREG(sb.st_mode))
+			return errinfo_set(err, EXIT_IOERR,
+					   "%s: not a regular file: not a database file", path);
 		return 0;
+	}
 	if (errno != ENOENT)
 		return errinfo_set(err, errno == EACCES ? EXIT_NOPERM : EXIT_CANTCREAT,
 				   "%s: %s", path, strerror(errno));

@@ -665,8 +665,8 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 	for input in "$T/in" /dev/null; do
 		outbox-enqueue --db "$DB" --exec "$long" "$input" 2>"$T/err" &
 		pid=$!
-		# 0.2 s of CPU: well inside the statement (start-up takes ~1 ms).
-		wait_for 20 cpu_ticks_over "$pid" 20
+		# 0.5 s of CPU: well inside the statement (start-up takes ms).
+		wait_for 30 cpu_ticks_over "$pid" 50
 		kill -TERM "$pid"
 		wait_for 5 gone "$pid"
 		rc=0

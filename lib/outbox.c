@@ -40,6 +40,7 @@ struct outbox {
 	sqlite3 *db;
 	sqlite3_stmt *ins;                       /* one row */
 	sqlite3_stmt *exists;                    /* is (source, id) stored? */
+	sqlite3_stmt *triggers;                  /* has the table a trigger? */
 	sqlite3_stmt *ins_n[OUTBOX_GROUP_MAX + 1]; /* n rows, prepared when used */
 	char *path;                            /* for messages */
 	char qtable[OUTBOX_TABLE_MAX + 3];     /* "name", double-quoted */
@@ -803,13 +804,40 @@ static int key_stored(outbox *ob, const struct row_key *k, errinfo *err)
 	return -1;
 }
 
+/* 1 if the table has a trigger (its own, or a TEMP one of this
+ * connection), 0 if not, -1 on error. */
+static int has_triggers(outbox *ob, errinfo *err)
+{
+	if (!ob->triggers) {
+		int rc = sqlite3_prepare_v3(ob->db,
+					    "SELECT 1 FROM main.sqlite_master WHERE type = 'trigger' "
+					    "AND tbl_name = ?1 COLLATE NOCASE UNION ALL "
+					    "SELECT 1 FROM temp.sqlite_master WHERE type = 'trigger' "
+					    "AND tbl_name = ?1 COLLATE NOCASE",
+					    -1, SQLITE_PREPARE_PERSISTENT, &ob->triggers, NULL);
+		if (rc != SQLITE_OK) {
+			fail_sqlite(ob, rc, "checking for triggers", err);
+			return -1;
+		}
+	}
+	int rc = sqlite3_bind_text(ob->triggers, 1, ob->table, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(ob->triggers);
+	(void)sqlite3_reset(ob->triggers);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	fail_sqlite(ob, rc, "checking for triggers", err);
+	return -1;
+}
+
 /* Step an insert of n rows (bound; keys[i] is row i's key), then count
- * what it did. A row the statement did not insert is a duplicate when its
- * (source, id) is stored (before, or earlier in the same statement), and
- * was dropped by a trigger of the table (BEFORE INSERT ... RAISE(IGNORE))
- * when it is not: those are counted as ignored. changes() counts only
- * the rows the INSERT itself wrote, never a trigger's. The look-ups cost
- * something only when a statement wrote fewer rows than it was given. */
+ * what it did. A row the statement did not insert is a duplicate, unless
+ * a trigger of the table dropped it (BEFORE INSERT ... RAISE(IGNORE)):
+ * the only other way. So when the table has a trigger, each key is looked
+ * up, and a row whose (source, id) is not stored (before, or earlier in
+ * the same statement) is counted as ignored. changes() counts only the
+ * rows the INSERT itself wrote, never a trigger's. Nothing of this runs
+ * when a statement wrote every row it was given. */
 static int step_insert(outbox *ob, sqlite3_stmt *st, unsigned n, const struct row_key *keys,
 		       int *result, errinfo *err)
 {
@@ -821,7 +849,10 @@ static int step_insert(outbox *ob, sqlite3_stmt *st, unsigned n, const struct ro
 		return fail_sqlite(ob, rc, "inserting", err);
 	unsigned long ins = changed > 0 ? (unsigned long)changed : 0;
 	unsigned long missing = n > ins ? n - ins : 0, ign = 0;
-	for (unsigned i = 0; i < n && ign < missing; i++) {
+	int triggered = missing ? has_triggers(ob, err) : 0;
+	if (triggered < 0)
+		return err->code;
+	for (unsigned i = 0; triggered && i < n && ign < missing; i++) {
 		int stored = key_stored(ob, &keys[i], err);
 		if (stored < 0)
 			return err->code;
@@ -1002,6 +1033,7 @@ void outbox_close(outbox *ob)
 		outbox_rollback(ob);
 		sqlite3_finalize(ob->ins);
 		sqlite3_finalize(ob->exists);
+		sqlite3_finalize(ob->triggers);
 		for (int i = 0; i <= OUTBOX_GROUP_MAX; i++)
 			sqlite3_finalize(ob->ins_n[i]);
 		/* v2: never fails for lack of finalized statements of ours. */

@@ -565,7 +565,7 @@ wallet_example() { "$BUILD_DIR/examples/wallet" "$@"; }
 # --- issue 7: defects found by the hostile review -------------------------
 
 # sleeping PID: true while PID sleeps in nanosleep (a lock wait's slice).
-sleeping() { [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = hrtimer_nanosleep ]; }
+sleeping() { case $(cat "/proc/$1/wchan" 2>/dev/null) in *nanosleep*) true ;; *) false ;; esac; }
 
 # cpu_ticks_over PID N: true once PID has used more than N clock ticks of
 # user time (it is busy in a statement, not still starting up).

@@ -232,11 +232,19 @@ static int check_inputs(const struct config *c)
 	return status;
 }
 
-/* Read a whole --exec-file into a NUL-terminated buffer (caller frees). */
+/* Read a whole --exec-file into a NUL-terminated buffer (caller frees).
+ * A FIFO or a pipe on stdin may never end: a signal stops the wait (75). */
 static int read_sql_file(const char *path, char **out, errinfo *err)
 {
 	int is_stdin = !strcmp(path, "-");
-	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	int fd = STDIN_FILENO;
+	if (!is_stdin) {
+		do
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		while (fd < 0 && errno == EINTR && !interrupted);
+	}
+	if (fd < 0 && interrupted)
+		return errinfo_set(err, EXIT_TEMPFAIL, "%s: interrupted while opening", path);
 	if (fd < 0)
 		return errinfo_set(err, exitcode_for_open(errno), "%s: %s", path, strerror(errno));
 	if (is_stdin)
@@ -247,6 +255,15 @@ static int read_sql_file(const char *path, char **out, errinfo *err)
 		if (buf_reserve(&b, 65536) != 0) {
 			status = errinfo_set(err, EXIT_DATAERR, "%s: larger than %u bytes", path,
 					     MAX_SQL_FILE);
+			break;
+		}
+		/* Wait in short polls, not in read(): a signal that lands just
+		 * before a blocking read() would not end it. */
+		struct pollfd p = { fd, POLLIN, 0 };
+		while (!interrupted && poll(&p, 1, 100) == 0)
+			;
+		if (interrupted) {
+			status = errinfo_set(err, EXIT_TEMPFAIL, "%s: interrupted while reading", path);
 			break;
 		}
 		ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);

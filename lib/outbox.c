@@ -845,6 +845,16 @@ static int step_insert(outbox *ob, sqlite3_stmt *st, unsigned n, const struct ro
 	int changed = sqlite3_changes(ob->db);
 	/* reset also releases the SQLITE_STATIC pointers' use. */
 	(void)sqlite3_reset(st);
+	/* Every row is a valid event with the columns outbox(5) defines, and
+	 * (source, id) conflicts are DO NOTHING: a constraint that still fails
+	 * is one the application added (a NOT NULL column without a default, a
+	 * CHECK, a trigger's RAISE(ABORT)). The table does not take outbox
+	 * rows as the tools write them: its configuration, not our bug. */
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: table \"%s\" refused the row: %s (a constraint or trigger "
+				   "the application added; see outbox(5))",
+				   ob->path, ob->table, sqlite3_errmsg(ob->db));
 	if (rc != SQLITE_DONE)
 		return fail_sqlite(ob, rc, "inserting", err);
 	unsigned long ins = changed > 0 ? (unsigned long)changed : 0;

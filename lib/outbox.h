@@ -33,6 +33,8 @@
  *     (source, id), missing columns)      78
  *   a database name that is not a file
  *     (":memory:", "", a "file:" URI)     64
+ *   SQLITE_CONSTRAINT inserting a row     78 (a constraint or trigger the
+ *                                            application added refused it)
  *   a directory or other non-regular
  *     file as the database                74
  *   anything else                         70

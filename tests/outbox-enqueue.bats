@@ -771,3 +771,43 @@ gone() { ! kill -0 "$1" 2>/dev/null; }
 	assert_failure 74
 	assert_output "outbox-enqueue: error: /dev/null: not a regular file: not a database file"
 }
+
+# waiting_on_input PID: true while PID blocks reading a pipe (or polls it).
+waiting_on_input() { case $(cat "/proc/$1/wchan" 2>/dev/null) in *pipe*|*poll*) true ;; *) false ;; esac; }
+
+@test "SIGTERM while --exec-file waits on a FIFO that never ends: 75 at once, nothing committed" {
+	mkfifo "$T/sql"
+	# Held open for writing (and reading), never written: no end of file.
+	exec 4<>"$T/sql"
+	gen_events 2 >"$T/in"
+	outbox-enqueue --db "$DB" --exec-file "$T/sql" "$T/in" 2>"$T/err" 4>&- &
+	pid=$!
+	wait_for 10 waiting_on_input "$pid"
+	kill -TERM "$pid"
+	wait_for 5 gone "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	exec 4>&-
+	[ "$rc" = 75 ]
+	run cat "$T/err"
+	assert_line --index 0 "outbox-enqueue: error: $T/sql: interrupted while reading"
+	assert_line "outbox-enqueue: error: interrupted: nothing was committed"
+	[ "$(count)" = 0 ]
+}
+
+@test "a constraint or trigger the application added refuses rows: 78 with SQLite's reason, nothing committed" {
+	gen_events 1 a | outbox-enqueue -q --db "$DB"
+	sqlite3 "$DB" "CREATE TRIGGER no_x BEFORE INSERT ON outbox WHEN NEW.id LIKE 'x%' BEGIN SELECT RAISE(ABORT, 'no x events here'); END"
+	for args in "" "--batch 1"; do
+		run outbox-enqueue --db "$DB" $args <(gen_events 3 b; gen_events 1 x)
+		assert_failure 78
+		assert_line --index 0 "outbox-enqueue: error: $DB: table \"outbox\" refused the row: no x events here (a constraint or trigger the application added; see outbox(5))"
+	done
+	[ "$(count)" = 4 ] # --batch 1 kept b1..b3
+	sqlite3 "$DB" "DROP TRIGGER no_x; DELETE FROM outbox WHERE id LIKE 'b%'; ALTER TABLE outbox ADD COLUMN tenant TEXT CHECK (tenant IS NOT NULL OR id = 'a1')"
+	run outbox-enqueue --db "$DB" <(gen_events 2 c)
+	assert_failure 78
+	assert_line --index 0 --partial "refused the row: CHECK constraint failed: tenant"
+	assert_line "outbox-enqueue: error: nothing was committed"
+	[ "$(count)" = 1 ]
+}

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,7 +41,7 @@ static const char help_text[] =
 	"      --table NAME             outbox table (default: outbox)\n"
 	"      --batch N                commit every N events (and when input pauses)\n"
 	"      --exec SQL               run SQL in the same transaction (repeatable)\n"
-	"      --exec-file FILE         run the SQL in FILE in the same transaction\n"
+	"      --exec-file FILE         run the SQL in FILE (- stdin) in the same transaction\n"
 	"      --busy-timeout DURATION  wait this long for a lock (default 5s)\n"
 	"      --max-line SIZE          longest input line (default 1M)\n"
 	"  -q, --quiet                  no summary, no warnings\n"
@@ -92,7 +93,7 @@ struct run {
 	outbox *ob;
 	inputs in;                 /* the shared input loop; its bad counts lines */
 	int sql_done;              /* --exec ran (in the first transaction) */
-	unsigned long enqueued, duplicates;         /* committed */
+	unsigned long enqueued, duplicates, ignored; /* committed */
 	unsigned long txn_events;  /* appended in the open transaction */
 	int failed;                /* a commit in before_read() failed */
 	int sql_failed;            /* --exec failed (reported; not a bad line) */
@@ -118,6 +119,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 {
 	int opt;
 	uint64_t v;
+	errinfo err = { 0 };
 	c->sql = calloc((size_t)argc, sizeof *c->sql);
 	if (!c->sql) {
 		diag_syserr("allocating");
@@ -128,9 +130,14 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_DB:
 			if (!*optarg)
 				return usage_error("--db wants a file name", NULL);
+			if (outbox_path_check(optarg, &err) != 0)
+				return usage_error("--db", err.text);
 			c->db = optarg;
 			break;
 		case OPT_TABLE:
+			if (!strncasecmp(optarg, "sqlite_", 7))
+				return usage_error("--table: names starting with sqlite_ are reserved "
+						   "for SQLite's own tables", optarg);
 			if (!outbox_table_valid(optarg))
 				return usage_error("--table wants an identifier "
 						   "[A-Za-z_][A-Za-z0-9_]{0,63}", optarg);
@@ -162,6 +169,8 @@ static int parse_args(int argc, char **argv, struct config *c)
 	if (!c->db) {
 		const char *env = getenv("OUTBOX_DB");
 		c->db = env && *env ? env : "./outbox.db";
+		if (outbox_path_check(c->db, &err) != 0)
+			return usage_error("OUTBOX_DB", err.text);
 	}
 	if (!c->max_line)
 		c->max_line = NDJSON_DEFAULT_MAX_LINE;
@@ -169,43 +178,92 @@ static int parse_args(int argc, char **argv, struct config *c)
 	c->opt.max_event = c->max_line + 16;
 	/* Multi-row INSERTs: a statement's fixed cost shared by 32 rows. */
 	c->opt.group = OUTBOX_GROUP_MAX;
+	/* A signal ends lock waits and --exec SQL at once (outbox.h). */
+	c->opt.stop = &interrupted;
 	c->files = argv + optind;
 	c->nfiles = argc - optind;
+	/* --exec-file - reads the SQL from standard input, which then cannot
+	 * also carry the events: they must come from named files. */
+	int sql_stdin = 0;
+	for (int i = 0; i < c->nsql; i++)
+		sql_stdin += c->sql[i].is_file && !strcmp(c->sql[i].text, "-");
+	if (sql_stdin > 1)
+		return usage_error("--exec-file - may be given once (standard input is read once)",
+				   NULL);
+	for (int i = 0; sql_stdin && i <= c->nfiles; i++)
+		if (i == c->nfiles ? c->nfiles == 0 : !strcmp(c->files[i], "-"))
+			return usage_error("--exec-file - reads the SQL from standard input: give the "
+					   "events as FILE arguments, not on standard input", NULL);
 	return 0;
+}
+
+/* Fail as the readers would (a directory is EISDIR, as in lib/ndjson),
+ * before the database is touched; the status is the one rule for opening
+ * inputs (exitcode_for_open). Not by opening: opening and closing a FIFO
+ * would let its writer in and then break its pipe. */
+static int check_input(const char *f)
+{
+	struct stat sb;
+	int e = 0;
+	if (!strcmp(f, "-"))
+		return 0;
+	if (stat(f, &sb) != 0)
+		e = errno;
+	else if (S_ISDIR(sb.st_mode))
+		e = EISDIR;
+	else if (access(f, R_OK) != 0)
+		e = errno;
+	if (!e)
+		return 0;
+	errno = e;
+	diag_syserr("%s", f);
+	return exitcode_for_open(e);
 }
 
 /* Fail before touching the database when an input is missing. */
 static int check_inputs(const struct config *c)
 {
-	for (int i = 0; i < c->nfiles; i++) {
-		const char *f = c->files[i];
-		if (strcmp(f, "-") != 0 && access(f, R_OK) != 0) {
-			diag_syserr("%s", f);
-			return exitcode_for_open(errno);
-		}
-	}
-	for (int i = 0; i < c->nsql; i++) {
-		const char *f = c->sql[i].text;
-		if (c->sql[i].is_file && access(f, R_OK) != 0) {
-			diag_syserr("%s", f);
-			return exitcode_for_open(errno);
-		}
-	}
-	return 0;
+	int status = 0;
+	for (int i = 0; i < c->nfiles && status == 0; i++)
+		status = check_input(c->files[i]);
+	for (int i = 0; i < c->nsql && status == 0; i++)
+		if (c->sql[i].is_file)
+			status = check_input(c->sql[i].text);
+	return status;
 }
 
-/* Read a whole --exec-file into a NUL-terminated buffer (caller frees). */
+/* Read a whole --exec-file into a NUL-terminated buffer (caller frees).
+ * A FIFO or a pipe on stdin may never end: a signal stops the wait (75). */
 static int read_sql_file(const char *path, char **out, errinfo *err)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int is_stdin = !strcmp(path, "-");
+	int fd = STDIN_FILENO;
+	if (!is_stdin) {
+		do
+			fd = open(path, O_RDONLY | O_CLOEXEC);
+		while (fd < 0 && errno == EINTR && !interrupted);
+	}
+	if (fd < 0 && interrupted)
+		return errinfo_set(err, EXIT_TEMPFAIL, "%s: interrupted while opening", path);
 	if (fd < 0)
 		return errinfo_set(err, exitcode_for_open(errno), "%s: %s", path, strerror(errno));
+	if (is_stdin)
+		path = "<stdin>";
 	buf b = BUF_INIT(MAX_SQL_FILE);
 	int status = 0;
 	for (;;) {
 		if (buf_reserve(&b, 65536) != 0) {
 			status = errinfo_set(err, EXIT_DATAERR, "%s: larger than %u bytes", path,
 					     MAX_SQL_FILE);
+			break;
+		}
+		/* Wait in short polls, not in read(): a signal that lands just
+		 * before a blocking read() would not end it. */
+		struct pollfd p = { fd, POLLIN, 0 };
+		while (!interrupted && poll(&p, 1, 100) == 0)
+			;
+		if (interrupted) {
+			status = errinfo_set(err, EXIT_TEMPFAIL, "%s: interrupted while reading", path);
 			break;
 		}
 		ssize_t n = read(fd, b.data + b.len, b.cap - b.len - 1);
@@ -220,7 +278,8 @@ static int read_sql_file(const char *path, char **out, errinfo *err)
 		b.len += (size_t)n;
 		b.data[b.len] = '\0';
 	}
-	close(fd);
+	if (!is_stdin)
+		close(fd);
 	if (status) {
 		buf_free(&b);
 		return status;
@@ -272,7 +331,7 @@ static int commit(struct run *r, errinfo *err)
 	int status = outbox_commit(r->ob, err);
 	if (status)
 		return status;
-	outbox_counts(r->ob, &r->enqueued, &r->duplicates);
+	outbox_counts(r->ob, &r->enqueued, &r->duplicates, &r->ignored);
 	r->txn_events = 0;
 	if (r->in.cur_name[0]) {
 		snprintf(r->committed.name, sizeof r->committed.name, "%s", r->in.cur_name);
@@ -419,6 +478,9 @@ static int enqueue(const struct config *c)
 			status = commit(&r, &err);
 		if (status)
 			diag_errinfo(&err);
+		/* A signal during that --exec interrupted it (outbox.h). */
+		if (status == EXIT_TEMPFAIL && interrupted)
+			sig = interrupted;
 	}
 	outbox_rollback(r.ob);
 	show_progress(&r, 1);
@@ -431,9 +493,12 @@ static int enqueue(const struct config *c)
 		diag_error("%lu invalid line%s: nothing was committed", r.in.bad,
 			   r.in.bad == 1 ? "" : "s");
 	} else if (status) {
-		report_committed(&r, "");
+		report_committed(&r, sig ? "interrupted: " : "");
 	}
-	if (status == 0 || c->batch)
+	if ((status == 0 || c->batch) && r.ignored)
+		diag_info("enqueued %lu, duplicates %lu, ignored %lu", r.enqueued, r.duplicates,
+			  r.ignored);
+	else if (status == 0 || c->batch)
 		diag_info("enqueued %lu, duplicates %lu", r.enqueued, r.duplicates);
 	outbox_close(r.ob);
 	return status;

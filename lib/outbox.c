@@ -8,11 +8,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_MAX_EVENT (16u * 1024 * 1024)
@@ -35,11 +39,17 @@ struct held {
 struct outbox {
 	sqlite3 *db;
 	sqlite3_stmt *ins;                       /* one row */
+	sqlite3_stmt *exists;                    /* is (source, id) stored? */
+	sqlite3_stmt *triggers;                  /* has the table a trigger? */
 	sqlite3_stmt *ins_n[OUTBOX_GROUP_MAX + 1]; /* n rows, prepared when used */
 	char *path;                            /* for messages */
 	char qtable[OUTBOX_TABLE_MAX + 3];     /* "name", double-quoted */
 	char table[OUTBOX_TABLE_MAX + 1];
 	unsigned busy_ms;
+	const volatile sig_atomic_t *stop; /* opt->stop, or NULL */
+	int64_t wait_start_us; /* when the current lock wait began */
+	int timed_out;  /* the busy handler gave up: busy_ms has passed */
+	int last_rc;    /* the SQLite result fail_sqlite() saw last */
 	int created;
 	int denied_txn; /* the authorizer refused transaction control */
 	buf event;      /* canonical JSON of the event being appended */
@@ -47,8 +57,8 @@ struct outbox {
 	unsigned group;    /* rows per multi-row INSERT; <= 1: no deferral */
 	unsigned nheld;    /* rows held in held[0, nheld) */
 	struct held *held; /* group of them, allocated on first use */
-	unsigned long txn_ins, txn_dup;   /* in the open transaction */
-	unsigned long done_ins, done_dup; /* committed */
+	unsigned long txn_ins, txn_dup, txn_ign;    /* in the open transaction */
+	unsigned long done_ins, done_dup, done_ign; /* committed */
 };
 
 /* The status CHECK is written with OR, not IN: SQLite (3.40) builds an
@@ -104,7 +114,88 @@ int outbox_table_valid(const char *name)
 		if (!alpha && !(digit && n > 0))
 			return 0;
 	}
-	return n >= 1 && n <= OUTBOX_TABLE_MAX;
+	/* SQLite reserves sqlite_* (any case) for itself: CREATE TABLE fails. */
+	return n >= 1 && n <= OUTBOX_TABLE_MAX && strncasecmp(name, "sqlite_", 7) != 0;
+}
+
+int outbox_path_check(const char *path, errinfo *err)
+{
+	/* Each of these opens a database that is gone when the connection
+	 * closes (or, for a URI, whatever its parameters say): an enqueue
+	 * would report success and keep nothing. */
+	if (!path || !*path)
+		return errinfo_set(err, EXIT_USAGE,
+				   "an empty database name is SQLite's temporary database, deleted at "
+				   "exit: give a file");
+	if (!strcmp(path, ":memory:"))
+		return errinfo_set(err, EXIT_USAGE,
+				   ":memory: is an in-memory database, lost at exit: give a file");
+	if (!strncmp(path, "file:", 5))
+		return errinfo_set(err, EXIT_USAGE,
+				   "%.200s: SQLite URIs are not accepted, give a plain file path "
+				   "(./%.200s for a file of that name)", path, path);
+	return 0;
+}
+
+static int stop_requested(const outbox *ob) { return ob->stop && *ob->stop; }
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Sleep one slice of a lock wait that began at start: short first (a lock
+ * is usually held for a commit's fsync), at most 25 ms, never past the
+ * busy timeout. A signal cuts nanosleep() short, and the slices are short
+ * enough that a stop flag set just before the sleep is seen soon after.
+ * Returns 0 to try again, -1 when the wait is over (time up or stop). */
+static int wait_slice(outbox *ob, int64_t start, int n)
+{
+	static const int delay_ms[] = { 1, 2, 5, 10, 15, 20, 25 };
+	if (stop_requested(ob))
+		return -1;
+	int64_t left = (int64_t)ob->busy_ms * 1000 - (mono_us() - start);
+	if (left <= 0) {
+		ob->timed_out = 1;
+		return -1;
+	}
+	int nd = (int)(sizeof delay_ms / sizeof delay_ms[0]);
+	int64_t us = (int64_t)delay_ms[n < nd ? n : nd - 1] * 1000;
+	if (us > left)
+		us = left;
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+	(void)nanosleep(&ts, NULL); /* EINTR: a signal, seen at the next call */
+	return stop_requested(ob) ? -1 : 0;
+}
+
+/* SQLite's busy handler: wait within busy_ms for a lock another connection
+ * holds, but give up at once when the stop flag is raised. (SQLite's own
+ * sqlite3_busy_timeout() sleeps through signals.) */
+static int on_busy(void *ctx, int n)
+{
+	outbox *ob = ctx;
+	if (n == 0) {
+		ob->wait_start_us = mono_us();
+		ob->timed_out = 0;
+	}
+	return wait_slice(ob, ob->wait_start_us, n) == 0;
+}
+
+/* Progress handler while statements are interruptible: a nonzero return
+ * makes the running statement fail with SQLITE_INTERRUPT. Reading a
+ * sig_atomic_t is all a signal handler's flag allows, and all this does. */
+static int on_progress(void *ctx) { return stop_requested(ctx); }
+
+/* Opcodes between stop checks: a few microseconds of work. */
+#define PROGRESS_OPS 1000
+
+void outbox_set_interruptible(outbox *ob, int on)
+{
+	if (ob->db && ob->stop)
+		sqlite3_progress_handler(ob->db, on ? PROGRESS_OPS : 0, on ? on_progress : NULL, ob);
 }
 
 /* Map a SQLite result to an exit status and a message naming the file and
@@ -114,12 +205,18 @@ static int fail_sqlite(outbox *ob, int rc, const char *what, errinfo *err)
 	const char *msg = ob->db ? sqlite3_errmsg(ob->db) : sqlite3_errstr(rc);
 	int sys = ob->db ? sqlite3_system_errno(ob->db) : 0;
 	const char *path = ob->path;
+	ob->last_rc = rc;
 	switch (rc & 0xff) {
 	case SQLITE_BUSY:
 	case SQLITE_LOCKED:
+		if (stop_requested(ob))
+			return errinfo_set(err, EXIT_TEMPFAIL,
+					   "%s: %s: interrupted while waiting for the lock", path, what);
 		return errinfo_set(err, EXIT_TEMPFAIL,
 				   "%s: %s: database is locked (still busy after the %u ms busy timeout)",
 				   path, what, ob->busy_ms);
+	case SQLITE_INTERRUPT:
+		return errinfo_set(err, EXIT_TEMPFAIL, "%s: %s: interrupted", path, what);
 	case SQLITE_FULL:
 		return errinfo_set(err, EXIT_IOERR, "%s: %s: disk full", path, what);
 	case SQLITE_IOERR:
@@ -282,70 +379,119 @@ static int migrate(outbox *ob, int from, errinfo *err)
 	return status;
 }
 
-/* Decide what the file is and bring the table to the current version. The
- * first pass reads under a plain (deferred) transaction so opening an
- * up-to-date outbox never waits for the write lock; when something must be
- * created or migrated, a second pass takes the write lock and decides
- * again (another process may have done it meanwhile). */
-static int schema_ensure(outbox *ob, errinfo *err)
+/* 1 if table has a plain UNIQUE index on exactly (source, id) with the
+ * default collation: what "ON CONFLICT (source, id)" needs, and what makes
+ * enqueueing idempotent. */
+static int has_unique_key(outbox *ob, const char *table)
 {
-	for (int locked = 0; locked <= 1; locked++) {
-		int status = exec_sql(ob, locked ? "BEGIN IMMEDIATE" : "BEGIN",
-				      "opening the outbox", err);
-		if (status)
-			return status;
-		char text[32];
-		int exists = 0;
-		status = query_text(ob, "PRAGMA user_version", "reading the schema version", text,
-				    sizeof text, err);
-		if (status == 0)
-			status = table_exists(ob, ob->table, &exists, err);
-		if (status) {
-			outbox_rollback(ob);
-			return status;
-		}
-		long uv = strtol(text, NULL, 10);
-		if (uv > OUTBOX_SCHEMA_VERSION && exists)
-			status = errinfo_set(err, EXIT_CONFIG,
-					     "%s: outbox schema version %ld is newer than this tool supports (%d)",
-					     ob->path, uv, OUTBOX_SCHEMA_VERSION);
-		else if (uv == 0 && exists)
-			status = errinfo_set(err, EXIT_CONFIG,
-					     "%s: a table named \"%s\" exists but PRAGMA user_version is 0: "
-					     "it was not created by these tools (an outbox made by hand "
-					     "must also set PRAGMA user_version = %d; see outbox(5))",
-					     ob->path, ob->table, OUTBOX_SCHEMA_VERSION);
-		else if (uv != 0 && !exists &&
-			 !(uv == OUTBOX_SCHEMA_VERSION && holds_other_outbox(ob)))
-			status = errinfo_set(err, EXIT_CONFIG,
-					     "%s: PRAGMA user_version is %ld but there is no table \"%s\": "
-					     "the file looks like another application's database that "
-					     "versions itself with user_version; refusing to guess "
-					     "(use another --db file, or the right --table)",
-					     ob->path, uv, ob->table);
-		else if (uv == OUTBOX_SCHEMA_VERSION && exists && !has_current_columns(ob, ob->table))
-			status = errinfo_set(err, EXIT_CONFIG,
-					     "%s: table \"%s\" lacks columns of outbox schema version %d: "
-					     "not an outbox table",
-					     ob->path, ob->table, OUTBOX_SCHEMA_VERSION);
-		else if (uv == OUTBOX_SCHEMA_VERSION && exists)
-			return exec_sql(ob, "COMMIT", "opening the outbox", err);
-		else if (!locked) {
-			/* Something to create or migrate: retry with the lock. */
-			outbox_rollback(ob);
-			continue;
-		} else {
-			/* A new table beside another outbox starts from nothing. */
-			status = migrate(ob, exists ? (int)uv : 0, err);
-			if (status == 0)
-				ob->created = 1;
-			if (status == 0)
-				return exec_sql(ob, "COMMIT", "creating the outbox schema", err);
-		}
-		outbox_rollback(ob);
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(ob->db,
+			       "SELECT 1 FROM pragma_index_list(?1) l WHERE l.\"unique\" AND NOT l.partial "
+			       "AND (SELECT count(*) FROM pragma_index_xinfo(l.name) x WHERE x.key) = 2 "
+			       "AND (SELECT count(*) FROM pragma_index_xinfo(l.name) x WHERE x.key "
+			       "AND x.name IN ('source', 'id') COLLATE NOCASE "
+			       "AND x.coll = 'BINARY' COLLATE NOCASE) = 2",
+			       -1, &st, NULL) != SQLITE_OK)
+		return 0;
+	int found = sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC) == SQLITE_OK &&
+		    sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return found;
+}
+
+enum schema_action { SCHEMA_READY, SCHEMA_MIGRATE };
+
+/* Read what the file holds, inside the caller's transaction, and decide:
+ * 0 with *action (and *from, the version to migrate from), or 78 with the
+ * reason the file is refused. Only reads. */
+static int schema_decide(outbox *ob, enum schema_action *action, int *from, errinfo *err)
+{
+	char text[32];
+	int exists = 0;
+	int status = query_text(ob, "PRAGMA user_version", "reading the schema version", text,
+				sizeof text, err);
+	if (status == 0)
+		status = table_exists(ob, ob->table, &exists, err);
+	if (status)
 		return status;
+	long uv = strtol(text, NULL, 10);
+	if (uv > OUTBOX_SCHEMA_VERSION && exists)
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: outbox schema version %ld is newer than this tool supports (%d)",
+				   ob->path, uv, OUTBOX_SCHEMA_VERSION);
+	if (uv == 0 && exists)
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: a table named \"%s\" exists but PRAGMA user_version is 0: "
+				   "it was not created by these tools (an outbox made by hand "
+				   "must also set PRAGMA user_version = %d; see outbox(5))",
+				   ob->path, ob->table, OUTBOX_SCHEMA_VERSION);
+	if (uv != 0 && !exists && !(uv == OUTBOX_SCHEMA_VERSION && holds_other_outbox(ob)))
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: PRAGMA user_version is %ld but there is no table \"%s\": "
+				   "the file looks like another application's database that "
+				   "versions itself with user_version; refusing to guess "
+				   "(use another --db file, or the right --table)",
+				   ob->path, uv, ob->table);
+	if (uv == OUTBOX_SCHEMA_VERSION && exists && !has_current_columns(ob, ob->table))
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: table \"%s\" lacks columns of outbox schema version %d: "
+				   "not an outbox table",
+				   ob->path, ob->table, OUTBOX_SCHEMA_VERSION);
+	if (uv == OUTBOX_SCHEMA_VERSION && exists && !has_unique_key(ob, ob->table))
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: table \"%s\" has no UNIQUE (source, id) constraint: "
+				   "not an outbox table (enqueueing would not be idempotent; "
+				   "see outbox(5))",
+				   ob->path, ob->table);
+	*action = uv == OUTBOX_SCHEMA_VERSION && exists ? SCHEMA_READY : SCHEMA_MIGRATE;
+	/* A new table beside another outbox starts from nothing. */
+	*from = exists ? (int)uv : 0;
+	return 0;
+}
+
+/* Decide what the file is, then make it an outbox in WAL mode. The file is
+ * first only read (a deferred transaction, released at once): a refused
+ * file is left byte for byte as it was, and opening an up-to-date outbox
+ * never waits for the write lock. Only then is it switched to WAL and,
+ * when something must be created or migrated, the write lock taken and
+ * the decision taken again (another process may have done it meanwhile). */
+static int settle(outbox *ob, errinfo *err)
+{
+	enum schema_action action = SCHEMA_MIGRATE;
+	int from = 0;
+	int status = exec_sql(ob, "BEGIN", "opening the outbox", err);
+	if (status)
+		return status;
+	status = schema_decide(ob, &action, &from, err);
+	outbox_rollback(ob); /* a read: nothing to keep */
+	if (status)
+		return status;
+	/* WAL: readers (the relay's inspection commands) never block the
+	 * writer. A file system without shared memory keeps its mode, which
+	 * is still correct. */
+	char mode[16];
+	status = query_text(ob, "PRAGMA journal_mode = WAL", "switching to WAL", mode, sizeof mode,
+			    err);
+	/* FULL: in WAL mode one fsync of the log per commit, so a commit that
+	 * returned survives power loss too; exit 0 is a promise. */
+	if (status == 0)
+		status = exec_sql(ob, "PRAGMA synchronous = FULL", "setting synchronous", err);
+	if (status || action == SCHEMA_READY)
+		return status;
+	status = exec_sql(ob, "BEGIN IMMEDIATE", "opening the outbox", err);
+	if (status)
+		return status;
+	status = schema_decide(ob, &action, &from, err);
+	if (status == 0 && action == SCHEMA_MIGRATE) {
+		status = migrate(ob, from, err);
+		if (status == 0)
+			ob->created = 1;
 	}
-	return errinfo_set(err, EXIT_SOFTWARE, "%s: schema check did not settle", ob->path);
+	if (status == 0)
+		status = exec_sql(ob, "COMMIT", "creating the outbox schema", err);
+	if (status)
+		outbox_rollback(ob);
+	return status;
 }
 
 /* Create the file with mode 0600 unless it exists: SQLite would create it
@@ -353,8 +499,17 @@ static int schema_ensure(outbox *ob, errinfo *err)
 static int create_file(outbox *ob, const char *path, int no_create, errinfo *err)
 {
 	struct stat sb;
-	if (stat(path, &sb) == 0)
+	if (stat(path, &sb) == 0) {
+		/* A directory follows the one rule for opening inputs (EISDIR:
+		 * 74); a device, FIFO or socket is no more a database file. */
+		if (S_ISDIR(sb.st_mode))
+			return errinfo_set(err, exitcode_for_open(EISDIR),
+					   "%s: %s: not a database file", path, strerror(EISDIR));
+		if (!S_ISREG(sb.st_mode))
+			return errinfo_set(err, EXIT_IOERR,
+					   "%s: not a regular file: not a database file", path);
 		return 0;
+	}
 	if (errno != ENOENT)
 		return errinfo_set(err, errno == EACCES ? EXIT_NOPERM : EXIT_CANTCREAT,
 				   "%s: %s", path, strerror(errno));
@@ -391,6 +546,11 @@ static int prepare_insert(outbox *ob, unsigned n, sqlite3_stmt **st, errinfo *er
 	}
 	snprintf(sql + len, sizeof sql - (size_t)len, " ON CONFLICT (source, id) DO NOTHING");
 	int rc = sqlite3_prepare_v3(ob->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+	/* The schema check passed, so this is a table changed in a way it
+	 * does not look for: still the file's fault, not ours. */
+	if ((rc & 0xff) == SQLITE_ERROR)
+		return errinfo_set(err, EXIT_CONFIG, "%s: table \"%s\" cannot take outbox rows: %s",
+				   ob->path, ob->table, sqlite3_errmsg(ob->db));
 	return rc == SQLITE_OK ? 0 : fail_sqlite(ob, rc, "preparing the insert", err);
 }
 
@@ -428,8 +588,9 @@ outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 	for (int i = 0; i < N_COLS; i++)
 		buf_init(&ob->col[i], max_event);
 
-	int status = 0;
-	if (strcmp(path, ":memory:") != 0)
+	ob->stop = opt->stop;
+	int status = outbox_path_check(path, err);
+	if (status == 0)
 		status = create_file(ob, path, opt->no_create, err);
 	if (status == 0) {
 		int rc = sqlite3_open_v2(path, &ob->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
@@ -444,22 +605,25 @@ outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 	if (status == 0 && sqlite3_db_readonly(ob->db, "main") == 1)
 		status = errinfo_set(err, EXIT_CANTCREAT,
 				     "%s: database is read-only (no write permission)", path);
-	if (status == 0 && sqlite3_busy_timeout(ob->db, (int)ob->busy_ms) != SQLITE_OK)
-		status = fail_sqlite(ob, SQLITE_ERROR, "setting the busy timeout", err);
-	if (status == 0) {
-		/* WAL: readers (the relay's inspection commands) never block the
-		 * writer. An in-memory database stays "memory"; a file system
-		 * without shared memory keeps its mode, which is still correct. */
-		char mode[16];
-		status = query_text(ob, "PRAGMA journal_mode = WAL", "switching to WAL", mode,
-				    sizeof mode, err);
+	if (status == 0 && sqlite3_busy_handler(ob->db, on_busy, ob) != SQLITE_OK)
+		status = fail_sqlite(ob, SQLITE_ERROR, "setting the busy handler", err);
+	/* Some lock conflicts while a file is made an outbox skip the busy
+	 * handler: SQLite returns SQLITE_BUSY at once where waiting could
+	 * deadlock (the journal_mode change upgrades a read lock to a write
+	 * lock; a connection meeting a WAL file mid-recovery). Every step of
+	 * settle() can be repeated, so repeat it within the busy timeout: the
+	 * first use of a file is then as safe under concurrency as any other. */
+	int64_t start = mono_us();
+	for (int n = 0; status == 0; n++) {
+		status = settle(ob, err);
+		if (status != EXIT_TEMPFAIL || (ob->last_rc & 0xff) != SQLITE_BUSY ||
+		    wait_slice(ob, start, n) != 0)
+			break;
+		status = 0;
 	}
-	/* FULL: in WAL mode one fsync of the log per commit, so a commit that
-	 * returned survives power loss too; exit 0 is a promise. */
-	if (status == 0)
-		status = exec_sql(ob, "PRAGMA synchronous = FULL", "setting synchronous", err);
-	if (status == 0)
-		status = schema_ensure(ob, err);
+	if (status == EXIT_TEMPFAIL && stop_requested(ob))
+		errinfo_set(err, EXIT_TEMPFAIL, "%s: opening: interrupted while waiting for the lock",
+			    path);
 	if (status == 0)
 		status = prepare_insert(ob, 1, &ob->ins, err);
 	if (status) {
@@ -483,7 +647,7 @@ int outbox_begin(outbox *ob, errinfo *err)
 		return errinfo_set(err, EXIT_SOFTWARE, "%s: a transaction is already open",
 				   ob->path);
 	drop_held(ob); /* of a transaction ended behind our back */
-	ob->txn_ins = ob->txn_dup = 0;
+	ob->txn_ins = ob->txn_dup = ob->txn_ign = 0;
 	return exec_sql(ob, "BEGIN IMMEDIATE", "beginning a transaction", err);
 }
 
@@ -500,24 +664,28 @@ int outbox_commit(outbox *ob, errinfo *err)
 	}
 	ob->done_ins += ob->txn_ins;
 	ob->done_dup += ob->txn_dup;
-	ob->txn_ins = ob->txn_dup = 0;
+	ob->done_ign += ob->txn_ign;
+	ob->txn_ins = ob->txn_dup = ob->txn_ign = 0;
 	return 0;
 }
 
 void outbox_rollback(outbox *ob)
 {
 	drop_held(ob);
-	ob->txn_ins = ob->txn_dup = 0;
+	ob->txn_ins = ob->txn_dup = ob->txn_ign = 0;
 	if (outbox_in_transaction(ob))
 		(void)sqlite3_exec(ob->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-void outbox_counts(const outbox *ob, unsigned long *inserted, unsigned long *duplicates)
+void outbox_counts(const outbox *ob, unsigned long *inserted, unsigned long *duplicates,
+		   unsigned long *ignored)
 {
 	if (inserted)
 		*inserted = ob->done_ins;
 	if (duplicates)
 		*duplicates = ob->done_dup;
+	if (ignored)
+		*ignored = ob->done_ign;
 }
 
 /* Refuse transaction control in caller SQL: a COMMIT inside --exec would
@@ -539,10 +707,13 @@ int outbox_exec(outbox *ob, const char *sql, errinfo *err)
 	if (status)
 		return status;
 	ob->denied_txn = 0;
+	ob->timed_out = 0;
 	int rc = sqlite3_set_authorizer(ob->db, deny_txn, ob);
 	if (rc != SQLITE_OK)
 		return fail_sqlite(ob, rc, "SQL", err);
+	outbox_set_interruptible(ob, 1);
 	rc = sqlite3_exec(ob->db, sql, NULL, NULL, NULL);
+	outbox_set_interruptible(ob, 0);
 	if (rc != SQLITE_OK) {
 		int prim = rc & 0xff;
 		if (ob->denied_txn)
@@ -552,6 +723,17 @@ int outbox_exec(outbox *ob, const char *sql, errinfo *err)
 		else if (prim == SQLITE_ERROR || prim == SQLITE_CONSTRAINT ||
 			 prim == SQLITE_MISMATCH || prim == SQLITE_RANGE || prim == SQLITE_TOOBIG)
 			status = errinfo_set(err, EXIT_DATAERR, "SQL: %s", sqlite3_errmsg(ob->db));
+		/* Locked, yet no other connection made us wait: the SQL conflicts
+		 * with the transaction it runs in (PRAGMA wal_checkpoint, a DROP
+		 * of a table being read). Retrying cannot help: bad input.
+		 * (SQLITE_LOCKED never means another connection here: no shared
+		 * cache.) A wait that ran out, say on an ATTACHed file another
+		 * process holds, is real contention: 75 as usual. */
+		else if ((prim == SQLITE_LOCKED || prim == SQLITE_BUSY) && !ob->timed_out &&
+			 !stop_requested(ob))
+			status = errinfo_set(err, EXIT_DATAERR,
+					     "SQL: %s: this SQL cannot run inside the outbox transaction",
+					     sqlite3_errmsg(ob->db));
 		else
 			status = fail_sqlite(ob, rc, "SQL", err);
 	}
@@ -562,41 +744,142 @@ int outbox_exec(outbox *ob, const char *sql, errinfo *err)
 	return status;
 }
 
+/* The (source, id) of a row being inserted, as bound. */
+struct row_key {
+	const char *p[2];
+	int n[2];
+};
+
 /* Bind a string attribute's decoded value: the token's interior when it
- * holds no escape (no copy), else its decoded bytes in col. */
-static int bind_attr(sqlite3_stmt *st, int idx, const ce_attr *a, buf *col)
+ * holds no escape (no copy), else its decoded bytes in col. *p and *n, if
+ * p is not NULL, get what was bound. */
+static int bind_attr(sqlite3_stmt *st, int idx, const ce_attr *a, buf *col, const char **p,
+		     int *n)
 {
+	const char *v = "";
+	int len = 0;
 	if (!a || !a->value.p)
 		return sqlite3_bind_null(st, idx);
-	if (a->type == JSON_STRING && json_string_is_plain(a->value))
-		return sqlite3_bind_text(st, idx, a->value.p + 1, (int)(a->value.n - 2),
-					 SQLITE_STATIC);
-	buf_reset(col);
-	if (ce_attr_value(a, col) != 0)
-		return SQLITE_TOOBIG;
-	return sqlite3_bind_text(st, idx, col->data ? col->data : "", (int)col->len,
-				 SQLITE_STATIC);
+	if (a->type == JSON_STRING && json_string_is_plain(a->value)) {
+		v = a->value.p + 1;
+		len = (int)(a->value.n - 2);
+	} else {
+		buf_reset(col);
+		if (ce_attr_value(a, col) != 0)
+			return SQLITE_TOOBIG;
+		v = col->data ? col->data : "";
+		len = (int)col->len;
+	}
+	if (p) {
+		*p = v;
+		*n = len;
+	}
+	return sqlite3_bind_text(st, idx, v, len, SQLITE_STATIC);
 }
 
-/* Step an insert of n rows (bound), then count what it did. */
-static int step_insert(outbox *ob, sqlite3_stmt *st, unsigned n, int *inserted, errinfo *err)
+/* 1 if a row with this (source, id) is in the table (as this connection
+ * sees it, the open transaction included), 0 if not, -1 on error. */
+static int key_stored(outbox *ob, const struct row_key *k, errinfo *err)
+{
+	if (!ob->exists) {
+		char sql[128 + OUTBOX_TABLE_MAX];
+		snprintf(sql, sizeof sql, "SELECT 1 FROM %s WHERE source = ?1 AND id = ?2",
+			 ob->qtable);
+		int rc = sqlite3_prepare_v3(ob->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &ob->exists,
+					    NULL);
+		if (rc != SQLITE_OK) {
+			fail_sqlite(ob, rc, "checking for duplicates", err);
+			return -1;
+		}
+	}
+	int rc = sqlite3_bind_text(ob->exists, 1, k->p[0], k->n[0], SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_text(ob->exists, 2, k->p[1], k->n[1], SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(ob->exists);
+	(void)sqlite3_reset(ob->exists);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	fail_sqlite(ob, rc, "checking for duplicates", err);
+	return -1;
+}
+
+/* 1 if the table has a trigger (its own, or a TEMP one of this
+ * connection), 0 if not, -1 on error. */
+static int has_triggers(outbox *ob, errinfo *err)
+{
+	if (!ob->triggers) {
+		int rc = sqlite3_prepare_v3(ob->db,
+					    "SELECT 1 FROM main.sqlite_master WHERE type = 'trigger' "
+					    "AND tbl_name = ?1 COLLATE NOCASE UNION ALL "
+					    "SELECT 1 FROM temp.sqlite_master WHERE type = 'trigger' "
+					    "AND tbl_name = ?1 COLLATE NOCASE",
+					    -1, SQLITE_PREPARE_PERSISTENT, &ob->triggers, NULL);
+		if (rc != SQLITE_OK) {
+			fail_sqlite(ob, rc, "checking for triggers", err);
+			return -1;
+		}
+	}
+	int rc = sqlite3_bind_text(ob->triggers, 1, ob->table, -1, SQLITE_STATIC);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_step(ob->triggers);
+	(void)sqlite3_reset(ob->triggers);
+	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return rc == SQLITE_ROW;
+	fail_sqlite(ob, rc, "checking for triggers", err);
+	return -1;
+}
+
+/* Step an insert of n rows (bound; keys[i] is row i's key), then count
+ * what it did. A row the statement did not insert is a duplicate, unless
+ * a trigger of the table dropped it (BEFORE INSERT ... RAISE(IGNORE)):
+ * the only other way. So when the table has a trigger, each key is looked
+ * up, and a row whose (source, id) is not stored (before, or earlier in
+ * the same statement) is counted as ignored. changes() counts only the
+ * rows the INSERT itself wrote, never a trigger's. Nothing of this runs
+ * when a statement wrote every row it was given. */
+static int step_insert(outbox *ob, sqlite3_stmt *st, unsigned n, const struct row_key *keys,
+		       int *result, errinfo *err)
 {
 	int rc = sqlite3_step(st);
 	int changed = sqlite3_changes(ob->db);
 	/* reset also releases the SQLITE_STATIC pointers' use. */
 	(void)sqlite3_reset(st);
+	/* Every row is a valid event with the columns outbox(5) defines, and
+	 * (source, id) conflicts are DO NOTHING: a constraint that still fails
+	 * is one the application added (a NOT NULL column without a default, a
+	 * CHECK, a trigger's RAISE(ABORT)). The table does not take outbox
+	 * rows as the tools write them: its configuration, not our bug. */
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: table \"%s\" refused the row: %s (a constraint or trigger "
+				   "the application added; see outbox(5))",
+				   ob->path, ob->table, sqlite3_errmsg(ob->db));
 	if (rc != SQLITE_DONE)
 		return fail_sqlite(ob, rc, "inserting", err);
 	unsigned long ins = changed > 0 ? (unsigned long)changed : 0;
+	unsigned long missing = n > ins ? n - ins : 0, ign = 0;
+	int triggered = missing ? has_triggers(ob, err) : 0;
+	if (triggered < 0)
+		return err->code;
+	for (unsigned i = 0; triggered && i < n && ign < missing; i++) {
+		int stored = key_stored(ob, &keys[i], err);
+		if (stored < 0)
+			return err->code;
+		ign += !stored;
+	}
+	unsigned long dup = missing - ign;
 	if (outbox_in_transaction(ob)) {
 		ob->txn_ins += ins;
-		ob->txn_dup += n - ins;
+		ob->txn_dup += dup;
+		ob->txn_ign += ign;
 	} else {
 		ob->done_ins += ins;
-		ob->done_dup += n - ins;
+		ob->done_dup += dup;
+		ob->done_ign += ign;
 	}
-	if (inserted)
-		*inserted = changed > 0;
+	if (result)
+		*result = ins ? OUTBOX_INSERTED : dup ? OUTBOX_DUPLICATE : OUTBOX_IGNORED;
 	return 0;
 }
 
@@ -690,7 +973,14 @@ int outbox_flush(outbox *ob, errinfo *err)
 			status = fail_sqlite(ob, rc, "binding the events", err);
 			break;
 		}
-		status = step_insert(ob, *st, k, NULL, err);
+		struct row_key keys[OUTBOX_GROUP_MAX];
+		for (unsigned r = 0; r < k; r++) {
+			const struct held *h = &ob->held[done + r];
+			keys[r] = (struct row_key){
+				{ h->data.data + h->off[COL_SOURCE], h->data.data + h->off[COL_ID] },
+				{ (int)h->len[COL_SOURCE], (int)h->len[COL_ID] } };
+		}
+		status = step_insert(ob, *st, k, keys, NULL, err);
 		done += k;
 	}
 	drop_held(ob);
@@ -717,15 +1007,16 @@ int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err)
 	char created[TIMEFMT_MICROS_LEN + 1];
 	rfc3339_format_us(timefmt_now_us(), created);
 	sqlite3_stmt *st = ob->ins;
-	int rc = bind_attr(st, 1, &ev->id, &ob->col[COL_ID]);
+	struct row_key key = { { "", "" }, { 0, 0 } };
+	int rc = bind_attr(st, 1, &ev->id, &ob->col[COL_ID], &key.p[1], &key.n[1]);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(st, 2, &ev->source, &ob->col[COL_SOURCE]);
+		rc = bind_attr(st, 2, &ev->source, &ob->col[COL_SOURCE], &key.p[0], &key.n[0]);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(st, 3, &ev->type, &ob->col[COL_TYPE]);
+		rc = bind_attr(st, 3, &ev->type, &ob->col[COL_TYPE], NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(st, 4, &ev->subject, &ob->col[COL_SUBJECT]);
+		rc = bind_attr(st, 4, &ev->subject, &ob->col[COL_SUBJECT], NULL, NULL);
 	if (rc == SQLITE_OK)
-		rc = bind_attr(st, 5, pkey, &ob->col[COL_PKEY]);
+		rc = bind_attr(st, 5, pkey, &ob->col[COL_PKEY], NULL, NULL);
 	if (rc == SQLITE_OK)
 		rc = sqlite3_bind_text(st, 6, ob->event.data, (int)ob->event.len, SQLITE_STATIC);
 	if (rc == SQLITE_OK)
@@ -734,11 +1025,7 @@ int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err)
 		return errinfo_set(err, EXIT_DATAERR, "attribute value too large");
 	if (rc != SQLITE_OK)
 		return fail_sqlite(ob, rc, "binding the event", err);
-	int inserted = 0;
-	status = step_insert(ob, st, 1, &inserted, err);
-	if (status == 0 && result)
-		*result = inserted ? OUTBOX_INSERTED : OUTBOX_DUPLICATE;
-	return status;
+	return step_insert(ob, st, 1, &key, result, err);
 }
 
 int outbox_append_json(outbox *ob, const char *json, size_t len, int *result, errinfo *err)
@@ -755,6 +1042,8 @@ void outbox_close(outbox *ob)
 	if (ob->db) {
 		outbox_rollback(ob);
 		sqlite3_finalize(ob->ins);
+		sqlite3_finalize(ob->exists);
+		sqlite3_finalize(ob->triggers);
 		for (int i = 0; i <= OUTBOX_GROUP_MAX; i++)
 			sqlite3_finalize(ob->ins_n[i]);
 		/* v2: never fails for lack of finalized statements of ours. */

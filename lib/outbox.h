@@ -16,25 +16,45 @@
  * Errors: every function that can fail returns an exitcode.h value (0 =
  * success) and fills an errinfo whose text starts with the database file
  * name. SQLite results map to exit statuses as follows:
- *   SQLITE_BUSY, SQLITE_LOCKED            75 (locked past the busy timeout)
+ *   SQLITE_BUSY, SQLITE_LOCKED            75 (locked past the busy timeout,
+ *                                            or the wait was interrupted)
+ *   SQLITE_INTERRUPT                      75 (the stop flag was raised)
  *   SQLITE_FULL, SQLITE_IOERR             74 (disk full, I/O error)
  *   SQLITE_NOTADB, SQLITE_CORRUPT         74 ("not an outbox database")
  *   SQLITE_READONLY, SQLITE_CANTOPEN      73
  *   SQLITE_PERM, SQLITE_AUTH              77
  *   SQLITE_CONSTRAINT, SQLITE_ERROR in
  *     caller SQL (outbox_exec)            65 (the SQL is bad input)
+ *   SQLITE_BUSY, SQLITE_LOCKED in caller
+ *     SQL without waiting for another
+ *     connection (outbox_exec)            65 (it cannot run in a transaction)
  *   schema newer than supported, or not
- *     recognisably an outbox              78
+ *     recognisably an outbox (no UNIQUE
+ *     (source, id), missing columns)      78
+ *   a database name that is not a file
+ *     (":memory:", "", a "file:" URI)     64
+ *   SQLITE_CONSTRAINT inserting a row     78 (a constraint or trigger the
+ *                                            application added refused it)
+ *   a directory or other non-regular
+ *     file as the database                74
  *   anything else                         70
  *
  * Transactions: the caller brackets appends with outbox_begin() and
  * outbox_commit(); outbox_rollback() undoes everything since begin. A
  * transaction taken with outbox_begin() holds the write lock from the start
  * (BEGIN IMMEDIATE), so a busy database shows up at begin, never halfway.
+ *
+ * Waiting and stopping: every wait for a lock, outbox_open() included, is
+ * bounded by the busy timeout and ends at once when *opt->stop becomes
+ * nonzero (a signal handler's flag); the call then fails with 75 and an
+ * "interrupted" message. Caller SQL (outbox_exec) is also interrupted by
+ * the flag; the handle's own inserts and COMMIT are not, so a tool may
+ * still commit what it has after a signal.
  */
 #ifndef OUTBOX_H
 #define OUTBOX_H
 
+#include <signal.h>
 #include <stddef.h>
 
 #include "cloudevent.h"
@@ -58,6 +78,9 @@ typedef struct outbox_options {
 	unsigned group;        /* rows per INSERT statement for deferred appends
 				  (see outbox_append); 0 or 1 = none deferred,
 				  at most OUTBOX_GROUP_MAX */
+	const volatile sig_atomic_t *stop; /* NULL, or a flag a signal handler
+				  sets: lock waits and caller SQL end when it
+				  becomes nonzero (see Waiting and stopping) */
 } outbox_options;
 
 #define OUTBOX_GROUP_MAX 32 /* multi-row INSERT size (7 parameters a row) */
@@ -67,12 +90,22 @@ typedef struct outbox_options {
  * on every allocation. 0, or EXIT_SOFTWARE if SQLite was already in use. */
 int outbox_process_init(void);
 
-/* 1 if name is a valid table name: [A-Za-z_][A-Za-z0-9_]{0,63}. */
+/* 1 if name is a valid table name: [A-Za-z_][A-Za-z0-9_]{0,63}, and not
+ * SQLite's reserved sqlite_* (in any case). */
 int outbox_table_valid(const char *name);
 
+/* 0 if path names a database file; EXIT_USAGE with err set for names that
+ * would not keep what is stored in them: "", ":memory:", and any "file:"
+ * URI (SQLite here takes them as URIs; ./file:x names a file "file:x").
+ * outbox_open() checks it too; a tool calls it to reject an option early. */
+int outbox_path_check(const char *path, errinfo *err);
+
 /* Open (creating with mode 0600 when missing) the SQLite file at path,
- * switch it to WAL, set the busy timeout and synchronous=FULL, then create
+ * check what it holds without writing (a refused file is left byte for
+ * byte as it was), then switch it to WAL, set synchronous=FULL and create
  * or migrate the outbox table to OUTBOX_SCHEMA_VERSION in one transaction.
+ * Lock conflicts on the way are retried within the busy timeout, so many
+ * processes may open a file that does not exist yet at the same time.
  * opt may be NULL. Returns NULL with err set on failure. */
 outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err);
 
@@ -93,12 +126,20 @@ int outbox_in_transaction(outbox *ob);
 
 /* Run caller SQL (any number of statements; result rows are ignored) on
  * the connection, normally inside the open transaction. Held rows of
- * deferred appends are written first. */
+ * deferred appends are written first. Interruptible (opt->stop). */
 int outbox_exec(outbox *ob, const char *sql, errinfo *err);
+
+/* With on = 1, statements on the connection (the caller's own ones on
+ * outbox_db() too) fail with SQLITE_INTERRUPT once *opt->stop is nonzero,
+ * until called with on = 0. A no-op without opt->stop. For a tool's own
+ * long statements; outbox_exec() does it itself. */
+void outbox_set_interruptible(outbox *ob, int on);
 
 enum outbox_append_result {
 	OUTBOX_INSERTED = 1,
-	OUTBOX_DUPLICATE = 2 /* (source, id) already present: nothing written */
+	OUTBOX_DUPLICATE = 2, /* (source, id) already present: nothing written */
+	OUTBOX_IGNORED = 3    /* dropped by a trigger of the table (RAISE(IGNORE)):
+				 nothing written, and no such (source, id) */
 };
 
 /* Store a validated event (ce_parse) as a pending row: canonical compact
@@ -125,10 +166,12 @@ int outbox_append(outbox *ob, const cloudevent *ev, int *result, errinfo *err);
 /* Write the held rows of deferred appends now (a no-op when none). */
 int outbox_flush(outbox *ob, errinfo *err);
 
-/* Rows inserted and duplicates skipped by appends since outbox_open(),
- * counting only what is committed: appends of a transaction count once
- * outbox_commit() succeeded, autocommitted appends at once. */
-void outbox_counts(const outbox *ob, unsigned long *inserted, unsigned long *duplicates);
+/* Rows inserted, duplicates skipped and rows ignored (dropped by the
+ * table's own triggers) by appends since outbox_open(), counting only what
+ * is committed: appends of a transaction count once outbox_commit()
+ * succeeded, autocommitted appends at once. Any pointer may be NULL. */
+void outbox_counts(const outbox *ob, unsigned long *inserted, unsigned long *duplicates,
+		   unsigned long *ignored);
 
 /* Parse, validate and append one event given as JSON text. A rejected event
  * returns EXIT_DATAERR with err naming the attribute at fault. */

@@ -561,3 +561,253 @@ wallet_example() { "$BUILD_DIR/examples/wallet" "$@"; }
 	[ "$status" -eq 65 ]
 	[ "$(count)" = 50 ]
 }
+
+# --- issue 7: defects found by the hostile review -------------------------
+
+# sleeping PID: true while PID sleeps in nanosleep (a lock wait's slice).
+sleeping() { case $(cat "/proc/$1/wchan" 2>/dev/null) in *nanosleep*) true ;; *) false ;; esac; }
+
+# cpu_ticks_over PID N: true once PID has used more than N clock ticks of
+# user time (it is busy in a statement, not still starting up).
+cpu_ticks_over() { [ "$(awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0)" -gt "$2" ]; }
+
+# gone PID: true once PID has exited.
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+@test "a database name that keeps nothing (:memory:, empty, file: URIs) is a usage error (64)" {
+	mkdir "$T/w" && cd "$T/w"
+	for db in ":memory:" "file:x?mode=memory" "file:$T/w/u.db" "file::memory:?cache=shared"; do
+		run --separate-stderr outbox-enqueue --db "$db" <(gen_events 1)
+		assert_failure 64
+		[[ "$stderr" == *"--db: "* ]]
+		[[ "$stderr" == *"usage: outbox-enqueue"* ]]
+	done
+	run --separate-stderr env OUTBOX_DB=:memory: outbox-enqueue <(gen_events 1)
+	assert_failure 64
+	[[ "$stderr" == *"OUTBOX_DB: :memory: is an in-memory database, lost at exit"* ]]
+	run --separate-stderr outbox-enqueue --db "file:$T/w/u.db" <(gen_events 1)
+	[[ "$stderr" == *"SQLite URIs are not accepted"*"./file:$T/w/u.db for a file of that name"* ]]
+	# Nothing was created, under any name.
+	run ls -A "$T/w"
+	assert_output ""
+	# A file whose name starts with "file:" is still reachable as a path.
+	gen_events 1 | outbox-enqueue -q --db "./file:plain.db"
+	[ "$(count outbox "$T/w/file:plain.db")" = 1 ]
+}
+
+@test "a refused file is left byte for byte as it was (no WAL switch, no header write)" {
+	E='{"specversion":"1.0","id":"1","source":"/s","type":"T"}'
+	# Another application's database: user_version set, no outbox table.
+	sqlite3 "$T/app.db" 'CREATE TABLE t(x); PRAGMA user_version=7'
+	cp "$T/app.db" "$T/app.orig"
+	run outbox-enqueue --db "$T/app.db" <<<"$E"
+	assert_failure 78
+	cmp "$T/app.orig" "$T/app.db"
+	# A newer schema version.
+	gen_events 1 | outbox-enqueue -q --db "$DB"
+	sqlite3 "$DB" "PRAGMA journal_mode=DELETE; PRAGMA user_version = 2" >/dev/null
+	cp "$DB" "$T/newer.orig"
+	run outbox-enqueue --db "$DB" <<<"$E"
+	assert_failure 78
+	cmp "$T/newer.orig" "$DB"
+	# A table of the right columns without UNIQUE (source, id).
+	sqlite3 "$T/nokey.db" "CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, source TEXT NOT NULL, type TEXT NOT NULL, subject TEXT, partition_key TEXT, event TEXT NOT NULL, created_at TEXT, status TEXT, attempts INTEGER, next_attempt_at TEXT, last_error TEXT, sent_at TEXT, topic TEXT, kafka_partition INTEGER, kafka_offset INTEGER); PRAGMA user_version = 1"
+	cp "$T/nokey.db" "$T/nokey.orig"
+	run outbox-enqueue --db "$T/nokey.db" <<<"$E"
+	assert_failure 78
+	cmp "$T/nokey.orig" "$T/nokey.db"
+	[ ! -e "$T/app.db-wal" ] && [ ! -e "$DB-wal" ] && [ ! -e "$T/nokey.db-wal" ]
+}
+
+@test "eight processes at once on a database that does not exist yet: all succeed (20 rounds)" {
+	for i in 1 2 3 4 5 6 7 8; do gen_events 3 "p${i}x" >"$T/in$i"; done
+	for round in $(seq 20); do
+		rm -f "$DB" "$DB-wal" "$DB-shm"
+		pids=()
+		# Inputs ready in files: the eight start as close together as a shell can.
+		for i in 1 2 3 4 5 6 7 8; do
+			outbox-enqueue -q --db "$DB" "$T/in$i" 2>>"$T/err" &
+			pids+=($!)
+		done
+		failed=0
+		for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+		[ "$failed" = 0 ] || { echo "round $round: $failed failed"; cat "$T/err"; false; }
+		[ "$(count)" = 24 ] || { echo "round $round: $(count) rows"; false; }
+		[ "$(sqlite3 "$DB" 'PRAGMA journal_mode; PRAGMA user_version')" = $'wal\n1' ]
+	done
+	[ ! -s "$T/err" ]
+}
+
+@test "SIGTERM while waiting for the lock: rolled back, 75 at once" {
+	gen_events 1 a | outbox-enqueue -q --db "$DB"
+	hold_lock "$DB"
+	gen_events 3 b >"$T/in"
+	outbox-enqueue --db "$DB" --busy-timeout 1m "$T/in" 2>"$T/err" 5>&- &
+	pid=$!
+	# It has read the input and sleeps between lock attempts.
+	wait_for 10 sleeping "$pid"
+	kill -TERM "$pid"
+	wait_for 5 gone "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	[ "$rc" = 75 ]
+	run cat "$T/err"
+	assert_line --index 0 "outbox-enqueue: error: $DB: beginning a transaction: interrupted while waiting for the lock"
+	assert_line --index 1 "outbox-enqueue: error: interrupted: nothing was committed"
+	release_lock
+	[ "$(count)" = 1 ]
+}
+
+@test "SIGTERM during a long --exec statement: rolled back, 75 at once" {
+	sqlite3 "$DB" "CREATE TABLE log (msg TEXT)"
+	gen_events 2 >"$T/in"
+	long="INSERT INTO log VALUES ('before'); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c"
+	for input in "$T/in" /dev/null; do
+		outbox-enqueue --db "$DB" --exec "$long" "$input" 2>"$T/err" &
+		pid=$!
+		# 0.5 s of CPU: well inside the statement (start-up takes ms).
+		wait_for 30 cpu_ticks_over "$pid" 50
+		kill -TERM "$pid"
+		wait_for 5 gone "$pid"
+		rc=0
+		wait "$pid" || rc=$?
+		[ "$rc" = 75 ] || { echo "$input: exit $rc"; cat "$T/err"; false; }
+		run cat "$T/err"
+		assert_line --index 0 "outbox-enqueue: error: --exec: $DB: SQL: interrupted"
+		assert_line "outbox-enqueue: error: interrupted: nothing was committed"
+		[ "$(count)" = 0 ]
+		[ "$(sqlite3 "$DB" 'SELECT count(*) FROM log')" = 0 ]
+	done
+}
+
+@test "--exec SQL that cannot run inside the transaction is the caller's error (65), not 'locked'" {
+	gen_events 1 a | outbox-enqueue -q --db "$DB"
+	for try in 1 2; do
+		run outbox-enqueue --db "$DB" --exec "PRAGMA wal_checkpoint" <(gen_events 1 b)
+		assert_failure 65
+		assert_line --index 0 --partial "--exec: SQL: database table is locked: this SQL cannot run inside the outbox transaction"
+		refute_output --partial "busy timeout"
+		[ "$(count)" = 1 ]
+	done
+	# Real contention on a file the SQL attaches is still 75 after the wait.
+	sqlite3 "$T/other.db" "CREATE TABLE t (x)"
+	hold_lock "$T/other.db"
+	run outbox-enqueue --db "$DB" --busy-timeout 200ms --exec "ATTACH '$T/other.db' AS o; INSERT INTO o.t VALUES (1)" <(gen_events 1 c) 5>&-
+	assert_failure 75
+	assert_line --index 0 --partial "database is locked (still busy after the 200 ms busy timeout)"
+	release_lock
+	[ "$(count)" = 1 ]
+}
+
+@test "a table without UNIQUE (source, id) is 78; a reserved sqlite_ name is a usage error" {
+	sqlite3 "$DB" "CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id TEXT NOT NULL, source TEXT NOT NULL, type TEXT NOT NULL, subject TEXT, partition_key TEXT, event TEXT NOT NULL, created_at TEXT, status TEXT, attempts INTEGER, next_attempt_at TEXT, last_error TEXT, sent_at TEXT, topic TEXT, kafka_partition INTEGER, kafka_offset INTEGER); PRAGMA user_version = 1"
+	run outbox-enqueue --db "$DB" <(gen_events 1)
+	assert_failure 78
+	assert_output "outbox-enqueue: error: $DB: table \"outbox\" has no UNIQUE (source, id) constraint: not an outbox table (enqueueing would not be idempotent; see outbox(5))"
+	# A unique index on (id, source), or one that is partial, is not the key either way round.
+	sqlite3 "$DB" "CREATE UNIQUE INDEX k ON outbox(source, id) WHERE status = 'pending'"
+	run outbox-enqueue --db "$DB" <(gen_events 1)
+	assert_failure 78
+	# The same key made by a plain unique index, in either column order, is accepted.
+	sqlite3 "$DB" "DROP INDEX k; CREATE UNIQUE INDEX k ON outbox(id, source); CREATE INDEX outbox_pending ON outbox(seq) WHERE status = 'pending'"
+	run outbox-enqueue --db "$DB" <(gen_events 2; gen_events 1)
+	assert_success
+	assert_output "outbox-enqueue: enqueued 2, duplicates 1"
+	for name in sqlite_x SQLITE_outbox Sqlite_; do
+		run --separate-stderr outbox-enqueue --db "$T/r.db" --table "$name" <(gen_events 1)
+		assert_failure 64
+		[[ "$stderr" == *"--table: names starting with sqlite_ are reserved for SQLite's own tables: $name"* ]]
+	done
+	[ ! -e "$T/r.db" ]
+	# sqlitex (no underscore) is an ordinary name.
+	gen_events 1 | outbox-enqueue -q --db "$T/r.db" --table sqlitex
+	[ "$(count sqlitex "$T/r.db")" = 1 ]
+}
+
+@test "rows the table's own trigger drops (RAISE(IGNORE)) are counted as ignored, not duplicates" {
+	gen_events 2 keep | outbox-enqueue -q --db "$DB"
+	sqlite3 "$DB" "CREATE TRIGGER skip_drop BEFORE INSERT ON outbox WHEN NEW.id LIKE 'drop%' BEGIN SELECT RAISE(IGNORE); END"
+	# keep1 is a real duplicate; drop1..drop40 are dropped by the trigger,
+	# spread over more than one multi-row statement; new1..new5 go in.
+	{ gen_events 1 keep; gen_events 40 drop; gen_events 5 new; gen_events 1 new; } >"$T/in"
+	for args in "" "--batch 1" "--batch 7"; do
+		rm -f "$T/x.db" "$T/x.db-wal" "$T/x.db-shm"
+		cp "$DB" "$T/x.db"
+		run outbox-enqueue --db "$T/x.db" $args "$T/in"
+		assert_success
+		assert_output "outbox-enqueue: enqueued 5, duplicates 2, ignored 40"
+		[ "$(count outbox "$T/x.db")" = 7 ]
+	done
+}
+
+@test "--exec-file - reads the SQL from standard input; the events then come from files" {
+	sqlite3 "$DB" "CREATE TABLE log (msg TEXT)"
+	gen_events 2 >"$T/in"
+	echo "INSERT INTO log VALUES ('from stdin');" | outbox-enqueue -q --db "$DB" --exec-file - "$T/in"
+	[ "$(sqlite3 "$DB" 'SELECT msg FROM log')" = "from stdin" ]
+	[ "$(count)" = 2 ]
+	for args in "--exec-file -" "--exec-file - -" "--exec-file - $T/in -" "--exec-file - --exec-file - $T/in"; do
+		run --separate-stderr outbox-enqueue --db "$T/n.db" $args <<<"SELECT 1;"
+		assert_failure 64
+		[[ "$stderr" == *"--exec-file - "* ]]
+	done
+	[ ! -e "$T/n.db" ]
+}
+
+@test "a directory as input, --exec-file or --db: 74 (the rule for opening inputs), nothing created" {
+	mkdir "$T/dir"
+	run outbox-enqueue --db "$DB" "$T/dir"
+	assert_failure 74
+	assert_output "outbox-enqueue: error: $T/dir: Is a directory"
+	run outbox-enqueue --db "$DB" --exec-file "$T/dir" <(gen_events 1)
+	assert_failure 74
+	assert_output "outbox-enqueue: error: $T/dir: Is a directory"
+	[ ! -e "$DB" ]
+	run outbox-enqueue --db "$T/dir" <(gen_events 1)
+	assert_failure 74
+	assert_output "outbox-enqueue: error: $T/dir: Is a directory: not a database file"
+	# Other non-regular files are no database either.
+	run outbox-enqueue --db /dev/null <(gen_events 1)
+	assert_failure 74
+	assert_output "outbox-enqueue: error: /dev/null: not a regular file: not a database file"
+}
+
+# waiting_on_input PID: true while PID blocks reading a pipe (or polls it).
+waiting_on_input() { case $(cat "/proc/$1/wchan" 2>/dev/null) in *pipe*|*poll*) true ;; *) false ;; esac; }
+
+@test "SIGTERM while --exec-file waits on a FIFO that never ends: 75 at once, nothing committed" {
+	mkfifo "$T/sql"
+	# Held open for writing (and reading), never written: no end of file.
+	exec 4<>"$T/sql"
+	gen_events 2 >"$T/in"
+	outbox-enqueue --db "$DB" --exec-file "$T/sql" "$T/in" 2>"$T/err" 4>&- &
+	pid=$!
+	wait_for 10 waiting_on_input "$pid"
+	kill -TERM "$pid"
+	wait_for 5 gone "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+	exec 4>&-
+	[ "$rc" = 75 ]
+	run cat "$T/err"
+	assert_line --index 0 "outbox-enqueue: error: $T/sql: interrupted while reading"
+	assert_line "outbox-enqueue: error: interrupted: nothing was committed"
+	[ "$(count)" = 0 ]
+}
+
+@test "a constraint or trigger the application added refuses rows: 78 with SQLite's reason, nothing committed" {
+	gen_events 1 a | outbox-enqueue -q --db "$DB"
+	sqlite3 "$DB" "CREATE TRIGGER no_x BEFORE INSERT ON outbox WHEN NEW.id LIKE 'x%' BEGIN SELECT RAISE(ABORT, 'no x events here'); END"
+	for args in "" "--batch 1"; do
+		run outbox-enqueue --db "$DB" $args <(gen_events 3 b; gen_events 1 x)
+		assert_failure 78
+		assert_line --index 0 "outbox-enqueue: error: $DB: table \"outbox\" refused the row: no x events here (a constraint or trigger the application added; see outbox(5))"
+	done
+	[ "$(count)" = 4 ] # --batch 1 kept b1..b3
+	sqlite3 "$DB" "DROP TRIGGER no_x; DELETE FROM outbox WHERE id LIKE 'b%'; ALTER TABLE outbox ADD COLUMN tenant TEXT CHECK (tenant IS NOT NULL OR id = 'a1')"
+	run outbox-enqueue --db "$DB" <(gen_events 2 c)
+	assert_failure 78
+	assert_line --index 0 --partial "refused the row: CHECK constraint failed: tenant"
+	assert_line "outbox-enqueue: error: nothing was committed"
+	[ "$(count)" = 1 ]
+}

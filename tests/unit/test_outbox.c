@@ -4,11 +4,15 @@
 #include "outbox.h"
 #include "unit.h"
 
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static char dir[256];
@@ -217,7 +221,7 @@ static void test_grouped(void)
 	if (!ob)
 		return;
 	unsigned long ins = 9, dup = 9;
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 0 && dup == 0);
 
 	/* Held until the group (4) is full; flush writes the rest. */
@@ -235,11 +239,11 @@ static void test_grouped(void)
 	CHECK_INT(outbox_flush(ob, &err), 0); /* nothing held: no-op */
 	CHECK_INT(append_id(ob, "g5", NULL, &err), 0);
 	CHECK_INT(append_id(ob, "g1", NULL, &err), 0); /* duplicate of a written row */
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 0 && dup == 0); /* nothing committed yet */
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 0);
 	CHECK_INT(outbox_commit(ob, &err), 0); /* writes the held ones first */
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 5 && dup == 2);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 5);
 	/* Append order is seq order; held rows get decoded columns, the
@@ -265,7 +269,7 @@ static void test_grouped(void)
 	CHECK_INT(outbox_begin(ob, &err), 0);
 	CHECK_INT(outbox_commit(ob, &err), 0);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id LIKE 'r%'"), 0);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 5 && dup == 2);
 
 	/* An append that asks for its result is written at once, after the
@@ -285,13 +289,13 @@ static void test_grouped(void)
 			     "(SELECT seq FROM outbox WHERE id = 'a2') AND "
 			     "(SELECT seq FROM outbox WHERE id = 'a2') < "
 			     "(SELECT seq FROM outbox WHERE id = 'a3')"), 1);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 8 && dup == 3);
 
 	/* Outside a transaction nothing is held: autocommitted and counted. */
 	CHECK_INT(append_id(ob, "auto", NULL, &err), 0);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox WHERE id = 'auto'"), 1);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 9 && dup == 3);
 
 	/* A transaction ended behind the handle's back: held rows are not
@@ -341,7 +345,7 @@ static void test_grouped(void)
 		CHECK_INT(append_id(ob, id, NULL, &err), 0);
 	}
 	CHECK_INT(outbox_commit(ob, &err), 0);
-	outbox_counts(ob, &ins, &dup);
+	outbox_counts(ob, &ins, &dup, NULL);
 	CHECK(ins == 41 && dup == 4);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 41);
 	CHECK_INT(raw_int(p, "SELECT count(*) FROM (SELECT id, row_number() OVER (ORDER BY seq) AS r, "
@@ -456,6 +460,267 @@ static void test_errors(void)
 	outbox_close(NULL);
 }
 
+/* 1 if the two files hold the same bytes. */
+static int same_bytes(const char *a, const char *b)
+{
+	FILE *fa = fopen(a, "rb"), *fb = fopen(b, "rb");
+	int same = fa && fb;
+	while (same) {
+		int ca = getc(fa), cb = getc(fb);
+		same = ca == cb;
+		if (ca == EOF || cb == EOF)
+			break;
+	}
+	if (fa)
+		fclose(fa);
+	if (fb)
+		fclose(fb);
+	return same;
+}
+
+static int copy_file(const char *from, const char *to)
+{
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+	return system(cmd);
+}
+
+static void test_paths(void)
+{
+	errinfo err = { 0 };
+	static const char *const bad[] = { "", ":memory:", "file:x.db", "file:x?mode=memory",
+					   "file::memory:" };
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		CHECK_INT(outbox_path_check(bad[i], &err), EXIT_USAGE);
+		CHECK(outbox_open(bad[i], NULL, &err) == NULL);
+		CHECK_INT(err.code, EXIT_USAGE);
+	}
+	CHECK_INT(outbox_path_check(NULL, &err), EXIT_USAGE);
+	CHECK_INT(outbox_path_check("./file:x.db", &err), 0);
+	CHECK_INT(outbox_path_check("x:memory:", &err), 0);
+	CHECK(access("file:x.db", F_OK) != 0);
+	/* Reserved names, in any case; a longer name merely starting alike is fine. */
+	CHECK_INT(outbox_table_valid("sqlite_x"), 0);
+	CHECK_INT(outbox_table_valid("SQLite_master"), 0);
+	CHECK_INT(outbox_table_valid("sqlitex"), 1);
+	/* A directory, a device: not database files (74), nothing made. */
+	CHECK(outbox_open(dir, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_IOERR);
+	CHECK(strstr(err.text, "Is a directory") != NULL);
+	CHECK(outbox_open("/dev/null", NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_IOERR);
+	CHECK(strstr(err.text, "not a regular file") != NULL);
+}
+
+static void test_refused_untouched(void)
+{
+	errinfo err = { 0 };
+	char orig[600];
+	/* Another application's database (in rollback-journal mode). */
+	const char *p = path_of("other_app.db");
+	snprintf(orig, sizeof orig, "%s.orig", p);
+	CHECK_INT(raw_exec(p, "CREATE TABLE t (x); INSERT INTO t VALUES (1); PRAGMA user_version = 7"),
+		  SQLITE_OK);
+	CHECK_INT(copy_file(p, orig), 0);
+	CHECK(outbox_open(p, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CONFIG);
+	CHECK(same_bytes(p, orig));
+	/* An outbox table without its UNIQUE (source, id). */
+	p = path_of("nokey.db");
+	snprintf(orig, sizeof orig, "%s.orig", p);
+	CHECK_INT(raw_exec(p, "CREATE TABLE outbox (seq INTEGER PRIMARY KEY, id, source, type, "
+			      "subject, partition_key, event, created_at, status, attempts, "
+			      "next_attempt_at, last_error, sent_at, topic, kafka_partition, "
+			      "kafka_offset); PRAGMA user_version = 1"),
+		  SQLITE_OK);
+	CHECK_INT(copy_file(p, orig), 0);
+	CHECK(outbox_open(p, NULL, &err) == NULL);
+	CHECK_INT(err.code, EXIT_CONFIG);
+	CHECK(strstr(err.text, "no UNIQUE (source, id) constraint") != NULL);
+	CHECK(same_bytes(p, orig));
+	CHECK(access(path_of("nokey.db-wal"), F_OK) != 0);
+}
+
+/* The first use of a file by several processes at once: all succeed. */
+static void test_concurrent_create(void)
+{
+	const char *p = path_of("race.db");
+	char wal[600], shm[600];
+	snprintf(wal, sizeof wal, "%s-wal", p);
+	snprintf(shm, sizeof shm, "%s-shm", p);
+	int failed = 0;
+	for (int round = 0; round < 10; round++) {
+		unlink(p);
+		unlink(wal);
+		unlink(shm);
+		pid_t pids[8];
+		for (int i = 0; i < 8; i++) {
+			pids[i] = fork();
+			if (pids[i] == 0) {
+				errinfo e = { 0 };
+				char ev[200];
+				int n = snprintf(ev, sizeof ev,
+						 "{\"specversion\":\"1.0\",\"id\":\"c%d\",\"source\":\"/r\","
+						 "\"type\":\"T\"}", i);
+				outbox *o = outbox_open(p, NULL, &e);
+				int st = o ? outbox_append_json(o, ev, (size_t)n, NULL, &e) : e.code;
+				if (st)
+					printf("# child %d: %s\n", i, e.text);
+				outbox_close(o);
+				fflush(stdout);
+				_exit(st);
+			}
+		}
+		for (int i = 0; i < 8; i++) {
+			int ws = 0;
+			if (pids[i] < 0 || waitpid(pids[i], &ws, 0) < 0 || !WIFEXITED(ws) ||
+			    WEXITSTATUS(ws) != 0)
+				failed++;
+		}
+		CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 8);
+	}
+	CHECK_INT(failed, 0);
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_alarm(int sig) { stop_flag = sig; }
+
+/* Raise stop_flag from a signal handler after ms milliseconds. */
+static void stop_after(int ms)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_alarm;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	struct itimerval it = { { 0, 0 }, { ms / 1000, (ms % 1000) * 1000 } };
+	stop_flag = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void test_stop(void)
+{
+	const char *p = path_of("stop.db");
+	errinfo err = { 0 };
+	outbox_options o = { .busy_ms = 60000, .stop = &stop_flag };
+	outbox *ob = outbox_open(p, &o, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	/* A lock wait of up to a minute ends when the flag is raised. */
+	sqlite3 *other;
+	CHECK_INT(sqlite3_open(p, &other), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	stop_after(100);
+	double t0 = now_s();
+	CHECK_INT(outbox_begin(ob, &err), EXIT_TEMPFAIL);
+	CHECK(now_s() - t0 < 3);
+	CHECK(stop_flag != 0);
+	CHECK(strstr(err.text, "interrupted while waiting for the lock") != NULL);
+	CHECK_INT(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(other);
+
+	/* Caller SQL that would run for minutes is interrupted; nothing of
+	 * its transaction is kept. */
+	stop_flag = 0;
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_exec(ob, "CREATE TABLE log (x)", &err), 0);
+	stop_after(100);
+	t0 = now_s();
+	CHECK_INT(outbox_exec(ob, "INSERT INTO log VALUES (1); WITH RECURSIVE c(x) AS (SELECT 1 "
+				  "UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) "
+				  "SELECT count(*) FROM c", &err),
+		  EXIT_TEMPFAIL);
+	CHECK(now_s() - t0 < 3);
+	CHECK(strstr(err.text, "SQL: interrupted") != NULL);
+	outbox_rollback(ob);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM sqlite_master WHERE name = 'log'"), 0);
+
+	/* With the flag raised the handle's own inserts and COMMIT still
+	 * work: a tool may commit what it has after a signal. */
+	stop_flag = 1;
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_append_json(ob, ev2, strlen(ev2), NULL, &err), 0);
+	CHECK_INT(outbox_commit(ob, &err), 0);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 1);
+	stop_flag = 0;
+	outbox_close(ob);
+}
+
+static void test_exec_locked(void)
+{
+	const char *p = path_of("exec_locked.db");
+	errinfo err = { 0 };
+	outbox_options o = { .busy_ms = 100 };
+	outbox *ob = outbox_open(p, &o, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	/* Cannot run inside the transaction: the caller's error, at once. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_exec(ob, "PRAGMA wal_checkpoint", &err), EXIT_DATAERR);
+	CHECK(strstr(err.text, "cannot run inside the outbox transaction") != NULL);
+	outbox_rollback(ob);
+	/* Another process holding an attached file: contention, 75. */
+	const char *q = path_of("exec_other.db");
+	CHECK_INT(raw_exec(q, "CREATE TABLE t (x)"), SQLITE_OK);
+	sqlite3 *other;
+	CHECK_INT(sqlite3_open(q, &other), SQLITE_OK);
+	CHECK_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	char sql[700];
+	snprintf(sql, sizeof sql, "ATTACH '%s' AS o; INSERT INTO o.t VALUES (1)", q);
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	CHECK_INT(outbox_exec(ob, sql, &err), EXIT_TEMPFAIL);
+	CHECK(strstr(err.text, "busy timeout") != NULL);
+	outbox_rollback(ob);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	outbox_close(ob);
+}
+
+static void test_ignored_by_trigger(void)
+{
+	const char *p = path_of("trigger.db");
+	errinfo err = { 0 };
+	outbox_options o = { .group = 4 };
+	outbox *ob = outbox_open(p, &o, &err);
+	CHECK(ob != NULL);
+	if (!ob)
+		return;
+	CHECK_INT(sqlite3_exec(outbox_db(ob),
+			       "CREATE TRIGGER skip BEFORE INSERT ON outbox WHEN NEW.id LIKE 'x%' "
+			       "BEGIN SELECT RAISE(IGNORE); END",
+			       NULL, NULL, NULL),
+		  SQLITE_OK);
+	int res = 0;
+	CHECK_INT(append_id(ob, "k1", &res, &err), 0);
+	CHECK_INT(res, OUTBOX_INSERTED);
+	CHECK_INT(append_id(ob, "k1", &res, &err), 0);
+	CHECK_INT(res, OUTBOX_DUPLICATE);
+	CHECK_INT(append_id(ob, "x1", &res, &err), 0);
+	CHECK_INT(res, OUTBOX_IGNORED);
+	/* Held rows, in one multi-row statement: x2 and x3 dropped, k1 and k2
+	 * duplicates (k2 within the group), k2 and k3 inserted. */
+	CHECK_INT(outbox_begin(ob, &err), 0);
+	static const char *const ids[] = { "x2", "k1", "k2", "x3", "k2", "k3" };
+	for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
+		CHECK_INT(append_id(ob, ids[i], NULL, &err), 0);
+	CHECK_INT(outbox_commit(ob, &err), 0);
+	unsigned long ins = 0, dup = 0, ign = 0;
+	outbox_counts(ob, &ins, &dup, &ign);
+	CHECK(ins == 3 && dup == 3 && ign == 3);
+	outbox_close(ob);
+	CHECK_INT(raw_int(p, "SELECT count(*) FROM outbox"), 3);
+}
+
 int main(void)
 {
 	snprintf(dir, sizeof dir, "%s/test_outbox.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -470,6 +735,12 @@ int main(void)
 	RUN(test_grouped);
 	RUN(test_versions);
 	RUN(test_errors);
+	RUN(test_paths);
+	RUN(test_refused_untouched);
+	RUN(test_concurrent_create);
+	RUN(test_stop);
+	RUN(test_exec_locked);
+	RUN(test_ignored_by_trigger);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)

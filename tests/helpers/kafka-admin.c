@@ -7,9 +7,11 @@
  *                                  partition has a leader in the metadata
  *   delete TOPIC...                delete topics; return once they are gone
  *                                  from the metadata
- *   reset                          delete every topic whose name does not
- *                                  start with "__" (a clean cluster per
- *                                  test file, as the mock gives)
+ *   reset                          delete every consumer group, then every
+ *                                  topic whose name does not start with
+ *                                  "__" (a clean cluster per test file, as
+ *                                  the mock gives)
+ *   groups                         the consumer groups, one per line
  *   list                           "TOPIC PARTITIONS" per topic, internal
  *                                  ("__") ones left out, sorted by name
  *   offsets TOPIC                  "PARTITION LOW HIGH" per partition
@@ -41,7 +43,7 @@
 static const char usage_text[] =
 	"usage: kafka-admin [-b BROKERS] [-X PROP=VALUE]... [-T SECONDS]\n"
 	"                   create TOPIC PARTITIONS [RF] | delete TOPIC... | reset\n"
-	"                   | list | offsets TOPIC\n";
+	"                   | groups | list | offsets TOPIC\n";
 
 static int timeout_ms = 30000;
 
@@ -161,8 +163,10 @@ static rd_kafka_AdminOptions_t *admin_options(rd_kafka_t *rk, rd_kafka_admin_op_
 	rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, op);
 	if (!o)
 		return NULL;
+	int topics_op = op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS;
 	if (rd_kafka_AdminOptions_set_request_timeout(o, remaining_ms(deadline), errstr, sizeof errstr) ||
-	    rd_kafka_AdminOptions_set_operation_timeout(o, remaining_ms(deadline), errstr, sizeof errstr)) {
+	    (topics_op && rd_kafka_AdminOptions_set_operation_timeout(o, remaining_ms(deadline), errstr,
+								      sizeof errstr))) {
 		diag_error("admin options: %s", errstr);
 		rd_kafka_AdminOptions_destroy(o);
 		return NULL;
@@ -271,6 +275,97 @@ static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
+
+/* The consumer groups the cluster knows, as strdup()ed names in names
+ * (caller frees), at most MAX_TOPICS. */
+static int list_groups(rd_kafka_t *rk, rd_kafka_queue_t *q, char **names, int *n)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, deadline);
+	if (!o)
+		return EXIT_SOFTWARE;
+	rd_kafka_ListConsumerGroups(rk, o, q);
+	rd_kafka_AdminOptions_destroy(o);
+	int rc = 0;
+	rd_kafka_event_t *ev = admin_result(q, deadline, &rc);
+	if (!ev)
+		return rc;
+	const rd_kafka_ListConsumerGroups_result_t *res = rd_kafka_event_ListConsumerGroups_result(ev);
+	size_t cnt;
+	const rd_kafka_ConsumerGroupListing_t **v = rd_kafka_ListConsumerGroups_result_valid(res, &cnt);
+	*n = 0;
+	for (size_t i = 0; i < cnt && !rc; i++) {
+		if (*n == MAX_TOPICS) {
+			diag_error("more than %d consumer groups", MAX_TOPICS);
+			rc = EXIT_SOFTWARE;
+		} else if (!(names[*n] = strdup(rd_kafka_ConsumerGroupListing_group_id(v[i])))) {
+			rc = EXIT_SOFTWARE;
+		} else {
+			(*n)++;
+		}
+	}
+	rd_kafka_event_destroy(ev);
+	return rc;
+}
+
+static int delete_groups(rd_kafka_t *rk, rd_kafka_queue_t *q, char **groups, int n)
+{
+	if (n == 0)
+		return 0;
+	int64_t deadline = now_ms() + timeout_ms;
+	rd_kafka_DeleteGroup_t *dg[MAX_TOPICS];
+	for (int i = 0; i < n; i++) {
+		if (!(dg[i] = rd_kafka_DeleteGroup_new(groups[i]))) {
+			rd_kafka_DeleteGroup_destroy_array(dg, (size_t)i);
+			return EXIT_SOFTWARE;
+		}
+	}
+	rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETEGROUPS, deadline);
+	if (!o) {
+		rd_kafka_DeleteGroup_destroy_array(dg, (size_t)n);
+		return EXIT_SOFTWARE;
+	}
+	rd_kafka_DeleteGroups(rk, dg, (size_t)n, o, q);
+	rd_kafka_AdminOptions_destroy(o);
+	rd_kafka_DeleteGroup_destroy_array(dg, (size_t)n);
+	int rc = 0;
+	rd_kafka_event_t *ev = admin_result(q, deadline, &rc);
+	if (!ev)
+		return rc;
+	size_t rn;
+	const rd_kafka_group_result_t **res =
+		rd_kafka_DeleteGroups_result_groups(rd_kafka_event_DeleteGroups_result(ev), &rn);
+	for (size_t i = 0; i < rn; i++) {
+		const rd_kafka_error_t *e = rd_kafka_group_result_error(res[i]);
+		if (e) {
+			/* A group with live members cannot go: a test left a
+			 * consumer running, which a clean cluster must not hide. */
+			diag_error("consumer group %s: %s", rd_kafka_group_result_name(res[i]),
+				   rd_kafka_error_string(e));
+			rc = topic_status(rd_kafka_error_code(e));
+		}
+	}
+	rd_kafka_event_destroy(ev);
+	return rc;
+}
+
+static int cmd_groups(rd_kafka_t *rk, rd_kafka_queue_t *q, int reset)
+{
+	static char *names[MAX_TOPICS];
+	int n = 0, rc = list_groups(rk, q, names, &n);
+	if (!rc) {
+		qsort(names, (size_t)n, sizeof *names, cmp_str);
+		if (reset)
+			rc = delete_groups(rk, q, names, n);
+		for (int i = 0; i < n && !reset; i++)
+			if (printf("%s\n", names[i]) < 0)
+				rc = EXIT_IOERR;
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	return rc;
+}
+
 
 /* Names (and partition counts) of the non-internal topics, sorted; the
  * names point into *md, which the caller destroys. */
@@ -420,7 +515,11 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "delete") == 0) {
 		rc = nargs < 1 || nargs > MAX_TOPICS ? usage() : delete_topics(rk, q, args, nargs);
 	} else if (strcmp(cmd, "reset") == 0) {
-		rc = nargs ? usage() : cmd_list(rk, 1, q);
+		rc = nargs ? usage() : cmd_groups(rk, q, 1);
+		if (!rc)
+			rc = cmd_list(rk, 1, q);
+	} else if (strcmp(cmd, "groups") == 0) {
+		rc = nargs ? usage() : cmd_groups(rk, q, 0);
 	} else if (strcmp(cmd, "list") == 0) {
 		rc = nargs ? usage() : cmd_list(rk, 0, q);
 	} else if (strcmp(cmd, "offsets") == 0) {

@@ -65,15 +65,20 @@ kafka_mock_start() {
 	export KAFKA_MOCK_BROKERS KAFKA_BROKERS
 }
 
-# Export KAFKA_BROKERS again after common_setup cleared it.
+# Export KAFKA_BROKERS again after common_setup cleared it (the cluster
+# kafka_start chose, when it was used).
 kafka_mock_env() {
-	export KAFKA_BROKERS="$KAFKA_MOCK_BROKERS"
+	export KAFKA_BROKERS="${KAFKA_TEST_BROKERS:-$KAFKA_MOCK_BROKERS}"
 }
 
 # kafka_mock_cmd WORD...: send one command, wait (bounded) for its answer,
 # print the answer on stdout; succeed only when it starts with "ok".
 kafka_mock_cmd() {
 	local before answer
+	if [ "${KAFKA_TIER:-mock}" = real ]; then
+		echo "kafka_mock_cmd: the real tier has no mock: use kafka_topic or kafka_fault" >&2
+		return 1
+	fi
 	if ! _kafka_mock_alive; then
 		echo "kafka_mock_cmd: kafka-mock is not running" >&2
 		return 1
@@ -127,8 +132,8 @@ kafka_mock_stop() {
 #   kafka_fault down 1                 # the mock only: skips under real
 #
 # Under the real tier kafka_start gives the file a clean cluster, as the
-# mock does: it deletes every non-internal topic left by an earlier file
-# and creates the requested ones (waiting until each partition has a
+# mock does: it deletes every consumer group and every non-internal topic
+# left by an earlier file and creates the requested ones (waiting until each partition has a
 # leader). Test files run one after the other, so fixed topic names do not
 # collide. The broker belongs to the runner: kafka_stop leaves it running.
 
@@ -152,7 +157,7 @@ kafka_start() {
 		echo "kafka_start: KAFKA_TIER=real needs KAFKA_REAL_BROKERS (run make test-kafka)" >&2
 		return 1
 	fi
-	local topics=() spec
+	local topics=() spec name parts
 	while [ $# -gt 0 ]; do
 		case $1 in
 		-b) shift 2 ;;

@@ -47,8 +47,9 @@ listen_addrs() {
 }
 
 @test "broker: auto.create.topics is off; kafka-admin creates, lists, refuses a duplicate" {
-	run produce -t no-such-topic -p 0 -X message.timeout.ms=3000 <<<'lost'
+	run produce -t no-such-topic -p 0 -X message.timeout.ms=1000 <<<'lost'
 	assert_failure
+	assert_output --partial 'Delivery failed'
 	run kafka-admin -b "$KAFKA_BROKERS" list
 	assert_success
 	refute_line --partial 'no-such-topic'
@@ -136,4 +137,20 @@ restart_keeps() {
 	assert_output --partial 'a broker already runs from'
 	run bash "$BROKER_SH" frobnicate
 	assert_failure 64
+}
+
+# Last: it resets the cluster under the file's own topics.
+@test "broker: kafka_start leaves a clean cluster: only its topics, no consumer group" {
+	seq 1 10 | produce -t rt -p 0
+	timeout 60 kcat -C -G left-behind -b "$KAFKA_BROKERS" -o beginning -e -q rt >/dev/null
+	run kafka-admin -b "$KAFKA_BROKERS" groups
+	assert_output left-behind
+	kafka_start -t fresh:2
+	run kafka-admin -b "$KAFKA_BROKERS" list
+	assert_output 'fresh 2'
+	run kafka-admin -b "$KAFKA_BROKERS" groups
+	assert_success
+	assert_output ''
+	run kafka-admin -b "$KAFKA_BROKERS" offsets rt
+	assert_failure 1
 }

@@ -29,7 +29,7 @@
 set -eu
 
 KAFKA_VERSION=${KAFKA_VERSION:-4.4.0}
-KAFKA_CACHE=${KAFKA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/outbox-tools/kafka-$KAFKA_VERSION}
+KAFKA_CACHE=${KAFKA_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/outbox-tools/kafka-$KAFKA_VERSION}
 KAFKA_HEAP=${KAFKA_HEAP:--Xmx512m -Xms128m}
 KAFKA_START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 # slf4j 2 with a log4j2 binding: Kafka's poms name slf4j-api 1.7, which
@@ -179,6 +179,9 @@ group.initial.rebalance.delay.ms=0
 log.segment.bytes=16777216
 # Bounded waits on a shared 2-core machine.
 controller.quorum.election.timeout.ms=1000
+# A restarted node (kill -9 included) is unfenced after 3 s, not 9.
+broker.heartbeat.interval.ms=500
+broker.session.timeout.ms=3000
 S
 	cat >"$dir/log4j2.properties" <<L
 status = warn

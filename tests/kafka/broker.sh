@@ -17,7 +17,8 @@
 #
 # DIR/env holds, one per line:
 #   KAFKA_REAL_BROKERS=127.0.0.1:P    plaintext listener
-#   KAFKA_SASL_BROKERS=127.0.0.1:S    SASL_PLAINTEXT listener, PLAIN
+#   KAFKA_SASL_BROKERS=127.0.0.1:S    SASL_PLAINTEXT listener: PLAIN, and
+#                                     SCRAM-SHA-256 (user made at format)
 #   KAFKA_SASL_USER=alice  KAFKA_SASL_PASSWORD=...   (random per DIR)
 #   KAFKA_BROKER_PID=N  KAFKA_BROKER_DIR=DIR
 #
@@ -55,7 +56,9 @@ usage() {
 
 fetch() {
 	lib=$KAFKA_CACHE/lib
-	if [ -f "$KAFKA_CACHE/complete" ] && [ -d "$lib" ]; then
+	# The stamp names every pinned version: changing one fetches anew.
+	stamp="kafka_2.13-$KAFKA_VERSION slf4j-api-$SLF4J_VERSION log4j-$LOG4J_VERSION"
+	if [ -d "$lib" ] && [ "$(cat "$KAFKA_CACHE/complete" 2>/dev/null)" = "$stamp" ]; then
 		echo "$lib"
 		return 0
 	fi
@@ -95,7 +98,7 @@ POM
 	rm -rf "$lib"
 	mv "$tmp/lib" "$lib"
 	rm -rf "$tmp"
-	: >"$KAFKA_CACHE/complete"
+	echo "$stamp" >"$KAFKA_CACHE/complete"
 	echo "$lib"
 }
 
@@ -135,7 +138,6 @@ init_dir() {
 	set -- $(free_ports 3)
 	plain=$1 sasl=$2 ctl=$3
 	pw=$(random_word 18)
-	admin_pw=$(random_word 18)
 	cat >"$dir/ports" <<P
 plain=$plain
 sasl=$sasl
@@ -144,7 +146,6 @@ P
 	cat >"$dir/users" <<U
 KAFKA_SASL_USER=alice
 KAFKA_SASL_PASSWORD=$pw
-KAFKA_SASL_ADMIN_PASSWORD=$admin_pw
 U
 	chmod 600 "$dir/users"
 	cat >"$dir/server.properties" <<S
@@ -157,9 +158,10 @@ listeners=PLAINTEXT://127.0.0.1:$plain,SASL_PLAINTEXT://127.0.0.1:$sasl,CONTROLL
 advertised.listeners=PLAINTEXT://127.0.0.1:$plain,SASL_PLAINTEXT://127.0.0.1:$sasl
 listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
-sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN
-listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_admin="$admin_pw" user_alice="$pw";
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
+listener.name.sasl_plaintext.sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_alice="$pw";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 log.dirs=$dir/data
 # Tests create their topics explicitly (kafka-admin), as production does.
 auto.create.topics.enable=false
@@ -199,8 +201,9 @@ logger.raft.level = info
 L
 	# Kafka cluster ids are 16 bytes in base64url: make one of the form it reads.
 	cid=$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=").replace("-", "A"))')
-	if ! java -Xmx128m -cp "$lib/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" \
+	if ! java -Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -cp "$lib/*" -Dlog4j2.configurationFile="$dir/log4j2.properties" \
 		kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" \
+		--add-scram "SCRAM-SHA-256=[name=alice,password=$pw]" \
 		>"$dir/format.log" 2>&1; then
 		cat "$dir/format.log" >&2
 		die 70 "cannot format the KRaft log directory $dir/data"

@@ -91,3 +91,23 @@ no_secret() {
 	assert_failure 69
 	[ -z "$output" ]
 }
+
+# version_ge A B: version A is B or later.
+version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]; }
+
+@test "sasl: SCRAM-SHA-256 authenticates; a wrong password exits 77" {
+	local v
+	v=$(pkg-config --modversion rdkafka)
+	# librdkafka before 2.6.1 repeats the client nonce in its SCRAM final
+	# message; Kafka 4 checks it exactly (CVE-2024-56128) and refuses.
+	version_ge "$v" 2.6.1 ||
+		skip "librdkafka $v: its SCRAM final message is refused by Kafka 4 (fixed in librdkafka 2.6.1)"
+	SASL=(-b "$KAFKA_SASL_BROKERS" -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=SCRAM-SHA-256)
+	run --separate-stderr event-bindings check "${SASL[@]}" \
+		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$KAFKA_SASL_PASSWORD"
+	assert_success
+	run --separate-stderr event-bindings -v check "${SASL[@]}" --timeout 10s \
+		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$WRONG"
+	assert_failure 77
+	no_secret
+}

@@ -127,8 +127,10 @@ restart_keeps() {
 }
 
 @test "broker: a start that cannot listen fails loudly (69); a running dir is refused" {
-	mkdir "$T/b2"
+	# A formatted directory whose ports the running broker holds.
+	mkdir -p "$T/b2/data"
 	cp "$KAFKA_BROKER_DIR"/{server.properties,ports,users} "$T/b2/"
+	cp "$KAFKA_BROKER_DIR/data/meta.properties" "$T/b2/data/"
 	run bash "$BROKER_SH" start "$T/b2"
 	assert_failure 69
 	assert_output --regexp 'broker.sh: error: port [0-9]+ is taken'

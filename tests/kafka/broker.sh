@@ -87,6 +87,7 @@ POM
 		-DincludeScope=runtime -DoutputDirectory="$tmp/lib" >"$tmp/mvn.log" 2>&1; then
 		tail -n 30 "$tmp/mvn.log" >&2
 		rm -rf "$tmp"
+		rmdir "$KAFKA_CACHE" 2>/dev/null || true
 		die 69 "cannot fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION with mvn (log above)"
 	fi
 	ls "$tmp/lib"/kafka_2.13-"$KAFKA_VERSION".jar >/dev/null 2>&1 ||
@@ -115,7 +116,7 @@ print("\n".join(str(x.getsockname()[1]) for x in s))
 for x in s: x.close()' "$1"
 }
 
-# A random secret of letters and digits (SASL passwords, cluster id).
+# A random secret of letters and digits (the SASL password).
 random_word() {
 	python3 -c 'import secrets, sys; print(secrets.token_urlsafe(int(sys.argv[1])).replace("-", "x").replace("_", "y"))' "$1"
 }
@@ -233,7 +234,8 @@ start() {
 		die 70 "a broker already runs from $dir (pid $(cat "$dir/pid"))"
 	fi
 	lib=$(fetch) || exit $?
-	[ -f "$dir/server.properties" ] || init_dir "$dir"
+	# Formatted once: a restart keeps the ports, the users and the data.
+	[ -f "$dir/data/meta.properties" ] || init_dir "$dir"
 	. "$dir/ports"
 	for p in $plain $sasl $ctl; do
 		port_open "$p" && die 69 "port $p is taken: the broker cannot listen there"
@@ -249,8 +251,8 @@ start() {
 	pid=$!
 	# Wait (bounded) for the port, then for metadata: kcat -L against a
 	# port not yet open would wait out its whole timeout.
-	i=0 limit=$((KAFKA_START_TIMEOUT * 10)) ready=0
-	while [ "$i" -lt "$limit" ]; do
+	deadline=$((SECONDS + KAFKA_START_TIMEOUT)) ready=0
+	while [ "$SECONDS" -lt "$deadline" ]; do
 		if ! pid_alive "$pid"; then
 			tail -n 40 "$dir/console.log" "$dir/kafka.log" >&2 2>/dev/null || true
 			die 69 "the broker (pid $pid) exited during start; logs above, in $dir"
@@ -262,7 +264,6 @@ start() {
 			break
 		fi
 		sleep 0.1
-		i=$((i + 1))
 	done
 	if [ "$ready" != 1 ]; then
 		kill -KILL "$pid" 2>/dev/null || true
@@ -300,7 +301,7 @@ signal_stop() {
 	# The listening ports must be free before a restart binds them again.
 	. "$dir/ports"
 	i=0
-	while { port_open "$plain" || port_open "$sasl"; } && [ "$i" -lt 100 ]; do
+	while { port_open "$plain" || port_open "$sasl" || port_open "$ctl"; } && [ "$i" -lt 100 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
@@ -325,7 +326,7 @@ restart)
 	sig=TERM
 	if [ "${1:-}" = --kill ]; then sig=KILL; shift; fi
 	[ $# -eq 1 ] || usage
-	[ -f "$1/server.properties" ] || die 64 "$1 is not a broker directory"
+	[ -f "$1/data/meta.properties" ] || die 64 "$1 is not a broker directory"
 	signal_stop "$1" "$sig"
 	start "$1"
 	;;

@@ -31,7 +31,7 @@ no_secret() {
 	[[ ${stderr:-} != *"$WRONG"* ]]
 }
 
-@test "sasl: event-bindings check authenticates with -X; every topic found, exit 0" {
+@test "sasl: event-bindings check authenticates with -X; every topic found, exit 0; -v redacts" {
 	run --separate-stderr event-bindings check "${SASL[@]}" \
 		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$KAFKA_SASL_PASSWORD"
 	assert_success
@@ -42,6 +42,11 @@ no_secret() {
 		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$KAFKA_SASL_PASSWORD"
 	assert_failure 1
 	assert_output not-there
+	no_secret
+	run --separate-stderr event-bindings -v check "${SASL[@]}" \
+		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$KAFKA_SASL_PASSWORD"
+	assert_success
+	[[ $stderr == *"sasl.password=[redacted]  # -X"* ]]
 	no_secret
 }
 

@@ -15,6 +15,10 @@
 # Commands go through a FIFO and answers come back in a file, because each
 # test runs in its own process: a coproc started in setup_file would not
 # survive into the tests. Every wait is bounded by KAFKA_MOCK_TIMEOUT seconds.
+#
+# New files should use the tier-aware API at the end of this file
+# (kafka_start, kafka_env, kafka_topic, kafka_fault): the same file then
+# also runs against a real broker in `make test-kafka`.
 
 KAFKA_MOCK_TIMEOUT=${KAFKA_MOCK_TIMEOUT:-20}
 

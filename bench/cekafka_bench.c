@@ -35,8 +35,8 @@ int main(int argc, char **argv)
 			       "\"time\":\"2026-11-27T09:51:38.%06ldZ\",\"datacontenttype\":\"application/json\","
 			       "\"partitionkey\":\"w-%08ld\",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-"
 			       "00f067aa0ba902b7-01\",\"tracestate\":\"rojo=00f067aa0ba902b7\",\"data\":{\"walletId\":"
-			       "\"w-%08ld\",\"amount\":%ld.%02ld,\"currency\":\"EUR\",\"reference\":\"ref-%012ld\"}}",
-			       i, i % 1000000, i % 50000, i % 50000, i % 1000, i % 100, i) != 0)
+			       "\"w-%08ld\",\"amount\":%ld.%02ld,\"currency\":\"EUR\"}}",
+			       i, i % 1000000, i % 50000, i % 50000, i % 1000, i % 100) != 0)
 			return 70;
 	}
 	off[n] = all.len;

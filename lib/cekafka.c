@@ -167,7 +167,7 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	 * scratch never moves while pointers into it are handed out. */
 	buf_reset(scratch);
 	if (buf_reserve(scratch, 2 * len + CE_MAX_EXTENSIONS + 16) != 0)
-		return errinfo_set(err, EXIT_SOFTWARE, "event of %zu bytes: out of memory", len);
+		return errinfo_set(err, EXIT_SOFTWARE, "event of %zu bytes: scratch buffer cannot grow", len);
 	const char *base = scratch->data;
 	/* Events rarely hold an escape: one vector scan over the whole text
 	 * replaces a look at every string token. */
@@ -478,6 +478,23 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 	hdr_ref ext[CE_MAX_EXTENSIONS];
 	size_t n_ext = 0, n_ce = 0;
 	char shown[64];
+	/* The hop's context first, so that it is known for a message that is
+	 * rejected below too (the consumer's dead-letter path wants it). */
+	for (size_t i = 0; info && i < n; i++) {
+		const char *name = h[i].name ? h[i].name : "";
+		size_t nl = h[i].name ? h[i].name_len : 0;
+		if (ieq(name, nl, "traceparent")) {
+			tp_dup = tp != NULL;
+			tp = &h[i];
+		} else if (ieq(name, nl, "tracestate")) {
+			ts_dup = ts != NULL;
+			ts = &h[i];
+		}
+	}
+	if (info) {
+		info->mode = CEKAFKA_BINARY;
+		info_trace(info, tp, tp_dup, ts, ts_dup);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		const char *name = h[i].name ? h[i].name : "";
@@ -523,17 +540,9 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 			if (ct)
 				return errinfo_set(err, EXIT_DATAERR, "content-type: header appears twice");
 			ct = &h[i];
-		} else if (ieq(name, nl, "traceparent")) {
-			tp_dup = tp != NULL;
-			tp = &h[i];
-		} else if (ieq(name, nl, "tracestate")) {
-			ts_dup = ts != NULL;
-			ts = &h[i];
 		}
 	}
 
-	if (info)
-		info_trace(info, tp, tp_dup, ts, ts_dup);
 	size_t ctn;
 	const char *ctv = ct ? hval(ct, &ctn) : NULL;
 	if (ctv && iprefix(ctv, ctn, "application/cloudevents")) {

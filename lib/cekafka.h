@@ -149,9 +149,10 @@ int cekafka_hop_headers(cekafka_msg *m, traceparent *hop, errinfo *err);
 
 typedef struct cekafka_info {
 	enum cekafka_mode mode;
-	/* The hop's W3C context from the plain traceparent/tracestate headers;
-	 * an invalid or repeated header counts as absent, and tracestate is
-	 * kept only with a valid traceparent. */
+	/* The hop's W3C context from the plain traceparent/tracestate headers
+	 * (names in any case), filled also when the message is rejected; an
+	 * invalid or repeated header counts as absent, and tracestate is kept
+	 * only with a valid traceparent. mode is set once it is known. */
 	int has_traceparent;
 	traceparent traceparent;
 	const char *tracestate; /* into the caller's header; NULL when absent */
@@ -165,8 +166,10 @@ typedef struct cekafka_info {
 int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t value_len,
 		   buf *out, cekafka_info *info, errinfo *err);
 
-/* 1 if binary mode carries the parsed event ev (as ce_parse left it from
- * canonical text) back to the same canonical bytes: not in the list above. */
+/* 1 if binary mode (cekafka_encode, then cekafka_decode) gives back the
+ * canonical form of the parsed event ev byte for byte: ev is not in the
+ * list above. Allocates and frees temporaries: for tests and diagnostics,
+ * not for the hot path. */
 int cekafka_binary_lossless(const cloudevent *ev);
 
 #endif

@@ -595,6 +595,9 @@ static void test_decode_trace(void)
 	const char *h5[] = {"content-type=application/cloudevents+json", tp, NULL};
 	CHECK_INT(dec(h5, "{}", 2, &out, &info, &err), EXIT_DATAERR);
 	CHECK(info.has_traceparent == 1 && info.mode == CEKAFKA_STRUCTURED);
+	const char *h6[] = {"ce_id=1", "ce_id=2", "TraceParent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", NULL};
+	CHECK_INT(dec(h6, NULL, 0, &out, &info, &err), EXIT_DATAERR);
+	CHECK(info.has_traceparent == 1 && info.traceparent.flags == 0);
 	buf_free(&out);
 }
 

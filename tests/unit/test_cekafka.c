@@ -554,7 +554,7 @@ static void test_decode_errors(void)
 	buf_free(&small);
 	/* more extensions than CE_MAX_EXTENSIONS */
 	cekafka_header many[4 + CE_MAX_EXTENSIONS + 1];
-	char names[CE_MAX_EXTENSIONS + 1][8];
+	char names[CE_MAX_EXTENSIONS + 1][16];
 	memcpy(many, h, 4 * sizeof h[0]);
 	for (int i = 0; i <= CE_MAX_EXTENSIONS; i++) {
 		snprintf(names[i], sizeof names[i], "ce_e%02d", i);

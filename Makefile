@@ -162,3 +162,10 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .PHONY: all deps test test-unit demo fuzz bench install clean
+
+# The real-broker tier: Apache Kafka fetched from Maven Central into a
+# cache outside the repo, one KRaft node on loopback (tests/kafka/run).
+test-kafka: deps all
+	@BUILD=$(BUILD) bash tests/kafka/run
+
+.PHONY: test-kafka

@@ -65,22 +65,29 @@ static const char *safe(const char *s, size_t n, char out[64])
 static const char *const core_name[8] = {
 	"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema",
 };
-static const char *const core_header[8] = {
-	"ce_specversion", "ce_id", "ce_source", "ce_type", "ce_subject", "ce_time", "content-type",
-	"ce_dataschema",
+#define HDR(s) {s, sizeof s - 1}
+static const struct {
+	const char *name;
+	size_t len;
+} core_header[8] = {
+	HDR("ce_specversion"), HDR("ce_id"),   HDR("ce_source"),    HDR("ce_type"),
+	HDR("ce_subject"),     HDR("ce_time"), HDR("content-type"), HDR("ce_dataschema"),
 };
+#undef HDR
 
 /* The decoded text of a validated attribute token: a span of the event for
  * plain strings and other types, else decoded into scratch (which has room:
- * the caller reserved it, so data never moves). */
-static void attr_text(json_span v, enum json_type t, buf *scratch, const char **p, size_t *n)
+ * the caller reserved it, so data never moves). plain: the caller knows the
+ * event holds no backslash at all, which saves a look at each token. */
+static void attr_text(json_span v, enum json_type t, int plain, buf *scratch, const char **p,
+		      size_t *n)
 {
 	if (t != JSON_STRING) {
 		*p = v.p;
 		*n = v.n;
 		return;
 	}
-	if (json_string_is_plain(v)) {
+	if (plain || json_string_is_plain(v)) {
 		*p = v.p + 1;
 		*n = v.n - 2;
 		return;
@@ -106,7 +113,7 @@ static void add_header(cekafka_msg *m, const char *name, size_t name_len, const 
 
 /* The binary-mode value: see cekafka.h. */
 static int data_value(cekafka_msg *m, const cloudevent *ev, const char *ct, size_t ct_len,
-		      buf *scratch)
+		      int plain, buf *scratch)
 {
 	static const char empty[1] = "";
 	if (ev->data_kind == CE_DATA_NONE)
@@ -122,7 +129,7 @@ static int data_value(cekafka_msg *m, const cloudevent *ev, const char *ct, size
 	if (ev->data_type == JSON_STRING && !ce_content_type_is_json(ct, ct_len)) {
 		const char *p;
 		size_t n;
-		attr_text(ev->data, JSON_STRING, scratch, &p, &n);
+		attr_text(ev->data, JSON_STRING, plain, scratch, &p, &n);
 		m->value = n ? p : empty;
 		m->value_len = n;
 		return 0;
@@ -160,8 +167,11 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	 * scratch never moves while pointers into it are handed out. */
 	buf_reset(scratch);
 	if (buf_reserve(scratch, 2 * len + CE_MAX_EXTENSIONS + 16) != 0)
-		return errinfo_set(err, EXIT_SOFTWARE, "event of %zu bytes: out of memory", len);
+		return errinfo_set(err, EXIT_SOFTWARE, "event of %zu bytes: scratch buffer cannot grow", len);
 	const char *base = scratch->data;
+	/* Events rarely hold an escape: one vector scan over the whole text
+	 * replaces a look at every string token. */
+	int plain = memchr(event, '\\', len) == NULL;
 
 	const ce_attr *core[8] = {&ev.specversion, &ev.id, &ev.source, &ev.type,
 				  &ev.subject, &ev.time, &ev.datacontenttype, &ev.dataschema};
@@ -169,7 +179,8 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	size_t text_len[8];
 	for (int i = 0; i < 8; i++)
 		if (core[i]->value.p)
-			attr_text(core[i]->value, core[i]->type, scratch, &text[i], &text_len[i]);
+			attr_text(core[i]->value, core[i]->type, plain, scratch, &text[i],
+				  &text_len[i]);
 	m->type = text[3];
 	m->type_len = text_len[3];
 	const char *ct = ev.datacontenttype.value.p ? text[6] : NULL;
@@ -182,7 +193,7 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	if (mode == CEKAFKA_BINARY)
 		for (int i = 0; i < 8; i++)
 			if (core[i]->value.p)
-				add_header(m, core_header[i], strlen(core_header[i]), text[i],
+				add_header(m, core_header[i].name, core_header[i].len, text[i],
 					   text_len[i]);
 
 	for (size_t i = 0; i < ev.n_ext; i++) {
@@ -191,13 +202,18 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 		 * name is shorter than the token, so the bound holds. */
 		char *name = scratch->data + scratch->len;
 		memcpy(name, "ce_", 3);
-		size_t nl = json_string_decode_fixed(a->name, name + 3, scratch->cap - scratch->len - 3);
-		if (nl == (size_t)-1)
+		size_t nl;
+		if (plain) {
+			nl = a->name.n - 2;
+			memcpy(name + 3, a->name.p + 1, nl);
+		} else if ((nl = json_string_decode_fixed(a->name, name + 3,
+							  scratch->cap - scratch->len - 3)) == (size_t)-1) {
 			return errinfo_set(err, EXIT_SOFTWARE, "scratch buffer overrun");
+		}
 		scratch->len += 3 + nl;
 		const char *p;
 		size_t n;
-		attr_text(a->value, a->type, scratch, &p, &n);
+		attr_text(a->value, a->type, plain, scratch, &p, &n);
 		const char *bare = name + 3;
 		if (eq(bare, nl, "partitionkey")) {
 			m->key = p;
@@ -214,7 +230,7 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	}
 
 	if (mode == CEKAFKA_BINARY) {
-		if (data_value(m, &ev, ct, ct_len, scratch) != 0)
+		if (data_value(m, &ev, ct, ct_len, plain, scratch) != 0)
 			return errinfo_set(err, EXIT_SOFTWARE, "scratch buffer overrun");
 	} else {
 		add_header(m, "content-type", 12, CEKAFKA_STRUCTURED_CT, sizeof CEKAFKA_STRUCTURED_CT - 1);
@@ -462,6 +478,23 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 	hdr_ref ext[CE_MAX_EXTENSIONS];
 	size_t n_ext = 0, n_ce = 0;
 	char shown[64];
+	/* The hop's context first, so that it is known for a message that is
+	 * rejected below too (the consumer's dead-letter path wants it). */
+	for (size_t i = 0; info && i < n; i++) {
+		const char *name = h[i].name ? h[i].name : "";
+		size_t nl = h[i].name ? h[i].name_len : 0;
+		if (ieq(name, nl, "traceparent")) {
+			tp_dup = tp != NULL;
+			tp = &h[i];
+		} else if (ieq(name, nl, "tracestate")) {
+			ts_dup = ts != NULL;
+			ts = &h[i];
+		}
+	}
+	if (info) {
+		info->mode = CEKAFKA_BINARY;
+		info_trace(info, tp, tp_dup, ts, ts_dup);
+	}
 
 	for (size_t i = 0; i < n; i++) {
 		const char *name = h[i].name ? h[i].name : "";
@@ -486,7 +519,7 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 			} else if (k >= 0) {
 				if (core[k])
 					return errinfo_set(err, EXIT_DATAERR, "%s: header appears twice",
-							   core_header[k]);
+							   core_header[k].name);
 				core[k] = &h[i];
 			} else {
 				if (!ce_extension_name_valid(a, an))
@@ -507,17 +540,9 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 			if (ct)
 				return errinfo_set(err, EXIT_DATAERR, "content-type: header appears twice");
 			ct = &h[i];
-		} else if (ieq(name, nl, "traceparent")) {
-			tp_dup = tp != NULL;
-			tp = &h[i];
-		} else if (ieq(name, nl, "tracestate")) {
-			ts_dup = ts != NULL;
-			ts = &h[i];
 		}
 	}
 
-	if (info)
-		info_trace(info, tp, tp_dup, ts, ts_dup);
 	size_t ctn;
 	const char *ctv = ct ? hval(ct, &ctn) : NULL;
 	if (ctv && iprefix(ctv, ctn, "application/cloudevents")) {
@@ -534,7 +559,7 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 	for (int k = 0; k < 4; k++)
 		if (!core[k])
 			return errinfo_set(err, EXIT_DATAERR, "%s: required header missing",
-					   core_header[k]);
+					   core_header[k].name);
 	int from_header = 1;
 	if (ct) {
 		if (!header_text_ok(ctv, ctn))

@@ -13,9 +13,9 @@
  * itself; cekafka_hop_headers takes the msg (it reads the event's trace
  * context from it) and optionally returns the hop's context; value is NULL
  * exactly when the event has no data (present but empty data gives a
- * non-NULL value of length 0); m->mode says which mode was used (see
- * the application/cloudevents rule below); cekafka_binary_lossless() states the
- * round-trip rule below as code.
+ * non-NULL value of length 0); m->mode says which mode was used (see the
+ * application/cloudevents rule below); cekafka_binary_lossless() states
+ * the round-trip rule below as code.
  *
  * Encoding (event -> Kafka message), from one event in the JSON format:
  * one ce_parse pass validates it fully (a bad event gives EXIT_DATAERR,
@@ -40,19 +40,21 @@
  *    itself when it already is canonical, else a canonical copy in
  *    scratch); one header content-type: application/cloudevents+json;
  *    charset=UTF-8.
- *  - Both modes report the partitionkey extension decoded (key), the
- *    traceparent and tracestate extensions decoded, and the decoded type.
- *    The event's own ce_traceparent header is never rewritten.
+ *  - Both modes report the partitionkey extension decoded (key: the
+ *    relay may use it or the outbox row's partition_key), the traceparent
+ *    and tracestate extensions decoded, and the decoded type. The event's
+ *    own ce_traceparent header is never rewritten.
  *
  * Decoding (Kafka message -> event): mode per message. A content-type
  * header (name matched case-insensitively: content-type only, ce_ names
  * are matched exactly as the binding writes them, lower case) whose value
  * starts with "application/cloudevents" (case-insensitive) is structured:
  * only application/cloudevents+json (with parameters) is accepted, the
- * batch format and other event formats are EXIT_DATAERR. Otherwise the
- * message is binary when it has ce_ headers (all of ce_specversion, ce_id,
- * ce_source and ce_type must then be present), else it is not a CloudEvent
- * (EXIT_DATAERR). Binary details:
+ * batch format and other event formats are EXIT_DATAERR; ce_ headers
+ * beside a structured value are ignored (the binding allows them).
+ * Otherwise the message is binary when it has ce_ headers (all of
+ * ce_specversion, ce_id, ce_source and ce_type must then be present), else
+ * it is not a CloudEvent (EXIT_DATAERR). Binary details:
  *  - a header value must be valid UTF-8 free of control characters (C0,
  *    DEL, C1); a NULL header value counts as the empty string;
  *  - an attribute header appearing twice, two content-type headers, or a
@@ -131,8 +133,9 @@ typedef struct cekafka_msg {
 } cekafka_msg;
 
 /* Encode the event in event[0..len) (one CloudEvent in the JSON format)
- * into m. scratch is reset and used for decoded values; give it a maximum
- * of at least twice the largest event. 0; EXIT_DATAERR with err
+ * into m. scratch is reset and used for decoded values; its maximum must
+ * allow 2 * len + 80 bytes (reserved up front so that it never moves while
+ * pointers into it are handed out). 0; EXIT_DATAERR with err
  * "ATTRIBUTE: reason" (or a JSON error) for an invalid event;
  * EXIT_SOFTWARE when scratch cannot grow. */
 int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_mode mode,
@@ -149,9 +152,10 @@ int cekafka_hop_headers(cekafka_msg *m, traceparent *hop, errinfo *err);
 
 typedef struct cekafka_info {
 	enum cekafka_mode mode;
-	/* The hop's W3C context from the plain traceparent/tracestate headers;
-	 * an invalid or repeated header counts as absent, and tracestate is
-	 * kept only with a valid traceparent. */
+	/* The hop's W3C context from the plain traceparent/tracestate headers
+	 * (names in any case), filled also when the message is rejected; an
+	 * invalid or repeated header counts as absent, and tracestate is kept
+	 * only with a valid traceparent. mode is set once it is known. */
 	int has_traceparent;
 	traceparent traceparent;
 	const char *tracestate; /* into the caller's header; NULL when absent */
@@ -165,8 +169,10 @@ typedef struct cekafka_info {
 int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t value_len,
 		   buf *out, cekafka_info *info, errinfo *err);
 
-/* 1 if binary mode carries the parsed event ev (as ce_parse left it from
- * canonical text) back to the same canonical bytes: not in the list above. */
+/* 1 if binary mode (cekafka_encode, then cekafka_decode) gives back the
+ * canonical form of the parsed event ev byte for byte: ev is not in the
+ * list above. Allocates and frees temporaries: for tests and diagnostics,
+ * not for the hot path. */
 int cekafka_binary_lossless(const cloudevent *ev);
 
 #endif

@@ -7,13 +7,14 @@ load helpers/kafka
 DATA="$TOP/tests/data/bindings"
 SEED="$SHARED_DIR/seed/000_e66e6f1142d25c49.txt"
 
-# One mock cluster for the file, holding three of the four default topics
+# One cluster for the file (the mock; the real broker under KAFKA_TIER=real,
+# see tests/helpers/kafka.bash), holding three of the four default topics
 # (and one more): funds-transferred-events is missing on purpose.
 setup_file() {
-	kafka_mock_start -t wallet-created-events:3 -t funds-added-events:1 \
+	kafka_start -t wallet-created-events:3 -t funds-added-events:1 \
 		-t funds-withdrawn-events:1 -t unrelated:1
 }
-teardown_file() { kafka_mock_stop; }
+teardown_file() { kafka_stop; }
 
 setup() { common_setup; }
 
@@ -607,13 +608,13 @@ producer A aProducer-out-0 t"
 # ---- check against a cluster ----------------------------------------------------
 
 @test "check -b: a missing topic is printed and named with its line, exit 1" {
-	run --separate-stderr event-bindings check -b "$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings check -b "$KAFKA_TEST_BROKERS"
 	assert_failure 1
 	assert_output "funds-transferred-events"
 	[ "$stderr" = "event-bindings: error: (built-in):5: topic funds-transferred-events (binding fundsTransferredEventProducer-out-0) does not exist on the cluster" ]
 	printf '%s\n' "producer A a-out-0 nope-1" "consumer b-in-0 nope-2 g" "consumer c-in-0 nope-1 g" \
 		"consumer d-in-0 unrelated g" >"$T/m.conf"
-	run --separate-stderr event-bindings -B "$T/m.conf" check -b "$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings -B "$T/m.conf" check -b "$KAFKA_TEST_BROKERS"
 	assert_failure 1
 	assert_output $'nope-1\nnope-2'
 	[[ $stderr == *"$T/m.conf:1: topic nope-1 (binding a-out-0) does not exist on the cluster"* ]]
@@ -623,13 +624,13 @@ producer A aProducer-out-0 t"
 @test "check -b: every topic present, exit 0; the check never creates topics" {
 	printf '%s\n' "producer A a-out-0 wallet-created-events" "producer B b-out-0 funds-added-events" \
 		"consumer c-in-0 funds-withdrawn-events g" "consumer d-in-0 wallet-created-events g" >"$T/ok.conf"
-	run --separate-stderr event-bindings -B "$T/ok.conf" -q check -b "$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings -B "$T/ok.conf" -q check -b "$KAFKA_TEST_BROKERS"
 	assert_success
 	[ -z "$output$stderr" ]
 	# Asking twice still finds the default file's topic missing.
-	run --separate-stderr event-bindings check -b "$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings check -b "$KAFKA_TEST_BROKERS"
 	assert_failure 1
-	run --separate-stderr event-bindings check -b "$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings check -b "$KAFKA_TEST_BROKERS"
 	assert_failure 1
 	assert_output "funds-transferred-events"
 }
@@ -637,18 +638,18 @@ producer A aProducer-out-0 t"
 @test "check: brokers from -X, -F and KAFKA_BROKERS; no cluster option means no cluster" {
 	KAFKA_BROKERS=127.0.0.1:1 run --separate-stderr event-bindings check
 	assert_success
-	run --separate-stderr event-bindings check -X "bootstrap.servers=$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings check -X "bootstrap.servers=$KAFKA_TEST_BROKERS"
 	assert_failure 1
 	assert_output "funds-transferred-events"
-	printf '# client settings\nbootstrap.servers=%s\nclient.id=event-bindings-test\n' "$KAFKA_MOCK_BROKERS" >"$T/client.properties"
+	printf '# client settings\nbootstrap.servers=%s\nclient.id=event-bindings-test\n' "$KAFKA_TEST_BROKERS" >"$T/client.properties"
 	run --separate-stderr event-bindings check -F "$T/client.properties"
 	assert_failure 1
 	assert_output "funds-transferred-events"
 	# KAFKA_BROKERS beats the file, -b beats KAFKA_BROKERS.
 	printf 'bootstrap.servers=127.0.0.1:1\n' >"$T/wrong.properties"
-	KAFKA_BROKERS=$KAFKA_MOCK_BROKERS run --separate-stderr event-bindings check -F "$T/wrong.properties"
+	KAFKA_BROKERS=$KAFKA_TEST_BROKERS run --separate-stderr event-bindings check -F "$T/wrong.properties"
 	assert_failure 1
-	KAFKA_BROKERS=127.0.0.1:1 run --separate-stderr event-bindings check -b "$KAFKA_MOCK_BROKERS" --timeout 5s
+	KAFKA_BROKERS=127.0.0.1:1 run --separate-stderr event-bindings check -b "$KAFKA_TEST_BROKERS" --timeout 5s
 	assert_failure 1
 	assert_output "funds-transferred-events"
 }
@@ -656,12 +657,12 @@ producer A aProducer-out-0 t"
 @test "check: Kafka option errors" {
 	run --separate-stderr event-bindings check -X no-equals-sign
 	assert_failure 64
-	run --separate-stderr event-bindings check -b "$KAFKA_MOCK_BROKERS" -X no.such.property=1
+	run --separate-stderr event-bindings check -b "$KAFKA_TEST_BROKERS" -X no.such.property=1
 	assert_failure 78
 	[[ $stderr == *no.such.property* ]]
 	run --separate-stderr event-bindings check -F "$T/absent.properties"
 	assert_failure 66
-	run --separate-stderr event-bindings list -b "$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings list -b "$KAFKA_TEST_BROKERS"
 	assert_failure 64
 	run --separate-stderr event-bindings check --timeout 5s
 	assert_failure 64
@@ -687,15 +688,15 @@ producer A aProducer-out-0 t"
 }
 
 @test "check: a cluster that stops answering exits 69 within the timeout" {
-	kafka_mock_cmd down -1
+	kafka_fault down -1
 	local start end
 	start=$(date +%s)
-	run --separate-stderr timeout 30 event-bindings check -b "$KAFKA_MOCK_BROKERS" --timeout 2s
+	run --separate-stderr timeout 30 event-bindings check -b "$KAFKA_TEST_BROKERS" --timeout 2s
 	end=$(date +%s)
-	kafka_mock_cmd up -1
+	kafka_fault up -1
 	assert_failure 69
 	[ $((end - start)) -le 5 ]
-	run --separate-stderr event-bindings check -b "$KAFKA_MOCK_BROKERS"
+	run --separate-stderr event-bindings check -b "$KAFKA_TEST_BROKERS"
 	assert_failure 1
 }
 

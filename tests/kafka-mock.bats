@@ -164,6 +164,18 @@ broker_addr() {
 	assert_failure 64
 }
 
+@test "kafka.bash tier helpers reach the mock: kafka_topic creates, kafka_fault injects" {
+	[ "$(kafka_tier)" = mock ]
+	kafka_topic tiered 2
+	run timeout 20 kcat -L -b "$KAFKA_BROKERS" -m 10 -t tiered
+	assert_line '  topic "tiered" with 2 partitions:'
+	run kafka_topic tiered 2
+	assert_failure
+	run kafka_fault bootstraps
+	assert_success
+	assert_output "ok $KAFKA_BROKERS"
+}
+
 # Last: it stops the file's mock; teardown_file's second stop is a no-op.
 @test "kafka-mock: kafka_mock_stop leaves no process behind" {
 	pid=$KAFKA_MOCK_PID

@@ -15,6 +15,10 @@
 # Commands go through a FIFO and answers come back in a file, because each
 # test runs in its own process: a coproc started in setup_file would not
 # survive into the tests. Every wait is bounded by KAFKA_MOCK_TIMEOUT seconds.
+#
+# New files should use the tier-aware API at the end of this file
+# (kafka_start, kafka_env, kafka_topic, kafka_fault): the same file then
+# also runs against a real broker in `make test-kafka`.
 
 KAFKA_MOCK_TIMEOUT=${KAFKA_MOCK_TIMEOUT:-20}
 
@@ -65,15 +69,20 @@ kafka_mock_start() {
 	export KAFKA_MOCK_BROKERS KAFKA_BROKERS
 }
 
-# Export KAFKA_BROKERS again after common_setup cleared it.
+# Export KAFKA_BROKERS again after common_setup cleared it (the cluster
+# kafka_start chose, when it was used).
 kafka_mock_env() {
-	export KAFKA_BROKERS="$KAFKA_MOCK_BROKERS"
+	export KAFKA_BROKERS="${KAFKA_TEST_BROKERS:-$KAFKA_MOCK_BROKERS}"
 }
 
 # kafka_mock_cmd WORD...: send one command, wait (bounded) for its answer,
 # print the answer on stdout; succeed only when it starts with "ok".
 kafka_mock_cmd() {
 	local before answer
+	if [ "${KAFKA_TIER:-mock}" = real ]; then
+		echo "kafka_mock_cmd: the real tier has no mock: use kafka_topic or kafka_fault" >&2
+		return 1
+	fi
 	if ! _kafka_mock_alive; then
 		echo "kafka_mock_cmd: kafka-mock is not running" >&2
 		return 1
@@ -112,4 +121,96 @@ kafka_mock_stop() {
 	# Reap it when it is our child; harmless otherwise.
 	wait "$KAFKA_MOCK_PID" 2>/dev/null || true
 	unset KAFKA_MOCK_PID
+}
+
+# ---- tier-aware API: the mock, or a real broker --------------------------
+#
+# A bats file written against these runs on the mock by default and on a
+# real Apache Kafka broker when KAFKA_TIER=real (make test-kafka sets it,
+# with KAFKA_REAL_BROKERS and the SASL settings, see tests/kafka/run):
+#
+#   setup_file()    { kafka_start -t orders:4 -t audit:1; }
+#   teardown_file() { kafka_stop; }
+#   setup()         { common_setup; kafka_env; }
+#   ... -b "$KAFKA_TEST_BROKERS" ...   kafka_topic later 3
+#   kafka_fault down 1                 # the mock only: skips under real
+#
+# Under the real tier kafka_start gives the file a clean cluster, as the
+# mock does: it deletes every consumer group and every non-internal topic
+# left by an earlier file and creates the requested ones (waiting until each partition has a
+# leader). Test files run one after the other, so fixed topic names do not
+# collide. The broker belongs to the runner: kafka_stop leaves it running.
+
+kafka_tier() { [ "${KAFKA_TIER:-mock}" = real ] && echo real || echo mock; }
+
+_kafka_admin() {
+	kafka-admin -b "$KAFKA_REAL_BROKERS" "$@"
+}
+
+# kafka_start [-b BROKERS] [-t TOPIC:PARTITIONS[:RF]]...: the kafka-mock
+# options. The real tier has one broker: -b is ignored there, RF above 1 is
+# created as 1.
+kafka_start() {
+	if [ "$(kafka_tier)" = mock ]; then
+		kafka_mock_start "$@"
+		KAFKA_TEST_BROKERS=$KAFKA_MOCK_BROKERS
+		export KAFKA_TEST_BROKERS
+		return
+	fi
+	if [ -z "${KAFKA_REAL_BROKERS:-}" ]; then
+		echo "kafka_start: KAFKA_TIER=real needs KAFKA_REAL_BROKERS (run make test-kafka)" >&2
+		return 1
+	fi
+	local topics=() spec name parts
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-b) shift 2 ;;
+		-t) topics+=("$2"); shift 2 ;;
+		*) echo "kafka_start: unknown option $1" >&2; return 1 ;;
+		esac
+	done
+	_kafka_admin reset || return 1
+	for spec in "${topics[@]}"; do
+		IFS=: read -r name parts _ <<<"$spec"
+		_kafka_admin create "$name" "$parts" || return 1
+	done
+	KAFKA_TEST_BROKERS=$KAFKA_REAL_BROKERS
+	KAFKA_BROKERS=$KAFKA_REAL_BROKERS
+	export KAFKA_TEST_BROKERS KAFKA_BROKERS
+}
+
+# Export KAFKA_BROKERS again after common_setup cleared it.
+kafka_env() {
+	export KAFKA_BROKERS="$KAFKA_TEST_BROKERS"
+}
+
+kafka_stop() {
+	[ "$(kafka_tier)" = mock ] && kafka_mock_stop
+	return 0
+}
+
+# kafka_topic NAME PARTITIONS [RF]: create a topic on either tier.
+kafka_topic() {
+	if [ "$(kafka_tier)" = mock ]; then
+		kafka_mock_cmd topic "$@" >/dev/null
+	else
+		_kafka_admin create "$1" "$2"
+	fi
+}
+
+# kafka_fault WORD...: a mock fault-injection command (down, up, error,
+# leader, rtt); under the real tier the test is skipped, not failed.
+kafka_fault() {
+	if [ "$(kafka_tier)" = real ]; then
+		skip "needs the mock's fault injection"
+	fi
+	kafka_mock_cmd "$@"
+}
+
+# kafka_need_real: skip unless the real tier runs (tests that prove what
+# only a real broker can: SASL, restarts, large topics).
+kafka_need_real() {
+	if [ "$(kafka_tier)" != real ]; then
+		skip "needs the real broker (make test-kafka)"
+	fi
 }

@@ -329,7 +329,8 @@ static void test_hop_headers(void)
 	CHECK(memcmp(m.h[before].value + 52, "-00", 3) == 0); /* flags kept */
 	/* the maximum of headers leaves room for the hop */
 	buf big = BUF_INIT(BIG);
-	buf_puts(&big, "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"s\",\"type\":\"t\",\"subject\":\"x\","
+	buf_puts(&big, "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"s\",\"type\":\"t\","
+		       "\"subject\":\"x\","
 		       "\"time\":\"2020-01-01T00:00:00Z\",\"datacontenttype\":\"text/plain\","
 		       "\"dataschema\":\"http://x\"");
 	for (int i = 0; i < CE_MAX_EXTENSIONS; i++)
@@ -553,7 +554,7 @@ static void test_decode_errors(void)
 	buf_free(&small);
 	/* more extensions than CE_MAX_EXTENSIONS */
 	cekafka_header many[4 + CE_MAX_EXTENSIONS + 1];
-	char names[CE_MAX_EXTENSIONS + 1][8];
+	char names[CE_MAX_EXTENSIONS + 1][16];
 	memcpy(many, h, 4 * sizeof h[0]);
 	for (int i = 0; i <= CE_MAX_EXTENSIONS; i++) {
 		snprintf(names[i], sizeof names[i], "ce_e%02d", i);
@@ -595,6 +596,10 @@ static void test_decode_trace(void)
 	const char *h5[] = {"content-type=application/cloudevents+json", tp, NULL};
 	CHECK_INT(dec(h5, "{}", 2, &out, &info, &err), EXIT_DATAERR);
 	CHECK(info.has_traceparent == 1 && info.mode == CEKAFKA_STRUCTURED);
+	const char *h6[] = {"ce_id=1", "ce_id=2",
+			    "TraceParent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00", NULL};
+	CHECK_INT(dec(h6, NULL, 0, &out, &info, &err), EXIT_DATAERR);
+	CHECK(info.has_traceparent == 1 && info.traceparent.flags == 0);
 	buf_free(&out);
 }
 
@@ -797,7 +802,8 @@ static void gen_string(buf *b)
 
 static void gen_event(buf *b)
 {
-	static const char *const cts[] = {NULL, "application/json", "text/plain", "text/csv; charset=utf-8",
+	static const char *const cts[] = {NULL, "application/json", "text/plain",
+					  "text/csv; charset=utf-8",
 					  "application/octet-stream", "application/cloudevents+json",
 					  "application/vnd.a+json"};
 	static const char *const datas[] = {"{\"a\":[1,true,null,\"x\"]}", "[]", "0", "\"\"", "\"text\"",

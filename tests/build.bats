@@ -82,7 +82,10 @@ fresh_make() {
 	[ "$(sed -n 1p "$LOG")" = deps ]
 	run grep '^nothing ' "$LOG"
 	assert_failure
-	[ "$(tail -n 1 "$LOG")" = "run BUILD=build cloudevent-wrap event-bindings outbox-enqueue " ]
+	# Every tool of cmd/ was built before the suite ran.
+	local want
+	want="run BUILD=build $(cd "$REPO/cmd" && ls *.c | sed 's/\.c$//' | sort | tr '\n' ' ')"
+	[ "$(tail -n 1 "$LOG")" = "$want" ]
 	[ -x "$REPO/build/tests/test_core" ]
 	[ -x "$REPO/build/tests/fuzz_bindings-replay" ]
 }

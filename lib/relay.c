@@ -532,7 +532,7 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 	hand_over(r);
 	/* Every outcome recorded before the next pass reads the table. */
 	errinfo e;
-	int ws = relay_writer_sync(r->writer, r->o->once || *stop, &e);
+	int ws = relay_writer_sync(r->writer, r->o->once, stop, &e);
 	if (ws) {
 		r->write_failed = 1;
 		if (!status) {

@@ -353,15 +353,15 @@ int relay_writer_put(relay_writer *w, relay_mark *v, size_t n)
 	return 0;
 }
 
-int relay_writer_sync(relay_writer *w, int give_up, errinfo *err)
+int relay_writer_sync(relay_writer *w, int give_up, volatile sig_atomic_t *stop, errinfo *err)
 {
 	int status = 0;
 	pthread_mutex_lock(&w->mu);
 	unsigned long seen = w->failures;
 	while (w->n || w->writing) {
-		if (w->failures != seen) {
+		if (w->failures != seen || (w->failed && *stop)) {
 			seen = w->failures;
-			if (give_up) {
+			if (give_up || *stop) {
 				*err = w->err;
 				status = w->err.code ? w->err.code : EXIT_SOFTWARE;
 				for (size_t i = 0; i < w->n; i++)
@@ -371,7 +371,15 @@ int relay_writer_sync(relay_writer *w, int give_up, errinfo *err)
 			}
 			diag_warn("%s (will retry)", w->err.text);
 		}
-		pthread_cond_wait(&w->idle, &w->mu);
+		/* Timed, so a signal that arrives while we wait is seen. */
+		struct timespec until;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 200 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&w->idle, &w->mu, &until);
 	}
 	pthread_mutex_unlock(&w->mu);
 	return status;

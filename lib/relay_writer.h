@@ -52,10 +52,11 @@ relay_writer *relay_writer_open(const relay_options *o, const char *qtable, erri
 int relay_writer_put(relay_writer *w, relay_mark *v, size_t n);
 
 /* Wait until every mark put so far is written. With give_up set (a
- * --once run or a signal), a failed transaction ends the wait at once:
- * returns its exit code with err set and the marks dropped (their rows
- * stay pending). Otherwise it waits through retries. 0 when all written. */
-int relay_writer_sync(relay_writer *w, int give_up, errinfo *err);
+ * --once run), or once *stop is set (a signal), a failed transaction ends
+ * the wait: returns its exit code with err set and the marks dropped
+ * (their rows stay pending). Otherwise it waits through retries. 0 when
+ * all written. */
+int relay_writer_sync(relay_writer *w, int give_up, volatile sig_atomic_t *stop, errinfo *err);
 
 /* Totals of what has been written. */
 void relay_writer_counts(relay_writer *w, unsigned long *sent, unsigned long *rescheduled,

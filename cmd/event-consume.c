@@ -137,21 +137,6 @@ static int parse_duration(const char *s, uint64_t *ms)
 	return cli_parse_duration_ms(s, ms) == 0 && *ms <= (uint64_t)INT_MAX * 1000 ? 0 : -1;
 }
 
-static int parse_backoff(const char *s, consume_options *co)
-{
-	char a[64];
-	const char *comma = strchr(s, ',');
-	if (!comma || (size_t)(comma - s) >= sizeof a)
-		return -1;
-	memcpy(a, s, (size_t)(comma - s));
-	a[comma - s] = '\0';
-	uint64_t lo, hi;
-	if (parse_duration(a, &lo) != 0 || parse_duration(comma + 1, &hi) != 0 || lo == 0 || hi < lo)
-		return -1;
-	co->backoff_min_ms = lo;
-	co->backoff_max_ms = hi;
-	return 0;
-}
 
 /* --from: beginning, end, stored, an RFC 3339 time, or epoch milliseconds. */
 static int parse_from(const char *s, consume_options *co)
@@ -279,7 +264,7 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			co->max_attempts = (unsigned)v;
 			break;
 		case OPT_BACKOFF:
-			if (parse_backoff(optarg, co) != 0)
+			if (cli_parse_backoff(optarg, &co->backoff_min_ms, &co->backoff_max_ms) != 0)
 				return usage_error("--backoff wants MIN,MAX durations with 0 < MIN <= MAX, "
 						   "such as 1s,1m", optarg);
 			break;

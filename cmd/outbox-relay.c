@@ -150,21 +150,31 @@ static int parse_duration(const char *s, uint64_t *ms)
 	return cli_parse_duration_ms(s, ms) == 0 && *ms <= (uint64_t)INT_MAX * 1000 ? 0 : -1;
 }
 
-/* --backoff MIN,MAX */
-static int parse_backoff(const char *s, relay_options *ro)
+
+/* --db, --table, --busy-timeout: the same for every command. Returns 0
+ * when opt was one of them, EXIT_USAGE for a bad value, -1 otherwise. */
+static int store_option(int opt, const char *arg, const char **db, outbox_options *store)
 {
-	char a[64];
-	const char *comma = strchr(s, ',');
-	if (!comma || (size_t)(comma - s) >= sizeof a)
+	uint64_t v;
+	switch (opt) {
+	case OPT_DB:
+		if (!*arg)
+			return usage_error("--db wants a file name", NULL);
+		*db = arg;
+		return 0;
+	case OPT_TABLE:
+		if (!outbox_table_valid(arg))
+			return usage_error("--table wants an identifier [A-Za-z_][A-Za-z0-9_]{0,63}", arg);
+		store->table = arg;
+		return 0;
+	case OPT_BUSY:
+		if (parse_duration(arg, &v) != 0 || v > INT_MAX)
+			return usage_error("--busy-timeout wants a duration such as 500ms, 5s or 1m", arg);
+		store->busy_ms = v == 0 ? OUTBOX_NO_WAIT : (unsigned)v;
+		return 0;
+	default:
 		return -1;
-	memcpy(a, s, (size_t)(comma - s));
-	a[comma - s] = '\0';
-	uint64_t lo, hi;
-	if (parse_duration(a, &lo) != 0 || parse_duration(comma + 1, &hi) != 0 || lo == 0 || hi < lo)
-		return -1;
-	ro->backoff_min_ms = lo;
-	ro->backoff_max_ms = hi;
-	return 0;
+	}
 }
 
 static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
@@ -173,21 +183,17 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 	uint64_t v;
 	errinfo err = { 0 };
 	relay_options *ro = &c->ro;
+	outbox_options store = { 0 };
 	while ((opt = getopt_long(argc, argv, "B:b:X:F:qvhV", long_options, NULL)) != -1) {
+		int so = store_option(opt, optarg, &ro->db, &store);
+		if (so >= 0) {
+			if (so)
+				return so;
+			continue;
+		}
 		switch (opt) {
 		case OPT_ONCE:
 			ro->once = 1;
-			break;
-		case OPT_DB:
-			if (!*optarg)
-				return usage_error("--db wants a file name", NULL);
-			ro->db = optarg;
-			break;
-		case OPT_TABLE:
-			if (!outbox_table_valid(optarg))
-				return usage_error("--table wants an identifier "
-						   "[A-Za-z_][A-Za-z0-9_]{0,63}", optarg);
-			ro->table = optarg;
 			break;
 		case 'B':
 			c->bindings_path = optarg;
@@ -247,7 +253,7 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			ro->max_attempts = (unsigned)v;
 			break;
 		case OPT_BACKOFF:
-			if (parse_backoff(optarg, ro) != 0)
+			if (cli_parse_backoff(optarg, &ro->backoff_min_ms, &ro->backoff_max_ms) != 0)
 				return usage_error("--backoff wants MIN,MAX durations with 0 < MIN <= MAX, "
 						   "such as 1s,5m", optarg);
 			break;
@@ -258,12 +264,6 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 		case OPT_DRAIN:
 			if (parse_duration(optarg, &ro->drain_timeout_ms) != 0)
 				return usage_error("--drain-timeout wants a duration such as 30s", optarg);
-			break;
-		case OPT_BUSY:
-			if (parse_duration(optarg, &v) != 0 || v > INT_MAX)
-				return usage_error("--busy-timeout wants a duration such as 500ms, 5s or 1m",
-						   optarg);
-			ro->busy_ms = v == 0 ? OUTBOX_NO_WAIT : (unsigned)v;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_duration(optarg, &ro->connect_timeout_ms) != 0 ||
@@ -286,6 +286,8 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 	}
 	if (optind < argc)
 		return usage_error("unexpected operand", argv[optind]);
+	ro->table = store.table;
+	ro->busy_ms = store.busy_ms;
 	if (ro->sink == RELAY_SINK_HTTP && !ro->url)
 		return usage_error("--sink http wants --url", NULL);
 	if (ro->url && ro->sink != RELAY_SINK_HTTP)
@@ -476,7 +478,6 @@ static int parse_count(const char *opt, const char *arg, int64_t *out)
 static int parse_admin(int argc, char **argv, struct admin_config *a)
 {
 	int opt;
-	uint64_t v;
 	int64_t now = timefmt_now_us();
 	a->th = (outbox_thresholds)OUTBOX_THRESHOLDS_NONE;
 	a->ids = calloc((size_t)argc, sizeof *a->ids);
@@ -489,24 +490,13 @@ static int parse_admin(int argc, char **argv, struct admin_config *a)
 			return cli_usage_error(usage_text, "%s does not take %s", admin_names[a->cmd],
 					       argv[optind - 1]);
 		int64_t us;
+		int so = store_option(opt, optarg, &a->db, &a->opt);
+		if (so >= 0) {
+			if (so)
+				return so;
+			continue;
+		}
 		switch (opt) {
-		case OPT_DB:
-			if (!*optarg)
-				return usage_error("--db wants a file name", NULL);
-			a->db = optarg;
-			break;
-		case OPT_TABLE:
-			if (!outbox_table_valid(optarg))
-				return usage_error("--table wants an identifier "
-						   "[A-Za-z_][A-Za-z0-9_]{0,63}", optarg);
-			a->opt.table = optarg;
-			break;
-		case OPT_BUSY:
-			if (parse_duration(optarg, &v) != 0 || v > INT_MAX)
-				return usage_error("--busy-timeout wants a duration such as 500ms, 5s or 1m",
-						   optarg);
-			a->opt.busy_ms = v == 0 ? OUTBOX_NO_WAIT : (unsigned)v;
-			break;
 		case OPT_JSON:
 			a->format = OUTBOX_FMT_JSON;
 			break;

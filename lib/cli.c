@@ -159,6 +159,23 @@ int cli_parse_duration_ms(const char *s, uint64_t *ms)
 	return 0;
 }
 
+int cli_parse_backoff(const char *s, uint64_t *min_ms, uint64_t *max_ms)
+{
+	char lo_text[64];
+	const char *comma = s ? strchr(s, ',') : NULL;
+	if (!comma || (size_t)(comma - s) >= sizeof lo_text)
+		return -1;
+	memcpy(lo_text, s, (size_t)(comma - s));
+	lo_text[comma - s] = '\0';
+	uint64_t lo, hi;
+	if (cli_parse_duration_ms(lo_text, &lo) != 0 || cli_parse_duration_ms(comma + 1, &hi) != 0 ||
+	    lo == 0 || hi < lo)
+		return -1;
+	*min_ms = lo;
+	*max_ms = hi;
+	return 0;
+}
+
 int cli_finish_output(outbuf *o, int status)
 {
 	int rc = outbuf_close(o);

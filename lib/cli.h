@@ -56,6 +56,9 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
  * Result in milliseconds. 0 or -1. */
 int cli_parse_duration_ms(const char *s, uint64_t *ms);
 
+/* Parse "MIN,MAX" durations (as cli_parse_duration_ms) with
+ * 0 < MIN <= MAX, for --backoff. 0 or -1. */
+int cli_parse_backoff(const char *s, uint64_t *min_ms, uint64_t *max_ms);
 /* Finish with stdout: flush o, close it, report a write error. Returns
  * status unchanged when all went well; EXIT_IOERR after printing an error
  * when the write failed (EPIPE counts as success: the reader went away). */

@@ -13,7 +13,7 @@
 #include "consume_metrics.h"
 #include "dedupe.h"
 #include "exitcode.h"
-#include "rand.h"
+#include "backoff.h"
 #include "timefmt.h"
 #include "utf8.h"
 #include "base64.h"
@@ -375,20 +375,6 @@ static void *memdup(const void *p, size_t n)
 	return q;
 }
 
-static uint64_t backoff_ms(const consume_options *o, unsigned failed)
-{
-	uint64_t ceil = o->backoff_min_ms;
-	for (unsigned i = 1; i < failed && ceil < o->backoff_max_ms; i++)
-		ceil *= 2;
-	if (ceil > o->backoff_max_ms)
-		ceil = o->backoff_max_ms;
-	if (ceil <= o->backoff_min_ms)
-		return o->backoff_min_ms;
-	uint64_t rnd = 0;
-	if (rand_bytes(&rnd, sizeof rnd) != 0)
-		return ceil;
-	return o->backoff_min_ms + rnd % (ceil - o->backoff_min_ms + 1);
-}
 
 static void mark_handled(struct consumer *c, const char *topic, int32_t partition, int64_t offset)
 {
@@ -460,7 +446,7 @@ static int run_batch(struct consumer *c, struct batch *b, int *held_out)
 	if (r == CONSUME_RETRY && b->attempts < c->o->max_attempts) {
 		c->st->retried++;
 		snprintf(b->why, sizeof b->why, "%s", why);
-		b->next_at_us = timefmt_now_us() + (int64_t)backoff_ms(c->o, b->attempts) * 1000;
+		b->next_at_us = timefmt_now_us() + (int64_t)backoff_delay_ms(c->o->backoff_min_ms, c->o->backoff_max_ms, b->attempts) * 1000;
 		diag_debug("%s [%" PRId32 "] @%" PRId64 ": attempt %u failed (%s); retrying",
 			   b->items[0].topic, b->items[0].partition, b->items[0].offset, b->attempts, why);
 		*held_out = 1;

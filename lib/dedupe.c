@@ -1,6 +1,7 @@
 /* dedupe.c - see dedupe.h. */
 #include "dedupe.h"
 #include "exitcode.h"
+#include "sqlerr.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -20,31 +21,7 @@ struct dedupe {
 
 static int fail(dedupe *d, int rc, const char *what, errinfo *err)
 {
-	int code;
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		code = EXIT_TEMPFAIL;
-		break;
-	case SQLITE_FULL:
-	case SQLITE_IOERR:
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		code = EXIT_IOERR;
-		break;
-	case SQLITE_READONLY:
-	case SQLITE_CANTOPEN:
-		code = EXIT_CANTCREAT;
-		break;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		code = EXIT_NOPERM;
-		break;
-	default:
-		code = EXIT_SOFTWARE;
-	}
-	return errinfo_set(err, code, "%s: %s: %s", d->path, what,
-			   d->db ? sqlite3_errmsg(d->db) : sqlite3_errstr(rc));
+	return sqlerr_fail(d->db, rc, d->path, what, err);
 }
 
 dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)

@@ -2,6 +2,7 @@
 #include "outbox.h"
 #include "buf.h"
 #include "exitcode.h"
+#include "sqlerr.h"
 #include "json.h"
 #include "timefmt.h"
 
@@ -199,11 +200,10 @@ void outbox_set_interruptible(outbox *ob, int on)
 }
 
 /* Map a SQLite result to an exit status and a message naming the file and
- * the operation. Returns the status. */
+ * the operation (sqlerr.h), saying more about a lock wait. Returns the
+ * status. */
 static int fail_sqlite(outbox *ob, int rc, const char *what, errinfo *err)
 {
-	const char *msg = ob->db ? sqlite3_errmsg(ob->db) : sqlite3_errstr(rc);
-	int sys = ob->db ? sqlite3_system_errno(ob->db) : 0;
 	const char *path = ob->path;
 	ob->last_rc = rc;
 	switch (rc & 0xff) {
@@ -215,34 +215,9 @@ static int fail_sqlite(outbox *ob, int rc, const char *what, errinfo *err)
 		return errinfo_set(err, EXIT_TEMPFAIL,
 				   "%s: %s: database is locked (still busy after the %u ms busy timeout)",
 				   path, what, ob->busy_ms);
-	case SQLITE_INTERRUPT:
-		return errinfo_set(err, EXIT_TEMPFAIL, "%s: %s: interrupted", path, what);
-	case SQLITE_FULL:
-		return errinfo_set(err, EXIT_IOERR, "%s: %s: disk full", path, what);
-	case SQLITE_IOERR:
-		if (sys == ENOSPC)
-			return errinfo_set(err, EXIT_IOERR, "%s: %s: disk full", path, what);
-		return errinfo_set(err, EXIT_IOERR, "%s: %s: I/O error: %s", path, what,
-				   sys ? strerror(sys) : msg);
-	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT:
-		return errinfo_set(err, EXIT_IOERR,
-				   "%s: not an outbox database (file is not a database or is corrupt)",
-				   path);
-	case SQLITE_READONLY:
-		return errinfo_set(err, EXIT_CANTCREAT, "%s: %s: database is read-only (%s)",
-				   path, what, msg);
-	case SQLITE_CANTOPEN:
-		return errinfo_set(err, EXIT_CANTCREAT, "%s: %s: cannot open the database: %s",
-				   path, what, sys ? strerror(sys) : msg);
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return errinfo_set(err, EXIT_NOPERM, "%s: %s: permission denied (%s)", path,
-				   what, msg);
-	case SQLITE_NOMEM:
-		return errinfo_set(err, EXIT_SOFTWARE, "%s: %s: out of memory", path, what);
 	default:
-		return errinfo_set(err, EXIT_SOFTWARE, "%s: %s: %s", path, what, msg);
+		/* Everything else reads the same in every module. */
+		return sqlerr_fail(ob->db, rc, path, what, err);
 	}
 }
 

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "cloudevent.h"
 #include "exitcode.h"
+#include "sqlerr.h"
 #include "json.h"
 #include "timefmt.h"
 #include "utf8.h"
@@ -35,39 +36,10 @@ struct outbox_admin {
 	buf vals;   /* extension value tokens of that row */
 };
 
-/* The mapping of outbox.h, which keeps its own static: the admin module
- * has no access to it. */
+/* The one SQLite mapping (sqlerr.h). */
 static int fail(outbox_admin *a, int rc, const char *what, errinfo *err)
 {
-	const char *msg = sqlite3_errmsg(a->db);
-	int sys = sqlite3_system_errno(a->db);
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		return errinfo_set(err, EXIT_TEMPFAIL, "%s: %s: database is locked%s%s%s", a->path,
-				   what, strcmp(msg, "database is locked") ? " (" : "",
-				   strcmp(msg, "database is locked") ? msg : "",
-				   strcmp(msg, "database is locked") ? ")" : "");
-	case SQLITE_FULL:
-		return errinfo_set(err, EXIT_IOERR, "%s: %s: disk full", a->path, what);
-	case SQLITE_IOERR:
-		return errinfo_set(err, EXIT_IOERR, "%s: %s: I/O error: %s", a->path, what,
-				   sys ? strerror(sys) : msg);
-	case SQLITE_NOTADB:
-	case SQLITE_CORRUPT:
-		return errinfo_set(err, EXIT_IOERR,
-				   "%s: not an outbox database (file is not a database or is corrupt)",
-				   a->path);
-	case SQLITE_READONLY:
-	case SQLITE_CANTOPEN:
-		return errinfo_set(err, EXIT_CANTCREAT, "%s: %s: %s", a->path, what, msg);
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		return errinfo_set(err, EXIT_NOPERM, "%s: %s: permission denied (%s)", a->path,
-				   what, msg);
-	default:
-		return errinfo_set(err, EXIT_SOFTWARE, "%s: %s: %s", a->path, what, msg);
-	}
+	return sqlerr_fail(a->db, rc, a->path, what, err);
 }
 
 static int oom(outbox_admin *a, errinfo *err)

@@ -23,6 +23,7 @@
 #include "exitcode.h"
 #include "outbox.h"
 #include "rand.h"
+#include "sqlerr.h"
 #include "relay_metrics.h"
 #include "relay_sink.h"
 #include "relay_writer.h"
@@ -160,34 +161,9 @@ void relay_options_init(relay_options *o)
 	o->http_timeout_ms = 30000;
 }
 
-/* SQLite result codes as the exit-status table reads them (outbox.h). */
 static int db_fail(struct relay *r, int rc, const char *what, errinfo *err)
 {
-	int code;
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-	case SQLITE_INTERRUPT:
-		code = EXIT_TEMPFAIL;
-		break;
-	case SQLITE_FULL:
-	case SQLITE_IOERR:
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		code = EXIT_IOERR;
-		break;
-	case SQLITE_READONLY:
-	case SQLITE_CANTOPEN:
-		code = EXIT_CANTCREAT;
-		break;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		code = EXIT_NOPERM;
-		break;
-	default:
-		code = EXIT_SOFTWARE;
-	}
-	return errinfo_set(err, code, "%s: %s: %s", r->o->db, what, sqlite3_errmsg(r->db));
+	return sqlerr_fail(r->db, rc, r->o->db, what, err);
 }
 
 static int prepare(struct relay *r, sqlite3_stmt **st, const char *fmt, errinfo *err)

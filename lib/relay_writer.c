@@ -2,7 +2,8 @@
 #include "relay_writer.h"
 #include "exitcode.h"
 #include "outbox.h"
-#include "rand.h"
+#include "backoff.h"
+#include "sqlerr.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -38,50 +39,9 @@ struct relay_writer {
 
 static int fail(relay_writer *w, int rc, const char *what, errinfo *err)
 {
-	int code;
-	switch (rc & 0xff) {
-	case SQLITE_BUSY:
-	case SQLITE_LOCKED:
-		code = EXIT_TEMPFAIL;
-		break;
-	case SQLITE_FULL:
-	case SQLITE_IOERR:
-	case SQLITE_CORRUPT:
-	case SQLITE_NOTADB:
-		code = EXIT_IOERR;
-		break;
-	case SQLITE_READONLY:
-	case SQLITE_CANTOPEN:
-		code = EXIT_CANTCREAT;
-		break;
-	case SQLITE_PERM:
-	case SQLITE_AUTH:
-		code = EXIT_NOPERM;
-		break;
-	default:
-		code = EXIT_SOFTWARE;
-	}
-	return errinfo_set(err, code, "%s: %s: %s", w->o->db, what, sqlite3_errmsg(w->db));
+	return sqlerr_fail(w->db, rc, w->o->db, what, err);
 }
 
-/* Backoff before attempt n+1 after n failed ones: a random delay between
- * MIN and the exponential ceiling min(MAX, MIN * 2^(n-1)) ("full jitter"
- * above the floor, so many rows failing together spread their retries,
- * and none comes sooner than MIN). */
-static uint64_t backoff_ms(const relay_options *o, unsigned failed)
-{
-	uint64_t ceil = o->backoff_min_ms;
-	for (unsigned i = 1; i < failed && ceil < o->backoff_max_ms; i++)
-		ceil *= 2;
-	if (ceil > o->backoff_max_ms)
-		ceil = o->backoff_max_ms;
-	if (ceil <= o->backoff_min_ms)
-		return o->backoff_min_ms;
-	uint64_t rnd = 0;
-	if (rand_bytes(&rnd, sizeof rnd) != 0)
-		return ceil;
-	return o->backoff_min_ms + rnd % (ceil - o->backoff_min_ms + 1);
-}
 
 static int gives_up(const relay_writer *w, const relay_mark *m)
 {
@@ -119,7 +79,7 @@ static int bind_mark(relay_writer *w, const relay_mark *m, const char *now, int6
 		sqlite3_bind_int64(st, 5, m->seq);
 	} else if (!gives_up(w, m)) {
 		char when[TIMEFMT_MICROS_LEN + 1];
-		uint64_t delay = backoff_ms(w->o, m->attempts + 1);
+		uint64_t delay = backoff_delay_ms(w->o->backoff_min_ms, w->o->backoff_max_ms, m->attempts + 1);
 		rfc3339_format_us(now_us + (int64_t)delay * 1000, when);
 		st = w->mark_retry;
 		sqlite3_bind_text(st, 1, m->error ? m->error : "", -1, SQLITE_STATIC);

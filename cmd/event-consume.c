@@ -416,6 +416,7 @@ int main(int argc, char **argv)
 		c.co.kc = kc;
 		c.co.out = &out;
 		c.co.handler = handler.handle ? &handler : NULL;
+		c.co.handler_timeout_ms = c.handler_timeout_ms;
 		consume_stats st;
 		status = consume_run(&c.co, &stop, &st, &err);
 		if (status)

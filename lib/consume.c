@@ -1013,6 +1013,17 @@ static int open_consumer(struct consumer *c)
 			return errinfo_set(err, EXIT_CONFIG, "%s: %s", set[i].k, es);
 		}
 	}
+	/* The group must not drop us while a handler runs: librdkafka counts
+	 * time between polls against max.poll.interval.ms. */
+	if (c->o->group && c->o->handler && !kafkaconf_get(c->o->kc, "max.poll.interval.ms")) {
+		uint64_t need = c->o->handler_timeout_ms + 60000;
+		char v[32];
+		snprintf(v, sizeof v, "%llu", (unsigned long long)(need > 300000 ? need : 300000));
+		if (need > 86400000 ||
+		    rd_kafka_conf_set(conf, "max.poll.interval.ms", v, es, sizeof es) != RD_KAFKA_CONF_OK)
+			diag_warn("a handler may run longer than max.poll.interval.ms allows; "
+				  "set it with -X");
+	}
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_log_cb(conf, log_cb);
 	rd_kafka_conf_set_error_cb(conf, error_cb);
@@ -1162,7 +1173,9 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	if (!status && c.fatal)
 		status = c.err.code ? c.err.code : EXIT_SOFTWARE;
 	flush_output(&c);
-	if (!status && !c.out_failed)
+	/* A batch still being gathered was not started: on a signal it stays
+	 * uncommitted and comes again; otherwise (-c, --exit-eof) run it. */
+	if (!status && !c.out_failed && !*stop)
 		status = flush_batch(&c);
 	if (c.rk) {
 		commit_sync(&c);

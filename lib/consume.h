@@ -90,6 +90,7 @@ typedef struct consume_options {
 	size_t n_types;
 	consume_handler *handler;    /* NULL: print to out */
 	unsigned batch;              /* events per handler call; 0/1 = one */
+	uint64_t handler_timeout_ms; /* how long one handler run may take */
 	unsigned max_attempts;
 	uint64_t backoff_min_ms, backoff_max_ms;
 	const char *dlq_topic;       /* NULL: error.<topic>.<group> with a group */

@@ -330,6 +330,24 @@ static int holds_other_outbox(outbox *ob)
 	return found;
 }
 
+int outbox_table_missing(const char *path, const char *table)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	int found = 1;
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db,
+			       "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' "
+			       "AND name = ?1 COLLATE NOCASE",
+			       -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		found = sqlite3_column_int(st, 0) > 0;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return !found;
+}
+
 /* Apply migrations from version `from` to the current one, then set
  * user_version. Runs inside the caller's write transaction. */
 static int migrate(outbox *ob, int from, errinfo *err)

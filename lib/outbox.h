@@ -109,6 +109,12 @@ int outbox_path_check(const char *path, errinfo *err);
  * opt may be NULL. Returns NULL with err set on failure. */
 outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err);
 
+/* 1 when the file at path reads as a database without a table of that
+ * name (checked read-only: nothing is changed); 0 when it has one, or when
+ * it cannot tell (outbox_open() then gives the verdict on the file). For
+ * tools that must not create a table where they were pointed by mistake. */
+int outbox_table_missing(const char *path, const char *table);
+
 /* 1 if outbox_open() created the file or the table. */
 int outbox_created(const outbox *ob);
 

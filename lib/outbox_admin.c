@@ -53,26 +53,6 @@ static int write_failed(outbox_admin *a, errinfo *err)
 			   strerror(errno ? errno : EIO));
 }
 
-/* 0 when the file holds no table of that name (it exists and reads as a
- * database), else 1: also when it cannot tell, leaving the verdict on the
- * file to outbox_open(). */
-static int table_may_exist(const char *path, const char *table)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int found = 1;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db,
-			       "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' "
-			       "AND name = ?1 COLLATE NOCASE",
-			       -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		found = sqlite3_column_int(st, 0) > 0;
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return found;
-}
 
 outbox_admin *outbox_admin_open(const char *path, const outbox_options *opt, errinfo *err)
 {
@@ -83,7 +63,7 @@ outbox_admin *outbox_admin_open(const char *path, const outbox_options *opt, err
 	const char *table = o.table ? o.table : OUTBOX_DEFAULT_TABLE;
 	/* outbox_open() would create a missing table: an inspection command
 	 * pointed at the wrong file or table must not change it. */
-	if (outbox_table_valid(table) && !table_may_exist(path, table)) {
+	if (outbox_table_valid(table) && outbox_table_missing(path, table)) {
 		errinfo_set(err, EXIT_CONFIG,
 			    "%s: no outbox table \"%s\" in this database (wrong file or --table?)",
 			    path, table);

@@ -83,6 +83,7 @@ struct relay {
 	int metrics_failed;      /* the metrics file could not be written: its code */
 	int sink_failed;         /* the sink stopped (e.g. stdout closed) */
 	int have_unbound, have_blocked, have_rescheduled, have_dead;
+	unsigned long untouched_seen; /* st->untouched when the pass began */
 };
 
 static uint64_t hash_bytes(const char *p, size_t n)
@@ -378,7 +379,7 @@ static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned a
 			  structured, key, key_len, r->msg.hop_traceparent, NULL, s };
 	for (;;) {
 		rc = r->sink->ops->submit(r->sink, &it, err);
-		if (rc != EXIT_TEMPFAIL)
+		if (rc != RELAY_SINK_FULL)
 			break;
 		r->sink->ops->poll(r->sink, 100);
 		hand_over(r);
@@ -579,6 +580,12 @@ static int open_store(struct relay *r, errinfo *err)
 		int e = errno;
 		return errinfo_set(err, exitcode_for_open(e), "%s: %s", r->o->db, strerror(e));
 	}
+	const char *table = r->o->table ? r->o->table : OUTBOX_DEFAULT_TABLE;
+	/* A relay pointed at the wrong file or table must not create one. */
+	if (outbox_table_missing(r->o->db, table))
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: no outbox table \"%s\" in this database (wrong file or --table?)",
+				   r->o->db, table);
 	outbox_options opt = { 0 };
 	opt.table = r->o->table;
 	opt.busy_ms = r->o->busy_ms;
@@ -637,7 +644,8 @@ static int final_status(const struct relay *r, int status)
 		return EXIT_CONFIG;
 	if (r->metrics_failed)
 		return r->metrics_failed;
-	if (r->have_rescheduled || r->have_blocked || r->write_failed || r->st->untouched)
+	if (r->have_rescheduled || r->have_blocked || r->write_failed ||
+	    r->st->untouched > r->untouched_seen)
 		return EXIT_TEMPFAIL;
 	if (r->have_dead)
 		return EXIT_DATAERR;
@@ -707,6 +715,7 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 		/* A long-running daemon reports each pass's troubles afresh. */
 		r.have_blocked = r.have_rescheduled = r.have_dead = r.have_unbound = 0;
 		r.write_failed = 0;
+		r.untouched_seen = st->untouched;
 	}
 	dbwatch_close(&w);
 	status = final_status(&r, status);

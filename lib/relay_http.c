@@ -27,11 +27,8 @@ static int h_submit(relay_sink *s, const relay_item *it, errinfo *err)
 	cehttp_result res = cepost_send(k->h, it->msg, it->structured, it->event, it->event_len, NULL,
 					0, &out, &e);
 	relay_outcome o = { RELAY_OUT_SENT, -1, -1, NULL };
-	if (res == CEHTTP_PERMANENT && out.auth) {
-		o.kind = RELAY_OUT_UNTOUCHED;
-		k->base.done(k->base.ctx, it->token, &o);
+	if (res == CEHTTP_PERMANENT && out.auth) /* not accepted: stays pending */
 		return errinfo_set(err, EXIT_NOPERM, "%s", e.text);
-	}
 	char code[32];
 	snprintf(code, sizeof code, out.status ? "http_%ld" : "http_transport", out.status);
 	if (res == CEHTTP_RETRY) {

@@ -36,6 +36,7 @@ struct kafka_sink {
 	size_t n_topics, cap_topics;
 	size_t inflight;
 	int fatal;
+	int blamed; /* a failure has been reported (see dr_msg_cb) */
 };
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *line)
@@ -79,12 +80,24 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	relay_outcome o = { RELAY_OUT_SENT, -1, -1, NULL };
 	char why[256];
 	(void)rk;
+	if (m->err)
+		diag_debug("delivery report: %s [%d]: %s", rd_kafka_topic_name(m->rkt), (int)m->partition,
+			   rd_kafka_err2name(m->err));
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		o.partition = m->partition;
 		o.offset = m->offset;
 	} else if (m->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
 		   m->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
 		o.kind = RELAY_OUT_UNTOUCHED;
+	} else if (k->blamed && (k->fatal || m->err == RD_KAFKA_RESP_ERR__FATAL)) {
+		/* Collateral of a fatal producer error already blamed on the
+		 * first failed message (the gapless guarantee fails everything
+		 * behind it, with its error or _FATAL): this one did nothing
+		 * wrong. It stays pending without an attempt counted; its key is
+		 * held back. */
+		k->fatal = 1;
+		o.kind = RELAY_OUT_UNTOUCHED;
+		o.hold_key = 1;
 	} else {
 		rd_kafka_resp_err_t err = m->err;
 		char fatal[200] = "";
@@ -92,10 +105,12 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 			err = rd_kafka_fatal_error(k->rk, fatal, sizeof fatal);
 			k->fatal = 1;
 		}
-		o.kind = permanent(err) && err != RD_KAFKA_RESP_ERR__FATAL ? RELAY_OUT_DEAD
-									  : RELAY_OUT_RETRY;
-		snprintf(why, sizeof why, "kafka: %s%s%s", rd_kafka_err2name(err),
-			 fatal[0] ? ": " : "", fatal[0] ? fatal : rd_kafka_err2str(err));
+		/* The first failure of a producer that turns fatal (the gapless
+		 * guarantee) is the one that counts an attempt. */
+		k->blamed = 1;
+		o.kind = permanent(err) ? RELAY_OUT_DEAD : RELAY_OUT_RETRY;
+		snprintf(why, sizeof why, "kafka: %s: %s", rd_kafka_err2name(err),
+			 fatal[0] ? fatal : rd_kafka_err2str(err));
 		o.error = why;
 		o.reason_code = rd_kafka_err2name(err);
 	}
@@ -158,7 +173,7 @@ static int k_submit(relay_sink *s, const relay_item *it, errinfo *err)
 	}
 	rd_kafka_headers_destroy(hdrs);
 	if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-		return EXIT_TEMPFAIL;
+		return RELAY_SINK_FULL;
 	char why[256];
 	if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
 		snprintf(why, sizeof why,

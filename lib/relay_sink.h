@@ -51,17 +51,22 @@ typedef struct relay_outcome {
 	const char *error; /* RETRY/DEAD: the reason (copied by the callee) */
 	const char *reason_code; /* RETRY/DEAD: a short static label for metrics
 				    (a Kafka error name, "http_503"); may be NULL */
+	int hold_key;      /* UNTOUCHED: still hold the row's key back */
 } relay_outcome;
 
 typedef void relay_done_fn(void *ctx, void *token, const relay_outcome *o);
 
 typedef struct relay_sink relay_sink;
 
+/* submit(): full for now (never an exit code). */
+#define RELAY_SINK_FULL (-1)
+
 typedef struct relay_sink_ops {
-	/* Accept one message. 0: accepted (its outcome will come through
-	 * done); EXIT_TEMPFAIL: full, poll and submit again; any other exit
-	 * code: the sink cannot go on (err set). A message the sink refuses
-	 * for its own sake (too large) is accepted and reported DEAD. */
+	/* Accept one message. 0: accepted, and its outcome comes through done
+	 * exactly once (now or from poll); RELAY_SINK_FULL: not accepted, poll
+	 * and submit again; an exit code: not accepted (done is not called)
+	 * and the sink cannot go on (err set). A message the sink refuses for
+	 * its own sake (too large) is accepted and reported DEAD. */
 	int (*submit)(relay_sink *s, const relay_item *it, errinfo *err);
 	/* Serve outcomes, waiting up to timeout_ms for one (0: never wait).
 	 * Returns the number of messages still in flight. */

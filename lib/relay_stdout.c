@@ -22,8 +22,7 @@ static int s_submit(relay_sink *s, const relay_item *it, errinfo *err)
 	relay_outcome o = { RELAY_OUT_SENT, -1, -1, NULL };
 	if (outbuf_write(k->out, it->event, it->event_len) != 0 ||
 	    outbuf_write(k->out, "\n", 1) != 0 || outbuf_flush(k->out) != 0) {
-		o.kind = RELAY_OUT_UNTOUCHED;
-		k->base.done(k->base.ctx, it->token, &o);
+		/* Not accepted: the row stays pending. */
 		if (k->out->err == EPIPE)
 			return errinfo_set(err, EXIT_TEMPFAIL, "standard output: the reader went away");
 		return errinfo_set(err, EXIT_IOERR, "standard output: %s", strerror(k->out->err));

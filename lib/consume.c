@@ -45,8 +45,23 @@ struct part {
 	int assigned;
 };
 
-/* One event copied for a handler (and for the dead-letter topic). */
+/* What becomes of a message that is part of a batch. Every message read
+ * in handler mode joins the batch being gathered, so that its offset is
+ * marked only when everything before it was handled: a filtered, duplicate
+ * or undecodable message rides along ("passenger") and is settled with the
+ * batch. */
+enum item_kind {
+	ITEM_HANDLE = 0, /* given to the handler */
+	ITEM_SKIP,       /* filtered out by --type */
+	ITEM_DUP,        /* the dedupe store (or this batch) has it */
+	ITEM_BAD,        /* not a CloudEvent: dead-lettered or reported */
+	ITEM_DONE        /* settled (so a batch run again skips it) */
+};
+
+/* One message copied for a handler (and for the dead-letter topic). */
 struct item {
+	enum item_kind kind;
+	char *bad_reason;            /* ITEM_BAD: why */
 	char *json;
 	size_t json_len;
 	char *topic;
@@ -65,11 +80,21 @@ struct item {
 
 struct batch {
 	struct item *items;
-	size_t n;
+	size_t n, cap;
+	size_t n_handle;             /* items of kind ITEM_HANDLE */
 	unsigned attempts;
 	int64_t next_at_us;
 	char why[WHY_MAX];
 	struct batch *next;
+};
+
+/* (source, id) of events printed or gathered whose dedupe record is not
+ * written yet; see pending_check_add. */
+struct pending_ids {
+	uint64_t *hash;
+	const char **source, **id; /* borrowed from the printed list or the batch */
+	size_t *source_len, *id_len;
+	size_t cap, n;
 };
 
 struct consumer {
@@ -91,6 +116,7 @@ struct consumer {
 	} *printed;                   /* stdout + dedupe: printed since the last flush */
 	size_t n_printed, cap_printed;
 	dedupe *dd;
+	struct pending_ids pending;   /* see pending_check_add */
 	consume_metrics *metrics;     /* NULL without --metrics-file */
 	int metrics_failed;           /* its last write's exit code */
 	int assigned_once;            /* an assignment has happened */
@@ -102,6 +128,97 @@ struct consumer {
 	errinfo err;
 	int have_undecodable_skipped;
 };
+
+/* Events printed (stdout) or gathered (a batch) whose dedupe record is not
+ * written yet: a second copy of one of them in the same stretch is a
+ * duplicate too. A hash finds candidates; the strings decide. */
+static uint64_t id_hash(const char *source, size_t sl, const char *id, size_t il)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < sl; i++)
+		h = (h ^ (unsigned char)source[i]) * 1099511628211ull;
+	h = (h ^ 0xff) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
+	for (size_t i = 0; i < il; i++)
+		h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
+	return h ? h : 1;
+}
+
+
+static void pending_clear(struct pending_ids *p)
+{
+	if (p->n)
+		memset(p->hash, 0, p->cap * sizeof *p->hash);
+	p->n = 0;
+}
+
+/* 1 when (source, id) is already pending, else add it: 0; -1 out of memory. */
+static int pending_check_add(struct pending_ids *p, const char *source, size_t sl, const char *id,
+			     size_t il)
+{
+	if ((p->n + 1) * 2 > p->cap) {
+		struct pending_ids q = { 0 };
+		q.cap = p->cap ? p->cap * 2 : 1024;
+		q.hash = calloc(q.cap, sizeof *q.hash);
+		q.source = calloc(q.cap, sizeof *q.source);
+		q.id = calloc(q.cap, sizeof *q.id);
+		q.source_len = calloc(q.cap, sizeof *q.source_len);
+		q.id_len = calloc(q.cap, sizeof *q.id_len);
+		if (!q.hash || !q.source || !q.id || !q.source_len || !q.id_len) {
+			free(q.hash);
+			free(q.source);
+			free(q.id);
+			free(q.source_len);
+			free(q.id_len);
+			return -1;
+		}
+		for (size_t i = 0; i < p->cap; i++) {
+			if (!p->hash[i])
+				continue;
+			size_t j = p->hash[i] & (q.cap - 1);
+			while (q.hash[j])
+				j = (j + 1) & (q.cap - 1);
+			q.hash[j] = p->hash[i];
+			q.source[j] = p->source[i];
+			q.id[j] = p->id[i];
+			q.source_len[j] = p->source_len[i];
+			q.id_len[j] = p->id_len[i];
+		}
+		q.n = p->n;
+		free(p->hash);
+		free(p->source);
+		free(p->id);
+		free(p->source_len);
+		free(p->id_len);
+		*p = q;
+	}
+	uint64_t h = id_hash(source, sl, id, il);
+	size_t j = h & (p->cap - 1);
+	while (p->hash[j]) {
+		if (p->hash[j] == h && p->source_len[j] == sl && p->id_len[j] == il &&
+		    memcmp(p->source[j], source, sl) == 0 && memcmp(p->id[j], id, il) == 0)
+			return 1;
+		j = (j + 1) & (p->cap - 1);
+	}
+	p->hash[j] = h;
+	p->source[j] = source;
+	p->id[j] = id;
+	p->source_len[j] = sl;
+	p->id_len[j] = il;
+	p->n++;
+	return 0;
+}
+
+static void pending_free(struct pending_ids *p)
+{
+	free(p->hash);
+	free(p->source);
+	free(p->id);
+	free(p->source_len);
+	free(p->id_len);
+	memset(p, 0, sizeof *p);
+}
+
+static void pending_rebuild(struct consumer *c);
 
 void consume_options_init(consume_options *o)
 {
@@ -203,6 +320,7 @@ static int flush_output(struct consumer *c)
 		free(c->printed[i].id);
 	}
 	c->n_printed = 0;
+	pending_clear(&c->pending);
 	store_offsets(c);
 	return 0;
 }
@@ -348,6 +466,7 @@ static int dlq_enabled(const struct consumer *c)
 
 static void item_free(struct item *it)
 {
+	free(it->bad_reason);
 	free(it->json);
 	free(it->topic);
 	free(it->key);
@@ -364,6 +483,7 @@ static void batch_clear(struct batch *b)
 	for (size_t i = 0; i < b->n; i++)
 		item_free(&b->items[i]);
 	b->n = 0;
+	b->n_handle = 0;
 	b->attempts = 0;
 }
 
@@ -404,68 +524,120 @@ static void set_paused(struct consumer *c, const char *topic, int32_t partition,
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
-/* Run the handler over a batch; decide its fate. Returns 0, or an exit
- * code when the run must stop. */
-static int run_batch(struct consumer *c, struct batch *b, int *held_out)
+/* Settle the passengers of a batch whose handled events are done (handled
+ * or dead-lettered). Returns 0, or an exit code when a dead letter could
+ * not be produced (the batch is then held and tried again). */
+static int settle_passengers(struct consumer *c, struct batch *b)
 {
-	consume_event *ev = calloc(b->n, sizeof *ev);
-	cloudevent *parsed = calloc(b->n, sizeof *parsed);
-	*held_out = 0;
-	if (!ev || !parsed) {
-		free(ev);
-		free(parsed);
-		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
-	}
 	for (size_t i = 0; i < b->n; i++) {
 		struct item *it = &b->items[i];
-		(void)ce_parse(&parsed[i], it->json, it->json_len, NULL);
-		ev[i] = (consume_event){ it->json, it->json_len, &parsed[i], it->topic, it->partition,
-					 it->offset, it->key, it->key_len, it->timestamp_ms, it->hop,
-					 b->attempts + 1 };
+		if (it->kind == ITEM_SKIP) {
+			c->st->skipped++;
+			it->kind = ITEM_DONE;
+		} else if (it->kind == ITEM_DUP) {
+			c->st->duplicates++;
+			if (c->metrics)
+				consume_metrics_duplicate(c->metrics);
+			it->kind = ITEM_DONE;
+		} else if (it->kind == ITEM_BAD) {
+			if (!dlq_enabled(c)) {
+				diag_error("%s [%" PRId32 "] @%" PRId64 ": not a valid CloudEvent: %s",
+					   it->topic, it->partition, it->offset, it->bad_reason);
+				c->have_undecodable_skipped = 1;
+				it->kind = ITEM_DONE;
+				continue;
+			}
+			errinfo e;
+			if (dead_letter(c, it->topic, it->partition, it->offset, it->timestamp_ms, it->key,
+					it->key_len, it->value, it->value_len, it->headers, 0, it->bad_reason,
+					&e) != 0) {
+				diag_warn("%s", e.text);
+				return e.code ? e.code : EXIT_SOFTWARE;
+			}
+			it->kind = ITEM_DONE; /* dead-lettered: never again */
+		}
 	}
+	return 0;
+}
+
+/* Run the handler over a batch; decide its fate. Returns 0, or an exit
+ * code when the run must stop. *held_out says the batch waits for a retry. */
+static int run_batch(struct consumer *c, struct batch *b, int *held_out)
+{
+	*held_out = 0;
+	enum consume_result r = CONSUME_OK;
 	char why[WHY_MAX] = "";
-	int stop_code = 0;
-	int64_t t0 = timefmt_now_us();
-	enum consume_result r = c->o->handler->handle(c->o->handler->self, ev, b->n, why, sizeof why,
-						       &stop_code);
-	if (c->metrics) {
-		if (r == CONSUME_OK)
-			consume_metrics_handled(c->metrics, b->n, (double)(timefmt_now_us() - t0) / 1e6);
-		else
-			consume_metrics_handler_error(c->metrics, r == CONSUME_RETRY ? "retry"
-								  : r == CONSUME_DEAD ? "permanent"
-										      : "stop");
+	if (b->n_handle) {
+		consume_event *ev = calloc(b->n_handle, sizeof *ev);
+		cloudevent *parsed = calloc(b->n_handle, sizeof *parsed);
+		if (!ev || !parsed) {
+			free(ev);
+			free(parsed);
+			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < b->n; i++) {
+			struct item *it = &b->items[i];
+			if (it->kind != ITEM_HANDLE)
+				continue;
+			(void)ce_parse(&parsed[k], it->json, it->json_len, NULL);
+			ev[k] = (consume_event){ it->json, it->json_len, &parsed[k], it->topic,
+						 it->partition, it->offset, it->key, it->key_len,
+						 it->timestamp_ms, it->hop, b->attempts + 1 };
+			k++;
+		}
+		int stop_code = 0;
+		int64_t t0 = timefmt_now_us();
+		r = c->o->handler->handle(c->o->handler->self, ev, k, why, sizeof why, &stop_code);
+		free(ev);
+		free(parsed);
+		if (c->metrics) {
+			if (r == CONSUME_OK)
+				consume_metrics_handled(c->metrics, k, (double)(timefmt_now_us() - t0) / 1e6);
+			else
+				consume_metrics_handler_error(c->metrics, r == CONSUME_RETRY ? "retry"
+									  : r == CONSUME_DEAD ? "permanent"
+											      : "stop");
+		}
+		b->attempts++;
+		if (r == CONSUME_STOP) {
+			c->stop_code = stop_code ? stop_code : EXIT_SOFTWARE;
+			return errinfo_set(&c->err, c->stop_code, "%s",
+					   why[0] ? why : "the handler asked to stop");
+		}
+		if (r == CONSUME_RETRY && b->attempts < c->o->max_attempts) {
+			c->st->retried++;
+			snprintf(b->why, sizeof b->why, "%s", why);
+			b->next_at_us = timefmt_now_us() +
+					(int64_t)backoff_delay_ms(c->o->backoff_min_ms, c->o->backoff_max_ms,
+								  b->attempts) * 1000;
+			diag_debug("%s [%" PRId32 "] @%" PRId64 ": attempt %u failed (%s); retrying",
+				   b->items[0].topic, b->items[0].partition, b->items[0].offset,
+				   b->attempts, why);
+			*held_out = 1;
+			return 0;
+		}
 	}
-	free(ev);
-	free(parsed);
-	b->attempts++;
-	if (r == CONSUME_STOP) {
-		c->stop_code = stop_code ? stop_code : EXIT_SOFTWARE;
-		return errinfo_set(&c->err, c->stop_code, "%s", why[0] ? why : "the handler asked to stop");
-	}
-	if (r == CONSUME_RETRY && b->attempts < c->o->max_attempts) {
-		c->st->retried++;
-		snprintf(b->why, sizeof b->why, "%s", why);
-		b->next_at_us = timefmt_now_us() + (int64_t)backoff_delay_ms(c->o->backoff_min_ms, c->o->backoff_max_ms, b->attempts) * 1000;
-		diag_debug("%s [%" PRId32 "] @%" PRId64 ": attempt %u failed (%s); retrying",
-			   b->items[0].topic, b->items[0].partition, b->items[0].offset, b->attempts, why);
-		*held_out = 1;
-		return 0;
-	}
-	if (r == CONSUME_OK) {
+	if (r == CONSUME_OK && b->n_handle) {
 		if (c->dd) {
 			errinfo e;
 			int s = dedupe_begin(c->dd, &e);
 			for (size_t i = 0; i < b->n && !s; i++)
-				s = dedupe_record(c->dd, b->items[i].source, b->items[i].source_len,
-						  b->items[i].id, b->items[i].id_len, &e);
+				if (b->items[i].kind == ITEM_HANDLE)
+					s = dedupe_record(c->dd, b->items[i].source, b->items[i].source_len,
+							  b->items[i].id, b->items[i].id_len, &e);
 			if (!s)
 				s = dedupe_commit(c->dd, &e);
 			if (s)
 				diag_warn("%s", e.text);
 		}
-		c->st->handled += b->n;
-	} else {
+		c->st->handled += b->n_handle;
+		/* Done: never run again if a passenger holds the batch. */
+		for (size_t i = 0; i < b->n; i++)
+			if (b->items[i].kind == ITEM_HANDLE)
+				b->items[i].kind = ITEM_DONE;
+		b->n_handle = 0;
+	} else if (r != CONSUME_OK) {
 		char reason[WHY_MAX + 64];
 		if (r == CONSUME_RETRY)
 			snprintf(reason, sizeof reason, "gave up after %u attempts: %s", b->attempts, why);
@@ -473,25 +645,33 @@ static int run_batch(struct consumer *c, struct batch *b, int *held_out)
 			snprintf(reason, sizeof reason, "%s", why[0] ? why : "permanent failure");
 		for (size_t i = 0; i < b->n; i++) {
 			struct item *it = &b->items[i];
+			if (it->kind != ITEM_HANDLE)
+				continue;
 			if (!dlq_enabled(c)) {
 				diag_error("%s [%" PRId32 "] @%" PRId64 ": %s (no dead-letter topic: skipped)",
 					   it->topic, it->partition, it->offset, reason);
 				c->have_undecodable_skipped = 1;
-				continue;
+			} else {
+				errinfo e;
+				if (dead_letter(c, it->topic, it->partition, it->offset, it->timestamp_ms,
+						it->key, it->key_len, it->value, it->value_len, it->headers,
+						b->attempts, reason, &e) != 0) {
+					/* Not dead-lettered: hold the batch and try again. */
+					diag_warn("%s", e.text);
+					b->next_at_us = timefmt_now_us() + (int64_t)c->o->backoff_min_ms * 1000;
+					b->attempts--;
+					*held_out = 1;
+					return 0;
+				}
 			}
-			errinfo e;
-			int s = dead_letter(c, it->topic, it->partition, it->offset, it->timestamp_ms,
-					    it->key, it->key_len, it->value, it->value_len, it->headers,
-					    b->attempts, reason, &e);
-			if (s) {
-				/* Not dead-lettered: hold the batch and try again. */
-				diag_warn("%s", e.text);
-				b->next_at_us = timefmt_now_us() + (int64_t)c->o->backoff_min_ms * 1000;
-				b->attempts--;
-				*held_out = 1;
-				return 0;
-			}
+			it->kind = ITEM_DONE; /* settled */
+			b->n_handle--;
 		}
+	}
+	if (settle_passengers(c, b) != 0) {
+		b->next_at_us = timefmt_now_us() + (int64_t)c->o->backoff_min_ms * 1000;
+		*held_out = 1;
+		return 0;
 	}
 	for (size_t i = 0; i < b->n; i++)
 		mark_handled(c, b->items[i].topic, b->items[i].partition, b->items[i].offset);
@@ -509,6 +689,7 @@ static int flush_batch(struct consumer *c)
 		return s;
 	if (!held) {
 		batch_clear(&c->cur);
+		pending_rebuild(c);
 		store_offsets(c);
 		return 0;
 	}
@@ -561,6 +742,7 @@ static int retry_due(struct consumer *c)
 		batch_clear(b);
 		free(b->items);
 		free(b);
+		pending_rebuild(c);
 		store_offsets(c);
 	}
 	return 0;
@@ -619,6 +801,135 @@ static void hop_for(const cekafka_info *info, const cloudevent *ev, traceparent 
 		memset(hop, 0, sizeof *hop);
 }
 
+
+/* After batches were settled or freed: the pending set again holds just
+ * the events of the batches still alive (held, and being gathered). */
+static void pending_rebuild(struct consumer *c)
+{
+	if (c->o->handler == NULL)
+		return;
+	pending_clear(&c->pending);
+	for (const struct batch *b = c->held;; b = b->next) {
+		const struct batch *x = b ? b : &c->cur;
+		for (size_t i = 0; i < x->n; i++)
+			if (x->items[i].kind == ITEM_HANDLE && x->items[i].id)
+				(void)pending_check_add(&c->pending, x->items[i].source,
+							x->items[i].source_len, x->items[i].id,
+							x->items[i].id_len);
+		if (!b)
+			break;
+	}
+}
+
+/* The message's headers as cekafka wants them; *hdrs_out the original. */
+static size_t message_headers(rd_kafka_message_t *m, cekafka_header *hs, size_t max,
+			      rd_kafka_headers_t **hdrs_out)
+{
+	size_t nh = 0;
+	rd_kafka_headers_t *hdrs = NULL;
+	if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		const char *name;
+		const void *val;
+		size_t vlen;
+		for (size_t i = 0; nh < max && rd_kafka_header_get_all(hdrs, i, &name, &val, &vlen) ==
+						       RD_KAFKA_RESP_ERR_NO_ERROR;
+		     i++)
+			hs[nh++] = (cekafka_header){ name, strlen(name), val, vlen };
+	}
+	*hdrs_out = hdrs;
+	return nh;
+}
+
+/* Handler mode: every message joins the batch being gathered (see enum
+ * item_kind), copied, so that it can be held, retried and dead-lettered. */
+static int gather(struct consumer *c, rd_kafka_message_t *m, const char *topic)
+{
+	struct batch *b = &c->cur;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct item *items = realloc(b->items, cap * sizeof *items);
+		if (!items)
+			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		b->items = items;
+		b->cap = cap;
+	}
+	struct item *it = &b->items[b->n];
+	memset(it, 0, sizeof *it);
+	cekafka_header hs[256];
+	rd_kafka_headers_t *hdrs;
+	size_t nh = message_headers(m, hs, 256, &hdrs);
+	it->topic = strdup(topic);
+	it->partition = m->partition;
+	it->offset = m->offset;
+	if (m->key) {
+		it->key = memdup(m->key, m->key_len);
+		it->key_len = m->key_len;
+	}
+	it->value = memdup(m->payload, m->len);
+	it->value_len = m->len;
+	it->headers = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
+	it->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
+	b->n++; /* freed with the batch from here on */
+	if (!it->topic || (m->key && !it->key) || !it->value)
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+
+	cekafka_info info;
+	errinfo e;
+	buf_reset(&c->event);
+	int rc = cekafka_decode(hs, nh, m->payload, m->len, &c->event, &info, &e);
+	if (rc == EXIT_DATAERR) {
+		c->st->undecodable++;
+		if (c->metrics)
+			consume_metrics_undecodable(c->metrics);
+		it->kind = ITEM_BAD;
+		if (!(it->bad_reason = strdup(e.text)))
+			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		return 0;
+	}
+	if (rc)
+		return errinfo_set(&c->err, rc, "%s", e.text);
+	cloudevent ev;
+	if (ce_parse(&ev, c->event.data, c->event.len, NULL) != 0)
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "decoded event does not parse");
+	if (c->metrics) {
+		char t[256];
+		size_t tn = json_string_decode_fixed(ev.type.value, t, sizeof t);
+		if (tn != (size_t)-1)
+			consume_metrics_event(c->metrics, t, tn);
+	}
+	if (!type_wanted(c->o, &ev)) {
+		it->kind = ITEM_SKIP;
+		return 0;
+	}
+	if (c->dd) {
+		if (copy_attr(&ev.source, &it->source, &it->source_len) != 0 ||
+		    copy_attr(&ev.id, &it->id, &it->id_len) != 0)
+			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		int seen = dedupe_seen(c->dd, it->source, it->source_len, it->id, it->id_len, &e);
+		if (seen < 0)
+			return errinfo_set(&c->err, -seen, "%s", e.text);
+		if (!seen) {
+			seen = pending_check_add(&c->pending, it->source, it->source_len, it->id, it->id_len);
+			if (seen < 0)
+				return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		}
+		if (seen) {
+			diag_debug("%s [%" PRId32 "] @%" PRId64 ": duplicate of a handled event (id %s), skipped",
+				   topic, m->partition, m->offset, it->id);
+			it->kind = ITEM_DUP;
+			return 0;
+		}
+	}
+	if (!(it->json = memdup(c->event.data, c->event.len + 1)))
+		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+	it->json_len = c->event.len;
+	hop_for(&info, &ev, &it->hop);
+	it->kind = ITEM_HANDLE;
+	b->n_handle++;
+	c->events++;
+	return 0;
+}
+
 static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
@@ -631,20 +942,21 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 	c->st->consumed++;
 	if (c->o->exit_eof && p->end >= 0 && m->offset + 1 >= p->end)
 		p->done = 1;
-
-	/* The headers, as cekafka wants them. */
-	cekafka_header hs[256];
-	size_t nh = 0;
-	rd_kafka_headers_t *hdrs = NULL;
-	if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		const char *name;
-		const void *val;
-		size_t vlen;
-		for (size_t i = 0; nh < 256 && rd_kafka_header_get_all(hdrs, i, &name, &val, &vlen) ==
-						       RD_KAFKA_RESP_ERR_NO_ERROR;
-		     i++)
-			hs[nh++] = (cekafka_header){ name, strlen(name), val, vlen };
+	if (c->o->handler) {
+		int s = gather(c, m, topic);
+		if (s)
+			return s;
+		unsigned max = c->o->batch > 1 ? c->o->batch : 1;
+		/* Passengers alone never wait long: settle them in bounded batches. */
+		if (c->cur.n_handle >= max || c->cur.n >= 4096)
+			return flush_batch(c);
+		return 0;
 	}
+
+	/* Printed output: decoded straight from the message. */
+	cekafka_header hs[256];
+	rd_kafka_headers_t *hdrs;
+	size_t nh = message_headers(m, hs, 256, &hdrs);
 	cekafka_info info;
 	errinfo e;
 	buf_reset(&c->event);
@@ -698,6 +1010,12 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 			free(id);
 			return errinfo_set(&c->err, -seen, "%s", e.text);
 		}
+		/* Printed since the last flush but not recorded yet: a copy too. */
+		if (!seen && (seen = pending_check_add(&c->pending, source, source_len, id, id_len)) < 0) {
+			free(source);
+			free(id);
+			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		}
 		if (seen) {
 			c->st->duplicates++;
 			if (c->metrics)
@@ -711,83 +1029,50 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		}
 	}
 	c->events++;
-	if (!c->o->handler) {
-		int w;
-		if (c->o->output == CONSUME_OUT_DATA) {
-			buf_reset(&c->event);
-			/* data bytes are written as they are, one line */
-			buf d = BUF_INIT(MAX_EVENT);
-			w = ce_data_bytes(&ev, &d) != 0 || outbuf_write(c->o->out, d.data ? d.data : "", d.len) != 0 ||
-			    outbuf_write(c->o->out, "\n", 1) != 0;
-			buf_free(&d);
-		} else if (c->o->output == CONSUME_OUT_WITH_KAFKA) {
-			w = write_with_kafka(c->o->out, m, c->event.data, c->event.len) != 0;
-		} else {
-			w = outbuf_write(c->o->out, c->event.data, c->event.len) != 0 ||
-			    outbuf_write(c->o->out, "\n", 1) != 0;
-		}
-		if (w) {
-			free(source);
-			free(id);
-			c->out_failed = 1;
-			return 0;
-		}
-		c->st->handled++;
-		if (c->metrics)
-			consume_metrics_handled(c->metrics, 1, -1);
-		mark_handled(c, topic, m->partition, m->offset);
-		if (c->dd) {
-			if (c->n_printed == c->cap_printed) {
-				size_t cap = c->cap_printed ? c->cap_printed * 2 : 256;
-				void *np = realloc(c->printed, cap * sizeof *c->printed);
-				if (!np) {
-					free(source);
-					free(id);
-					return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
-				}
-				c->printed = np;
-				c->cap_printed = cap;
-			}
-			c->printed[c->n_printed].source = source;
-			c->printed[c->n_printed].source_len = source_len;
-			c->printed[c->n_printed].id = id;
-			c->printed[c->n_printed].id_len = id_len;
-			c->n_printed++;
-		}
-		return 0;
+	int w;
+	if (c->o->output == CONSUME_OUT_DATA) {
+		/* data bytes are written as they are, one line */
+		buf d = BUF_INIT(MAX_EVENT);
+		w = ce_data_bytes(&ev, &d) != 0 || outbuf_write(c->o->out, d.data ? d.data : "", d.len) != 0 ||
+		    outbuf_write(c->o->out, "\n", 1) != 0;
+		buf_free(&d);
+	} else if (c->o->output == CONSUME_OUT_WITH_KAFKA) {
+		w = write_with_kafka(c->o->out, m, c->event.data, c->event.len) != 0;
+	} else {
+		w = outbuf_write(c->o->out, c->event.data, c->event.len) != 0 ||
+		    outbuf_write(c->o->out, "\n", 1) != 0;
 	}
-	/* A handler: copy the event into the batch being filled. */
-	unsigned max = c->o->batch > 1 ? c->o->batch : 1;
-	if (!c->cur.items && !(c->cur.items = calloc(max, sizeof *c->cur.items))) {
+	if (w) {
+		/* Not printed: the pending entry points at strings freed here. */
+		pending_clear(&c->pending);
 		free(source);
 		free(id);
-		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		c->out_failed = 1;
+		return 0;
 	}
-	struct item *it = &c->cur.items[c->cur.n];
-	memset(it, 0, sizeof *it);
-	it->json = memdup(c->event.data, c->event.len + 1);
-	it->json_len = c->event.len;
-	it->topic = strdup(topic);
-	it->partition = m->partition;
-	it->offset = m->offset;
-	if (m->key) {
-		it->key = memdup(m->key, m->key_len);
-		it->key_len = m->key_len;
+	c->st->handled++;
+	if (c->metrics)
+		consume_metrics_handled(c->metrics, 1, -1);
+	mark_handled(c, topic, m->partition, m->offset);
+	if (c->dd) {
+		if (c->n_printed == c->cap_printed) {
+			size_t cap = c->cap_printed ? c->cap_printed * 2 : 256;
+			void *np = realloc(c->printed, cap * sizeof *c->printed);
+			if (!np) {
+				pending_clear(&c->pending);
+				free(source);
+				free(id);
+				return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+			}
+			c->printed = np;
+			c->cap_printed = cap;
+		}
+		c->printed[c->n_printed].source = source;
+		c->printed[c->n_printed].source_len = source_len;
+		c->printed[c->n_printed].id = id;
+		c->printed[c->n_printed].id_len = id_len;
+		c->n_printed++;
 	}
-	it->value = memdup(m->payload, m->len);
-	it->value_len = m->len;
-	it->headers = hdrs ? rd_kafka_headers_copy(hdrs) : NULL;
-	it->timestamp_ms = rd_kafka_message_timestamp(m, NULL);
-	hop_for(&info, &ev, &it->hop);
-	it->source = source;
-	it->source_len = source_len;
-	it->id = id;
-	it->id_len = id_len;
-	c->cur.n++;
-	if (!it->json || !it->topic || (m->key && !it->key) || !it->value)
-		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
-	if (c->cur.n >= max)
-		return flush_batch(c);
 	return 0;
 }
 
@@ -886,6 +1171,7 @@ static void forget_assignment(struct consumer *c, rd_kafka_topic_partition_list_
 			pp = &b->next;
 		}
 	}
+	pending_rebuild(c);
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -1202,6 +1488,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		free(c.printed[i].id);
 	}
 	free(c.printed);
+	pending_free(&c.pending);
 	for (size_t i = 0; i < c.n_parts; i++)
 		free(c.parts[i].topic);
 	free(c.parts);

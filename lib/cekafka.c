@@ -153,8 +153,9 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	m->n_headers = 0;
 	m->value = NULL;
 	m->value_len = 0;
-	m->key = m->traceparent = m->tracestate = m->type = NULL;
-	m->key_len = m->traceparent_len = m->tracestate_len = m->type_len = 0;
+	m->key = m->traceparent = m->tracestate = m->type = m->id = m->source = NULL;
+	m->key_len = m->traceparent_len = m->tracestate_len = m->type_len = m->id_len =
+		m->source_len = 0;
 	m->hop_traceparent[0] = '\0';
 	m->mode = mode;
 
@@ -183,6 +184,10 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 				  &text_len[i]);
 	m->type = text[3];
 	m->type_len = text_len[3];
+	m->id = text[1];
+	m->id_len = text_len[1];
+	m->source = text[2];
+	m->source_len = text_len[2];
 	const char *ct = ev.datacontenttype.value.p ? text[6] : NULL;
 	size_t ct_len = ct ? text_len[6] : 0;
 	/* A content-type starting application/cloudevents means structured

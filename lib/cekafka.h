@@ -128,6 +128,8 @@ typedef struct cekafka_msg {
 	size_t tracestate_len;
 	const char *type; /* decoded type, for routing */
 	size_t type_len;
+	const char *id, *source; /* decoded, for checks against stored columns */
+	size_t id_len, source_len;
 	enum cekafka_mode mode; /* the mode used: see cekafka_encode */
 	char hop_traceparent[TRACEPARENT_LEN + 1]; /* set by cekafka_hop_headers */
 } cekafka_msg;

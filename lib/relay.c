@@ -184,10 +184,10 @@ static int prepare_all(struct relay *r, errinfo *err)
 	 * waits for its retry holds its key back. The partial index on
 	 * pending rows keeps this cheap however much history the table has. */
 	const char *fetch_all =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at "
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
 		"FROM %s WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2";
 	const char *fetch_due =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at "
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
 		"FROM %s WHERE status = 'pending' AND seq > ?1 "
 		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
 	int s = prepare(r, &r->fetch, r->o->ordering ? fetch_all : fetch_due, err);
@@ -319,9 +319,19 @@ static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned a
 	}
 	if (rc)
 		return errinfo_set(err, rc, "%s", e.text);
-	/* outbox(5): the columns repeat the event's attributes. */
+	/* outbox(5): the columns repeat the event's attributes. A row whose
+	 * id or source column lies would be published under another identity
+	 * than the one UNIQUE(source, id) and the audit trail know. */
 	if (!column_equals(st, 1, r->msg.type, r->msg.type_len)) {
 		row_dead(r, seq, attempts, "type: the column differs from the event's type");
+		return 0;
+	}
+	if (!column_equals(st, 7, r->msg.id, r->msg.id_len)) {
+		row_dead(r, seq, attempts, "id: the column differs from the event's id");
+		return 0;
+	}
+	if (!column_equals(st, 8, r->msg.source, r->msg.source_len)) {
+		row_dead(r, seq, attempts, "source: the column differs from the event's source");
 		return 0;
 	}
 	const char *key = NULL;

@@ -39,6 +39,7 @@
 #include <time.h>
 
 #define MAX_EVENT_BYTES (64u * 1024 * 1024)
+#define READ_TXN_MS 100
 #define ERROR_TEXT_MAX 400
 
 /* One row handed to the sink whose outcome has not arrived. */
@@ -481,9 +482,20 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 	int status = 0;
 	hashset_clear(&r->blocked);
 	r->st->passes++;
+	/* Several batches share one read transaction (up to READ_TXN_MS): a
+	 * new one after the writer committed makes SQLite drop this
+	 * connection's whole page cache and read every page again. */
+	int64_t read_since = 0, t_pass = timefmt_now_us();
 	while (!*stop && !status) {
 		char now[TIMEFMT_MICROS_LEN + 1];
-		rfc3339_format_us(timefmt_now_us(), now);
+		int64_t now_us = timefmt_now_us();
+		rfc3339_format_us(now_us, now);
+		if (read_since && now_us - read_since > READ_TXN_MS * 1000) {
+			sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+			read_since = 0;
+		}
+		if (!read_since && sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+			read_since = now_us;
 		sqlite3_stmt *st = r->fetch;
 		sqlite3_bind_int64(st, 1, after);
 		sqlite3_bind_int(st, 2, (int)r->o->batch);
@@ -515,8 +527,12 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 			write_metrics(r, 5000);
 		}
 	}
+	if (read_since)
+		sqlite3_exec(r->db, "COMMIT", NULL, NULL, NULL);
+	int64_t t_read = timefmt_now_us();
 	drain(r, stop);
 	hand_over(r);
+	int64_t t_drain = timefmt_now_us();
 	/* Every outcome recorded before the next pass reads the table. */
 	errinfo e;
 	int ws = relay_writer_sync(r->writer, r->o->once, stop, &e);
@@ -538,6 +554,9 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 	r->st->sent = sent;
 	r->st->rescheduled = resched;
 	r->st->dead = dead;
+	diag_debug("pass %u: read and handed over in %.3f s, last reports %.3f s, recorded %.3f s",
+		   r->st->passes, (double)(t_read - t_pass) / 1e6, (double)(t_drain - t_read) / 1e6,
+		   (double)(timefmt_now_us() - t_drain) / 1e6);
 	if (r->metrics)
 		write_metrics(r, r->o->once ? 0 : 1000);
 	return status;

@@ -15,6 +15,8 @@
 #include <time.h>
 
 #define ERROR_TEXT_MAX 400
+#define LINGER_ROWS 4096
+#define LINGER_MS 20
 
 struct relay_writer {
 	const relay_options *o;
@@ -31,6 +33,7 @@ struct relay_writer {
 	size_t n_taken, cap_taken;
 	int writing;          /* the thread holds a batch */
 	int quit;
+	int syncing;          /* relay_writer_sync() waits: no lingering */
 	int failed;           /* the last transaction failed */
 	unsigned long failures; /* transactions failed so far */
 	errinfo err;          /* its reason */
@@ -160,6 +163,22 @@ static void *writer_main(void *arg)
 			pthread_cond_wait(&w->work, &w->mu);
 		if (!w->n)
 			break; /* quit with nothing left */
+		/* Linger a little for more: every transaction rewrites the pages
+		 * it touches, and consecutive rows share pages, so a few large
+		 * transactions write far less than many small ones. Not while
+		 * someone waits for the queue to be written. */
+		if (w->n < LINGER_ROWS && !w->quit && !w->syncing) {
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += LINGER_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			while (w->n < LINGER_ROWS && !w->quit && !w->syncing &&
+			       pthread_cond_timedwait(&w->work, &w->mu, &until) == 0)
+				;
+		}
 		/* Take the whole queue: the main thread fills a fresh one. */
 		relay_mark *v = w->queue;
 		size_t n = w->n, cap = w->cap;
@@ -318,6 +337,8 @@ int relay_writer_sync(relay_writer *w, int give_up, volatile sig_atomic_t *stop,
 	int status = 0;
 	pthread_mutex_lock(&w->mu);
 	unsigned long seen = w->failures;
+	w->syncing = 1;
+	pthread_cond_signal(&w->work); /* end a linger */
 	while (w->n || w->writing) {
 		if (w->failures != seen || (w->failed && *stop)) {
 			seen = w->failures;
@@ -341,6 +362,7 @@ int relay_writer_sync(relay_writer *w, int give_up, volatile sig_atomic_t *stop,
 		}
 		pthread_cond_timedwait(&w->idle, &w->mu, &until);
 	}
+	w->syncing = 0;
 	pthread_mutex_unlock(&w->mu);
 	return status;
 }

@@ -51,7 +51,7 @@ static const char help_text[] =
 	"      --type TYPE              only events of this type (repeatable)\n"
 	"      --data-only              print only each event's data\n"
 	"      --with-kafka             wrap each event with topic, partition, offset, key\n"
-	"      --exec CMD               run CMD (sh -c) per event, the event on its stdin\n"
+	"      --exec CMD               run CMD (sh -c) per event (or --batch), events on stdin\n"
 	"      --post URL               deliver each event over HTTP\n"
 	"      --mode binary|structured HTTP content mode for --post (default: binary)\n"
 	"      --batch N                hand up to N events to one handler run\n"
@@ -111,6 +111,7 @@ struct config {
 	const char **types;
 	size_t n_types;
 	const char *binding;
+	char *binding_topic, *binding_group; /* resolved from --binding; owned */
 	const char *bindings_path;
 	const char *kafka_file;
 	const char *exec_cmd, *post_url;
@@ -345,10 +346,10 @@ static int resolve_binding(struct config *c)
 		return EXIT_SOFTWARE;
 	}
 	c->topics[c->n_topics++] = topic;
+	c->binding_topic = topic;
+	c->binding_group = group;
 	if (!c->co.group)
 		c->co.group = group;
-	else
-		free(group);
 	return 0;
 }
 
@@ -356,8 +357,7 @@ static void summary(const consume_stats *st)
 {
 	if (diag_verbosity < 0)
 		return;
-	diag_info("consumed %lu, handled %lu%s", st->consumed, st->handled,
-		  st->dead_lettered || st->duplicates || st->undecodable || st->skipped ? "" : "");
+	diag_info("consumed %lu, handled %lu", st->consumed, st->handled);
 	if (st->dead_lettered || st->duplicates || st->undecodable || st->retried || st->skipped)
 		diag_info("dead-lettered %lu, duplicates skipped %lu, undecodable %lu, retries %lu, "
 			  "filtered out %lu",
@@ -430,5 +430,7 @@ int main(int argc, char **argv)
 	kafkaconf_free(kc);
 	free(c.topics);
 	free(c.types);
+	free(c.binding_topic);
+	free(c.binding_group);
 	return status;
 }

@@ -30,6 +30,8 @@
 #define MAX_EVENT (64u * 1024 * 1024)
 #define WHY_MAX 512
 #define COMMIT_EVERY_MS 1000
+#define FLUSH_EVERY_MS 100
+#define FLUSH_EVERY_EVENTS 8192
 
 /* What the consumer knows of one assigned partition. */
 struct part {
@@ -38,6 +40,7 @@ struct part {
 	int64_t end;          /* --exit-eof: the end offset at assignment; -1 unknown */
 	int done;             /* --exit-eof: reached end */
 	int64_t handled_next; /* offset after the last event handled; -1 none */
+	int64_t done_next;    /* ... and, for printed output, flushed: storable */
 	int64_t stored_next;  /* what was last handed to offsets_store */
 	int started;          /* assigned before in this run: --from applies once */
 	int held;             /* a batch holding this partition waits for a retry */
@@ -120,7 +123,7 @@ struct consumer {
 	consume_metrics *metrics;     /* NULL without --metrics-file */
 	int metrics_failed;           /* its last write's exit code */
 	int assigned_once;            /* an assignment has happened */
-	int64_t last_msg_us, last_commit_us;
+	int64_t last_msg_us, last_commit_us, last_flush_us;
 	unsigned long events;         /* counted for -c */
 	int stop_code;                /* a handler asked to stop */
 	int fatal;
@@ -255,6 +258,7 @@ static struct part *find_part(struct consumer *c, const char *topic, int32_t par
 	p->partition = partition;
 	p->end = -1;
 	p->handled_next = -1;
+	p->done_next = -1;
 	p->stored_next = -1;
 	c->n_parts++;
 	return c->last_part = p;
@@ -268,12 +272,12 @@ static void store_offsets(struct consumer *c)
 	rd_kafka_topic_partition_list_t *l = NULL;
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
-		if (!p->assigned || p->handled_next < 0 || p->handled_next == p->stored_next)
+		if (!p->assigned || p->done_next < 0 || p->done_next == p->stored_next)
 			continue;
 		if (!l)
 			l = rd_kafka_topic_partition_list_new(8);
-		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->handled_next;
-		p->stored_next = p->handled_next;
+		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset = p->done_next;
+		p->stored_next = p->done_next;
 	}
 	if (l) {
 		rd_kafka_resp_err_t e = rd_kafka_offsets_store(c->rk, l);
@@ -321,6 +325,10 @@ static int flush_output(struct consumer *c)
 	}
 	c->n_printed = 0;
 	pending_clear(&c->pending);
+	/* What was printed is out: its offsets may be stored now. */
+	for (size_t i = 0; i < c->n_parts; i++)
+		c->parts[i].done_next = c->parts[i].handled_next;
+	c->last_flush_us = timefmt_now_us();
 	store_offsets(c);
 	return 0;
 }
@@ -499,8 +507,13 @@ static void *memdup(const void *p, size_t n)
 static void mark_handled(struct consumer *c, const char *topic, int32_t partition, int64_t offset)
 {
 	struct part *p = find_part(c, topic, partition, 0);
-	if (p && offset + 1 > p->handled_next)
+	if (p && offset + 1 > p->handled_next) {
 		p->handled_next = offset + 1;
+		/* A handler's success is final; a printed line only once the
+		 * output is flushed (flush_output). */
+		if (c->o->handler)
+			p->done_next = p->handled_next;
+	}
 }
 
 /* Pause a partition (or resume it, sought back to offset). */
@@ -982,8 +995,11 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		mark_handled(c, topic, m->partition, m->offset);
 		return 0;
 	}
+	/* The event printed as it is needs no second parse (cekafka_decode
+	 * validated it); filters, dedupe, metrics and --data-only do. */
 	cloudevent ev;
-	if (ce_parse(&ev, c->event.data, c->event.len, NULL) != 0)
+	int need_parse = c->o->n_types || c->dd || c->metrics || c->o->output == CONSUME_OUT_DATA;
+	if (need_parse && ce_parse(&ev, c->event.data, c->event.len, NULL) != 0)
 		return errinfo_set(&c->err, EXIT_SOFTWARE, "decoded event does not parse");
 	if (c->metrics) {
 		char t[256];
@@ -991,7 +1007,7 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		if (tn != (size_t)-1)
 			consume_metrics_event(c->metrics, t, tn);
 	}
-	if (!type_wanted(c->o, &ev)) {
+	if (need_parse && !type_wanted(c->o, &ev)) {
 		c->st->skipped++;
 		mark_handled(c, topic, m->partition, m->offset);
 		return 0;
@@ -1187,11 +1203,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				p->done = 0;
 				p->end = -1;
 				p->handled_next = -1;
+				p->done_next = -1;
 				p->stored_next = -1;
 			}
 		}
-		rd_kafka_assign(rk, l);
+		/* End offsets before the fetcher starts: once it long-polls, each
+		 * of these requests would wait behind a fetch (0.5 s apiece). */
 		query_ends(c, l);
+		rd_kafka_assign(rk, l);
 		c->assigned_once = 1;
 		diag_debug("assigned %d partitions", l->cnt);
 	} else {
@@ -1233,14 +1252,14 @@ static int assign_all(struct consumer *c)
 	if (!status)
 		status = set_start_offsets(c, l);
 	if (!status) {
+		/* Before the fetcher starts (see rebalance_cb). */
+		query_ends(c, l);
 		rd_kafka_resp_err_t e = rd_kafka_assign(c->rk, l);
 		if (e)
 			status = errinfo_set(&c->err, EXIT_SOFTWARE, "assign: %s", rd_kafka_err2str(e));
 	}
-	if (!status) {
-		query_ends(c, l);
+	if (!status)
 		c->assigned_once = 1;
-	}
 	rd_kafka_topic_partition_list_destroy(l);
 	return status;
 }
@@ -1284,6 +1303,9 @@ static int open_consumer(struct consumer *c)
 		{ "enable.partition.eof", "true" },
 		{ "auto.commit.interval.ms", "1000" },
 		{ "auto.offset.reset", "earliest" },
+		/* librdkafka prefetches up to 64 MB by default; 4 MB keeps the
+		 * pipe full and peak memory flat and small. */
+		{ "queued.max.messages.kbytes", "4096" },
 		{ "group.id", c->o->group ? c->o->group : private_group },
 		{ "enable.auto.commit", c->o->group ? "true" : "false" },
 	};
@@ -1292,7 +1314,7 @@ static int open_consumer(struct consumer *c)
 			continue;
 		/* The user's -X wins over our defaults, except for the settings
 		 * the commit-after-handling guarantee rests on. */
-		if (i >= 2 && i < 4 && kafkaconf_get(c->o->kc, set[i].k))
+		if (i >= 2 && i < 5 && kafkaconf_get(c->o->kc, set[i].k))
 			continue;
 		if (rd_kafka_conf_set(conf, set[i].k, set[i].v, es, sizeof es) != RD_KAFKA_CONF_OK) {
 			rd_kafka_conf_destroy(conf);
@@ -1404,7 +1426,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	}
 	if (!status)
 		status = open_consumer(&c);
-	c.last_msg_us = c.last_commit_us = timefmt_now_us();
+	c.last_msg_us = c.last_commit_us = c.last_flush_us = timefmt_now_us();
 	while (!status && !*stop && !c.fatal && !c.out_failed) {
 		if (o->count && c.events >= o->count && !c.held)
 			break;
@@ -1418,6 +1440,13 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 			break;
 		if (c.metrics)
 			write_metrics(&c, 5000);
+		/* A consumer slower than the fetcher may never find the queue
+		 * empty: flush (and so store offsets and record dedupe entries)
+		 * at least every FLUSH_EVERY_MS too. */
+		if (!o->handler && (now - c.last_flush_us >= FLUSH_EVERY_MS * 1000 ||
+				    c.n_printed >= FLUSH_EVERY_EVENTS) &&
+		    flush_output(&c) != 0)
+			break;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
 		if (!m) {
 			/* Nothing waiting: flush what is done before blocking. */

@@ -558,7 +558,7 @@ static void test_decode_errors(void)
 	char names[CE_MAX_EXTENSIONS + 1][16];
 	memcpy(many, h, 4 * sizeof h[0]);
 	for (int i = 0; i <= CE_MAX_EXTENSIONS; i++) {
-		snprintf(names[i], sizeof names[i], "ce_e%02d", i);
+		snprintf(names[i], sizeof names[i], "ce_e%02u", (unsigned)i & 0xffu);
 		many[4 + i] = (cekafka_header){names[i], strlen(names[i]), "v", 1};
 	}
 	CHECK_INT(cekafka_decode(many, 4 + CE_MAX_EXTENSIONS, NULL, 0, &out, NULL, &err), 0);

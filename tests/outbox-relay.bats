@@ -528,6 +528,43 @@ due_now() {
 	! topic_tsv | cut -f 4 | grep -qx "$dead"
 }
 
+@test "a failed produce reschedules the row with backoff; its key waits, other keys go; a later run sends it" {
+	gen 9 A 3 | enqueue
+	kafka_mock_cmd error Produce TOPIC_AUTHORIZATION_FAILED 1
+	# A slow answer, so that every row is handed over before the failure.
+	kafka_mock_cmd rtt 1 300
+	run --separate-stderr relay --once -X batch.num.messages=1 -X max.in.flight=1 --backoff 1m,2m
+	[ "$status" -eq 75 ] || { echo "$stderr"; return 1; }
+	# The one row whose request failed: attempts 1, the error, due in a minute.
+	run q "SELECT seq FROM outbox WHERE attempts > 0 AND status = 'pending'"
+	[ "${#lines[@]}" -eq 1 ]
+	failed=$output
+	run q "SELECT attempts, last_error LIKE 'kafka: TOPIC_AUTHORIZATION_FAILED%',
+	       next_attempt_at > strftime('%Y-%m-%dT%H:%M:%f000Z', 'now', '+50 seconds')
+	       FROM outbox WHERE seq = $failed"
+	assert_output '1|1|1'
+	key=$(q "SELECT partition_key FROM outbox WHERE seq = $failed")
+	# Not due yet: it and the later rows of its key are left alone, the rest go.
+	before=$(q "SELECT * FROM outbox WHERE partition_key = '$key' AND seq >= $failed")
+	run --separate-stderr relay --once
+	[ "$status" -eq 75 ]
+	[[ $stderr == *"held back"* ]]
+	[ "$(q "SELECT * FROM outbox WHERE partition_key = '$key' AND seq >= $failed")" = "$before" ]
+	[ "$(q "SELECT count(*) FROM outbox WHERE status = 'sent'")" -eq \
+	  "$(q "SELECT count(*) FROM outbox WHERE partition_key <> '$key' OR seq < $failed")" ]
+	held=$(q "SELECT id FROM outbox WHERE status = 'pending'")
+	! topic_tsv | cut -f 4 | grep -qx -F "$held"
+	# Due now (as if the backoff had passed): the whole key goes, in order.
+	q "UPDATE outbox SET next_attempt_at = '2000-01-01T00:00:00.000000Z' WHERE seq = $failed"
+	run relay --once
+	assert_success
+	all_sent
+	[ "$(q "SELECT attempts FROM outbox WHERE seq = $failed")" -eq 2 ]
+	[ -z "$(key_order_violations)" ]
+	[ -z "$(audit_mismatches)" ]
+	[ -z "$(stranger_ids)" ]
+}
+
 @test "--backoff 10ms,20ms: the retry is due almost at once and a later run sends it" {
 	gen 3 A 1 | enqueue
 	kafka_mock_cmd error Produce TOPIC_AUTHORIZATION_FAILED 1
@@ -543,6 +580,24 @@ due_now() {
 	assert_success
 	all_sent
 	[ -z "$(key_order_violations)" ]
+}
+
+@test "--max-attempts 1: a failed produce makes the row dead at once" {
+	gen 3 A 3 | enqueue
+	kafka_mock_cmd error Produce TOPIC_AUTHORIZATION_FAILED 1
+	kafka_mock_cmd rtt 1 300
+	run --separate-stderr relay --once -X batch.num.messages=1 -X max.in.flight=1 --max-attempts 1
+	[ "$status" -eq 65 ] || [ "$status" -eq 75 ]
+	# The row whose request failed is dead after its one attempt...
+	run q "SELECT status, attempts, next_attempt_at IS NULL, last_error LIKE 'gave up after 1 attempts: kafka: TOPIC_AUTHORIZATION_FAILED%'
+	       FROM outbox WHERE status <> 'sent' AND attempts > 0"
+	assert_line 'dead|1|1|1'
+	# ...and only it: the rows of other keys never failed themselves.
+	[ "$(count_status dead)" -eq 1 ] || { q "SELECT id, status, last_error FROM outbox"; return 1; }
+	kafka_mock_cmd rtt 1 0
+	run relay --once
+	assert_success
+	[ "$(count_status sent)" -eq 2 ]
 }
 
 @test "a message larger than message.max.bytes is dead at once with its size; the rest go" {
@@ -584,6 +639,23 @@ due_now() {
 	[ "$(count_status sent)" -eq 6 ]
 	[ "$(topic_count)" -eq 6 ]
 	! topic_tsv | cut -f 4 | grep -q bad
+}
+
+@test "a broker error's reason reads kafka: NAME: description" {
+	gen 1 A 1 | enqueue
+	kafka_mock_cmd error Produce INVALID_RECORD 1
+	run relay --once
+	[ "$status" -eq 65 ]
+	run q "SELECT last_error FROM outbox WHERE id = 'e1'"
+	assert_output 'kafka: INVALID_RECORD: Broker: Broker failed to validate record'
+}
+
+@test "--table naming a table that does not exist exits 78 and creates nothing" {
+	gen 1 | enqueue
+	run --separate-stderr relay --once --table nosuch
+	[ "$status" -eq 78 ]
+	[[ $stderr == *nosuch* ]]
+	[ -z "$(q "SELECT name FROM sqlite_master WHERE name = 'nosuch'")" ]
 }
 
 @test "a NULL event (a table without the NOT NULL) is dead with the reason" {
@@ -699,6 +771,38 @@ due_now() {
 	grep -q 'sent 7' "$T/err"
 }
 
+@test "run mode: a rescheduled row is retried when its backoff is due" {
+	gen 4 A 1 | enqueue
+	kafka_mock_cmd error Produce TOPIC_AUTHORIZATION_FAILED 1
+	outbox-relay --db "$DB" --interval 1m --backoff 200ms,300ms -X batch.num.messages=1 -X max.in.flight=1 3>&- 2>"$T/err" &
+	local pid=$!
+	PIDS+=("$pid")
+	wait_for 20 all_sent
+	[ "$(q "SELECT attempts FROM outbox WHERE id = 'e1'")" -eq 2 ]
+	kill -TERM "$pid"
+	wait_for 5 exited "$pid"
+	run wait "$pid"
+	assert_success
+	[ -z "$(key_order_violations)" ]
+}
+
+@test "run mode: after a producer restart, SIGTERM with everything recorded exits 0" {
+	gen 20 A 3 | enqueue
+	# One failed request: a fatal producer error; the rows in flight behind
+	# it come back unsent and the relay opens a new producer.
+	kafka_mock_cmd error Produce INVALID_RECORD 1
+	outbox-relay --db "$DB" --interval 1m -X batch.num.messages=1 3>&- 2>"$T/err" &
+	local pid=$!
+	PIDS+=("$pid")
+	none_pending() { [ "$(count_status pending)" -eq 0 ]; }
+	wait_for 20 none_pending
+	[ "$(count_status dead)" -eq 1 ]
+	kill -TERM "$pid"
+	wait_for 5 exited "$pid"
+	run wait "$pid"
+	[ "$status" -eq 0 ] || { cat "$T/err"; echo "exit $status"; return 1; }
+}
+
 @test "SIGTERM with reports outstanding: nothing unacknowledged is marked sent (--drain-timeout)" {
 	gen 3 | enqueue
 	outbox-relay --db "$DB" --interval 1m --drain-timeout 300ms -v -X debug=msg 3>&- 2>"$T/err" &
@@ -800,6 +904,23 @@ due_now() {
 	[ "$(topic_count)" -eq 0 ]
 }
 
+@test "--sink stdout | head -n 1: the reader goes away, the rows not written stay pending" {
+	gen 20000 A 3 | enqueue
+	# Bounded: a relay that does not notice the reader has gone must not
+	# hang the suite.
+	bash -c 'timeout -k 5 20 outbox-relay --db "$1" --once --sink stdout 2>"$2"; echo $? >"$3"' _ \
+		"$DB" "$T/err" "$T/rc" | head -n 1 >"$T/first"
+	[ "$(jq -r .id "$T/first")" = e1 ]
+	[ "$(cat "$T/rc")" -eq 75 ]
+	sent=$(count_status sent)
+	[ "$sent" -ge 1 ]
+	[ "$(count_status pending)" -gt 0 ]
+	# The sent rows are a prefix in seq order.
+	[ "$(q "SELECT max(seq) FROM outbox WHERE status = 'sent'")" -lt "$(q "SELECT min(seq) FROM outbox WHERE status = 'pending'")" ]
+	grep -q 'went away' "$T/err"
+}
+
+
 @test "--sink http: binary mode, ce- headers and the data as the body; structured by binding" {
 	start_http_sink
 	tp=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
@@ -845,6 +966,17 @@ due_now() {
 	run q "SELECT status, last_error LIKE '%400%' FROM outbox WHERE id = 'd1'"
 	assert_output 'dead|1'
 	[ "$(http_requests)" -eq 3 ]
+}
+
+@test "--sink http: 401 stops the run with 77 and leaves the row pending" {
+	start_http_sink --statuses 401
+	gen 2 A 1 | enqueue
+	run --separate-stderr relay --once --sink http --url "$URL"
+	[ "$status" -eq 77 ]
+	[[ $stderr == *401* || $stderr == *authentication* ]]
+	run q "SELECT count(*) FROM outbox WHERE status = 'pending' AND attempts = 0 AND last_error IS NULL"
+	assert_output 2
+	[ "$(http_requests)" -eq 1 ]
 }
 
 @test "--sink http with nothing listening: rows rescheduled, exit 75" {

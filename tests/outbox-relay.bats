@@ -238,6 +238,19 @@ due_now() {
 	[ "$(count_status pending)" -eq 1 ]
 }
 
+@test "a file that is not a database exits 74; another application's database 78, untouched" {
+	echo "not a database at all" >"$T/junk.db"
+	run --separate-stderr relay --once --db "$T/junk.db"
+	[ "$status" -eq 74 ]
+	[[ $stderr == *junk.db* ]]
+	[ "$(cat "$T/junk.db")" = "not a database at all" ]
+	sqlite3 "$T/app.db" "CREATE TABLE accounts (id TEXT); PRAGMA user_version = 7"
+	run --separate-stderr relay --once --db "$T/app.db"
+	[ "$status" -eq 78 ]
+	[[ $stderr == *user_version* ]]
+	[ "$(sqlite3 "$T/app.db" "SELECT group_concat(name) FROM sqlite_master")" = accounts ]
+}
+
 @test "OUTBOX_DB names the database; --table another table" {
 	gen 3 | OUTBOX_DB="$DB" outbox-enqueue -q
 	OUTBOX_DB="$DB" run outbox-relay --once

@@ -663,6 +663,13 @@ due_now() {
 	assert_output 'kafka: INVALID_RECORD: Broker: Broker failed to validate record'
 }
 
+@test "an empty file is not an outbox: exit 78, no table created" {
+	: >"$T/empty.db"
+	run --separate-stderr relay --once --db "$T/empty.db"
+	[ "$status" -eq 78 ]
+	[ ! -s "$T/empty.db" ] || [ -z "$(sqlite3 "$T/empty.db" "SELECT name FROM sqlite_master")" ]
+}
+
 @test "--table naming a table that does not exist exits 78 and creates nothing" {
 	gen 1 | enqueue
 	run --separate-stderr relay --once --table nosuch

@@ -791,6 +791,24 @@ due_now() {
 	grep -q 'sent 7' "$T/err"
 }
 
+@test "run mode: started while the broker is down, it warns, keeps trying, and sends once it is up" {
+	gen 5 | enqueue
+	kafka_mock_cmd down -1
+	outbox-relay --db "$DB" --interval 1m --timeout 500ms 3>&- 2>"$T/err" &
+	local pid=$!
+	PIDS+=("$pid")
+	wait_for 10 grep -q 'will keep trying' "$T/err"
+	[ "$(count_status pending)" -eq 5 ]
+	kafka_mock_cmd up -1
+	wait_for 30 all_sent
+	kill -TERM "$pid"
+	wait_for 5 exited "$pid"
+	run wait "$pid"
+	assert_success
+	[ -z "$(audit_mismatches)" ]
+	[ "$(topic_tsv | cut -f 4 | sort -u | wc -l)" -eq 5 ]
+}
+
 @test "run mode: a rescheduled row is retried when its backoff is due" {
 	gen 4 A 1 | enqueue
 	kafka_mock_cmd error Produce TOPIC_AUTHORIZATION_FAILED 1

@@ -1017,6 +1017,27 @@ due_now() {
 	[ "$(http_requests)" -eq 1 ]
 }
 
+@test "--sink http: a 503 holds back the later rows of its key, other keys go; data_base64 is the raw body" {
+	start_http_sink --statuses 503
+	printf 'a\0b\r\n\377' >"$T/raw"
+	gen 3 A 1 | enqueue
+	echo '{"specversion":"1.0","id":"x1","source":"/s","type":"A","partitionkey":"other","datacontenttype":"application/octet-stream","data_base64":"'"$(base64 -w0 <"$T/raw")"'"}' | enqueue
+	run --separate-stderr relay --once --sink http --url "$URL" --backoff 10ms,20ms
+	[ "$status" -eq 75 ]
+	[[ $stderr == *"2 held back"* ]]
+	# e1 was tried (503), e2 and e3 never left; x1 went.
+	[ "$(jq -r '.headers[] | select(.[0] | ascii_downcase == "ce-id") | .[1]' "$T/http.log" | tr '\n' ' ')" = "e1 x1 " ]
+	[ "$(q "SELECT group_concat(id) FROM outbox WHERE status = 'pending'")" = e1,e2,e3 ]
+	jq -r 'select(.headers[] | .[0] | ascii_downcase == "ce-id") | select([.headers[] | select(.[1] == "x1")] | length > 0) | .body_b64' "$T/http.log" |
+		base64 -d >"$T/body"
+	cmp "$T/raw" "$T/body"
+	wait_for 5 due_now
+	run relay --once --sink http --url "$URL"
+	assert_success
+	all_sent
+	[ "$(jq -r '.headers[] | select(.[0] | ascii_downcase == "ce-id") | .[1]' "$T/http.log" | tr '\n' ' ')" = "e1 x1 e1 e2 e3 " ]
+}
+
 @test "--sink http with nothing listening: rows rescheduled, exit 75" {
 	gen 2 A 1 | enqueue
 	run relay --once --sink http --url http://127.0.0.1:1/ --timeout 1s

@@ -942,6 +942,14 @@ due_now() {
 	[ "$(topic_count)" -eq 0 ]
 }
 
+@test "--sink stdout to a full disk exits 74 and leaves the rows pending" {
+	gen 3 | enqueue
+	run --separate-stderr sh -c 'timeout -k 5 20 outbox-relay --db "$1" --once --sink stdout >/dev/full' _ "$DB"
+	[ "$status" -eq 74 ]
+	[[ $stderr == *"standard output"* ]]
+	[ "$(count_status pending)" -eq 3 ]
+}
+
 @test "--sink stdout | head -n 1: the reader goes away, the rows not written stay pending" {
 	gen 20000 A 3 | enqueue
 	# Bounded: a relay that does not notice the reader has gone must not

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "strscan.h"
 #include "timefmt.h"
 #include "utf8.h"
 #include "traceparent.h"
@@ -22,55 +23,22 @@
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define CE_SWAR 1
-#else
-#define CE_SWAR 0
-#endif
-
 /* Value flag of our own, beside json.h's JSON_SCAN_*: the value is a
  * string token whose body is printable ASCII (0x20-0x7E) without a
  * backslash, so it is valid JSON and a valid CloudEvents String as it
  * stands. */
 #define VF_PLAIN 0x100u
 
-/* 1 if c may stand in a VF_PLAIN string body. */
-static inline int plain_char(unsigned c)
-{
-	return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
-}
-
 /* The fast path's string reader. p[0..n) is the text from just past an
  * opening quote to the end of the input. Returns the offset of the first
- * byte that is not plain_char(): when that is a '"' (check it), the string
- * is VF_PLAIN and ends there; anything else (escape, control character,
- * DEL, non-ASCII, end of input) sends the caller to the full scanner,
- * which then decides and reports. Eight bytes at a time; never reads at or
- * past p + n. */
+ * byte that is not printable ASCII (0x20-0x7E) other than '"' and '\\':
+ * when that is a '"' (check it), the string is VF_PLAIN and ends there;
+ * anything else (escape, control character, DEL, non-ASCII, end of input)
+ * sends the caller to the full scanner, which then decides and reports.
+ * strscan.h: 16 bytes at a time; never reads at or past p + n. */
 static inline size_t plain_run(const unsigned char *p, size_t n)
 {
-	size_t i = 0;
-#if CE_SWAR
-	while (n - i >= 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
-		/* High bit in every byte that is '"', '\\', below 0x20, or
-		 * 0x7F and up (w + 1 carries into bit 7 for 0x7F; w itself
-		 * for 0x80..0xFF). The zero-byte tricks may flag a byte
-		 * spuriously, but only above a byte flagged for real, so the
-		 * lowest flag is exact. */
-		uint64_t m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) |
-			     w | (w + ONES);
-		m &= HIGHS;
-		if (m)
-			return i + ((size_t)__builtin_ctzll(m) >> 3);
-		i += 8;
-	}
-#endif
-	while (i < n && plain_char(p[i]))
-		i++;
-	return i;
+	return strscan_plain(p, n, 1);
 }
 
 /* Longest decoded name a key written with escapes may have; plain keys

@@ -156,6 +156,8 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	m->key = m->traceparent = m->tracestate = m->type = NULL;
 	m->key_len = m->traceparent_len = m->tracestate_len = m->type_len = 0;
 	m->hop_traceparent[0] = '\0';
+	m->checked_traceparent = m->checked_tracestate = NULL;
+	m->checked_traceparent_len = m->checked_tracestate_len = 0;
 	m->mode = mode;
 
 	int r = ce_parse_line(&ev, event, len, err);
@@ -248,6 +250,12 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	if (scratch->data != base) /* the reservation above rules this out */
 		return errinfo_set(err, EXIT_SOFTWARE, "scratch buffer moved");
 	scratch->data[scratch->len] = '\0';
+	/* ce_parse accepted the event, so these hold a valid W3C context
+	 * (cloudevent.h: the distributed-tracing extension). */
+	m->checked_traceparent = m->traceparent;
+	m->checked_traceparent_len = m->traceparent_len;
+	m->checked_tracestate = m->tracestate;
+	m->checked_tracestate_len = m->tracestate_len;
 	return 0;
 }
 
@@ -255,14 +263,30 @@ int cekafka_hop_headers(cekafka_msg *m, traceparent *hop, errinfo *err)
 {
 	if (m->n_headers + 2 > CEKAFKA_MAX_HEADERS)
 		return errinfo_set(err, EXIT_SOFTWARE, "no room for the hop headers");
+	/* What cekafka_encode had ce_parse validate needs no second look. */
+	int tp_checked = m->traceparent && m->traceparent == m->checked_traceparent &&
+			 m->traceparent_len == m->checked_traceparent_len;
+	int ts_checked = m->tracestate && m->tracestate == m->checked_tracestate &&
+			 m->tracestate_len == m->checked_tracestate_len;
 	traceparent parent, child;
-	int valid = m->traceparent && traceparent_parse(&parent, m->traceparent, m->traceparent_len) == 0;
-	int r = valid ? traceparent_child(&parent, &child) : traceparent_new_root(&child);
+	int r, valid;
+	if (tp_checked && !hop) {
+		/* The relay's case: the child's text straight from the
+		 * parent's, without decoding either. */
+		valid = 1;
+		r = traceparent_child_text(m->traceparent, m->hop_traceparent);
+	} else {
+		valid = m->traceparent &&
+			traceparent_parse(&parent, m->traceparent, m->traceparent_len) == 0;
+		r = valid ? traceparent_child(&parent, &child) : traceparent_new_root(&child);
+		if (r == 0)
+			traceparent_format(&child, m->hop_traceparent);
+	}
 	if (r != 0)
 		return errinfo_set(err, EXIT_SOFTWARE, "cannot get random bytes for a trace id");
-	traceparent_format(&child, m->hop_traceparent);
 	add_header(m, "traceparent", 11, m->hop_traceparent, TRACEPARENT_LEN);
-	if (valid && m->tracestate && tracestate_check(m->tracestate, m->tracestate_len) == 0)
+	if (valid && m->tracestate &&
+	    (ts_checked || tracestate_check(m->tracestate, m->tracestate_len) == 0))
 		add_header(m, "tracestate", 10, m->tracestate, m->tracestate_len);
 	if (hop)
 		*hop = child;

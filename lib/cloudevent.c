@@ -730,8 +730,7 @@ static int trace_ext_bad(const char *name, size_t n, json_span val, enum json_ty
 		len = json_string_decode_fixed(val, tmp, sizeof tmp);
 		text = tmp;
 	}
-	traceparent parsed;
-	if (tp && (len == (size_t)-1 || traceparent_parse(&parsed, text, len) != 0)) {
+	if (tp && (len == (size_t)-1 || traceparent_check(text, len) != 0)) {
 		note(pe, key, NULL, "not a valid W3C traceparent", JSON_INVALID);
 		return 1;
 	}

@@ -5,6 +5,46 @@
 
 #include "rand.h"
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* The ids are decoded and written eight hex digits (one 64-bit word) at a
+ * time: a traceparent is 50 hex digits, and every relayed event has its
+ * traceparent checked once and a child's written once. A word holds the
+ * bytes in memory order, first byte lowest, on any machine. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+static inline uint64_t load8(const char *s)
+{
+	uint64_t w;
+	memcpy(&w, s, 8);
+	return w;
+}
+
+static inline void store8(char *d, uint64_t w) { memcpy(d, &w, 8); }
+#else
+static inline uint64_t load8(const char *s)
+{
+	uint64_t w = 0;
+	for (int i = 7; i >= 0; i--)
+		w = w << 8 | (unsigned char)s[i];
+	return w;
+}
+
+static inline void store8(char *d, uint64_t w)
+{
+	for (int i = 0; i < 8; i++)
+		d[i] = (char)(w >> (8 * i));
+}
+#endif
+
+/* High bit of every byte of w (all bytes below 0x80) that lies in
+ * [lo, hi]: w + (0x80 - lo) reaches bit 7 when the byte is >= lo, and
+ * w + (0x7F - hi) when it is > hi; no byte overflows into the next. */
+static inline uint64_t in_range(uint64_t w, unsigned lo, unsigned hi)
+{
+	return (w + ONES * (0x80 - lo)) & ~(w + ONES * (0x7F - hi)) & HIGHS;
+}
+
 /* Lowercase hex digit values; 0xff for anything else, uppercase included
  * (the spec allows lowercase only). */
 #define X 0xff
@@ -27,8 +67,6 @@ static const uint8_t hexval[256] = {
 	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
 };
 #undef X
-
-static const char hexdig[16] = "0123456789abcdef";
 
 /* Decode 2*n lowercase hex characters into n bytes; -1 on a bad digit.
  * Also reports whether every byte was zero. */
@@ -72,27 +110,66 @@ int traceparent_parse(traceparent *tp, const char *s, size_t n)
 	return 0;
 }
 
-static char *put_hex(char *o, const uint8_t *b, size_t n)
+/* 1 if the eight characters in w are all lowercase hex digits. */
+static inline int hex8_ok(uint64_t w)
 {
-	for (size_t i = 0; i < n; i++) {
-		*o++ = hexdig[b[i] >> 4];
-		*o++ = hexdig[b[i] & 15];
-	}
-	return o;
+	return !(w & HIGHS) && (in_range(w, '0', '9') | in_range(w, 'a', 'f')) == HIGHS;
 }
+
+#define ZEROS8 (ONES * '0') /* "00000000" as a word */
+
+int traceparent_check(const char *s, size_t n)
+{
+	if (n < TRACEPARENT_LEN || s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return -1;
+	if ((hexval[(unsigned char)s[0]] | hexval[(unsigned char)s[1]] | hexval[(unsigned char)s[53]] |
+	     hexval[(unsigned char)s[54]]) & 0xf0)
+		return -1;
+	if (s[0] == 'f' && s[1] == 'f')
+		return -1;
+	if (s[0] == '0' && s[1] == '0' ? n != TRACEPARENT_LEN : n > TRACEPARENT_LEN && s[TRACEPARENT_LEN] != '-')
+		return -1;
+	uint64_t t0 = load8(s + 3), t1 = load8(s + 11), t2 = load8(s + 19), t3 = load8(s + 27);
+	uint64_t p0 = load8(s + 36), p1 = load8(s + 44);
+	if (!hex8_ok(t0) || !hex8_ok(t1) || !hex8_ok(t2) || !hex8_ok(t3) || !hex8_ok(p0) || !hex8_ok(p1))
+		return -1;
+	if ((t0 == ZEROS8 && t1 == ZEROS8 && t2 == ZEROS8 && t3 == ZEROS8) || (p0 == ZEROS8 && p1 == ZEROS8))
+		return -1;
+	return 0;
+}
+
+/* Sixteen lowercase hex digits for the eight bytes at b, in order. */
+static void hex16(char *o, const uint8_t *b)
+{
+	for (int half = 0; half < 2; half++) {
+		const uint8_t *q = b + 4 * half;
+		/* byte i into bits 16i..16i+7, then its high nibble into
+		 * byte 2i and its low nibble into byte 2i+1 */
+		uint64_t x = (uint64_t)q[0] | (uint64_t)q[1] << 16 | (uint64_t)q[2] << 32 |
+			     (uint64_t)q[3] << 48;
+		uint64_t nib = (x >> 4 & ONES * 0x0F) | (x & ONES * 0x0F) << 8;
+		nib &= ONES * 0x0F;
+		/* '0' + d, and 39 more ('a' - '0' - 10) where d > 9 */
+		uint64_t over = ((nib + ONES * 6) >> 4) & ONES;
+		store8(o + 8 * half, nib + ONES * '0' + over * 39);
+	}
+}
+
+static const char hexdig[16] = "0123456789abcdef";
 
 void traceparent_format(const traceparent *tp, char out[TRACEPARENT_LEN + 1])
 {
-	char *o = out;
-	*o++ = '0';
-	*o++ = '0';
-	*o++ = '-';
-	o = put_hex(o, tp->trace_id, 16);
-	*o++ = '-';
-	o = put_hex(o, tp->parent_id, 8);
-	*o++ = '-';
-	o = put_hex(o, &tp->flags, 1);
-	*o = '\0';
+	out[0] = '0';
+	out[1] = '0';
+	out[2] = '-';
+	hex16(out + 3, tp->trace_id);
+	hex16(out + 19, tp->trace_id + 8);
+	out[35] = '-';
+	hex16(out + 36, tp->parent_id);
+	out[52] = '-';
+	out[53] = hexdig[tp->flags >> 4];
+	out[54] = hexdig[tp->flags & 15];
+	out[55] = '\0';
 }
 
 static int all_zero(const uint8_t *b, size_t n)
@@ -118,8 +195,15 @@ int traceparent_new_root(traceparent *tp)
 	traceparent t;
 	t.version = 0;
 	t.flags = 0x01;
-	if (random_id(t.trace_id, sizeof t.trace_id) != 0 ||
-	    random_id(t.parent_id, sizeof t.parent_id) != 0)
+	/* Both ids from one draw (one call into the pool instead of two);
+	 * an all-zero one, 2^-64 or less, is drawn again alone. */
+	uint8_t r[sizeof t.trace_id + sizeof t.parent_id];
+	if (rand_bytes(r, sizeof r) != 0)
+		return -1;
+	memcpy(t.trace_id, r, sizeof t.trace_id);
+	memcpy(t.parent_id, r + sizeof t.trace_id, sizeof t.parent_id);
+	if ((all_zero(t.trace_id, sizeof t.trace_id) && random_id(t.trace_id, sizeof t.trace_id) != 0) ||
+	    (all_zero(t.parent_id, sizeof t.parent_id) && random_id(t.parent_id, sizeof t.parent_id) != 0))
 		return -1;
 	*tp = t;
 	return 0;
@@ -137,15 +221,44 @@ int traceparent_child(const traceparent *parent, traceparent *child)
 	return 0;
 }
 
+int traceparent_child_text(const char *parent, char out[TRACEPARENT_LEN + 1])
+{
+	uint8_t id[8];
+	if (random_id(id, sizeof id) != 0)
+		return -1;
+	out[0] = '0';
+	out[1] = '0';
+	memcpy(out + 2, parent + 2, 34); /* "-", the trace-id, "-" */
+	hex16(out + 36, id);
+	memcpy(out + 52, parent + 52, 3); /* "-" and the flags */
+	out[55] = '\0';
+	return 0;
+}
+
 /* ---- tracestate ------------------------------------------------------ */
 
-static int is_lcalpha(unsigned char c) { return c >= 'a' && c <= 'z'; }
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+/* Character classes of the tracestate grammar, for ASCII; bytes 0x80 and
+ * up are in none. */
+#define TS_LCALPHA 1u
+#define TS_DIGIT 2u
+#define TS_KEYCHAR 4u /* lcalpha, DIGIT, "_", "-", "*", "/" */
+#define TS_CHR 8u     /* value chr: %x20-2B / %x2D-3C / %x3E-7E */
+static const uint8_t ts_class[128] = {
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 8,  8,  8,  8,  8,  8,  8,  8,  8,  8, 12,  8,  0, 12,  8, 12,
+	14, 14, 14, 14, 14, 14, 14, 14, 14, 14,  8,  8,  8,  0,  8,  8,
+	 8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+	 8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8, 12,
+	 8, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,
+	13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,  8,  8,  8,  8,  0,
+};
 
-static int is_keychar(unsigned char c)
-{
-	return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
-}
+static inline unsigned ts_cls(unsigned char c) { return c < 0x80 ? ts_class[c] : 0; }
+
+static int is_lcalpha(unsigned char c) { return ts_cls(c) & TS_LCALPHA; }
+static int is_digit(unsigned char c) { return ts_cls(c) & TS_DIGIT; }
+static int is_keychar(unsigned char c) { return ts_cls(c) & TS_KEYCHAR; }
 
 static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
@@ -188,11 +301,9 @@ static int value_ok(const char *v, size_t n)
 {
 	if (n < 1 || n > 256 || v[n - 1] == ' ')
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c < 0x20 || c > 0x7e || c == ',' || c == '=')
+	for (size_t i = 0; i < n; i++)
+		if (!(ts_cls((unsigned char)v[i]) & TS_CHR))
 			return 0;
-	}
 	return 1;
 }
 

@@ -79,8 +79,8 @@ static const struct {
  * plain strings and other types, else decoded into scratch (which has room:
  * the caller reserved it, so data never moves). plain: the caller knows the
  * event holds no backslash at all, which saves a look at each token. */
-static void attr_text(json_span v, enum json_type t, int plain, buf *scratch, const char **p,
-		      size_t *n)
+static inline void attr_text(json_span v, enum json_type t, int plain, buf *scratch,
+			     const char **p, size_t *n)
 {
 	if (t != JSON_STRING) {
 		*p = v.p;
@@ -179,27 +179,54 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 				  &ev.subject, &ev.time, &ev.datacontenttype, &ev.dataschema};
 	const char *text[8];
 	size_t text_len[8];
-	for (int i = 0; i < 8; i++)
-		if (core[i]->value.p)
-			attr_text(core[i]->value, core[i]->type, plain, scratch, &text[i],
-				  &text_len[i]);
+	/* type and datacontenttype first: they decide the mode, and
+	 * structured mode needs no other attribute decoded */
+	attr_text(ev.type.value, ev.type.type, plain, scratch, &text[3], &text_len[3]);
 	m->type = text[3];
 	m->type_len = text_len[3];
-	const char *ct = ev.datacontenttype.value.p ? text[6] : NULL;
-	size_t ct_len = ct ? text_len[6] : 0;
+	const char *ct = NULL;
+	size_t ct_len = 0;
+	if (ev.datacontenttype.value.p) {
+		attr_text(ev.datacontenttype.value, ev.datacontenttype.type, plain, scratch, &text[6],
+			  &text_len[6]);
+		ct = text[6];
+		ct_len = text_len[6];
+	}
 	/* A content-type starting application/cloudevents means structured
 	 * mode to every receiver: such an event goes structured. */
-	if (ct && iprefix(ct, ct_len, "application/cloudevents"))
+	if (ct && ct_len >= sizeof "application/cloudevents" - 1 &&
+	    iprefix(ct, ct_len, "application/cloudevents"))
 		mode = CEKAFKA_STRUCTURED;
 	m->mode = mode;
 	if (mode == CEKAFKA_BINARY)
 		for (int i = 0; i < 8; i++)
-			if (core[i]->value.p)
+			if (core[i]->value.p) {
+				if (i != 3 && i != 6)
+					attr_text(core[i]->value, core[i]->type, plain, scratch,
+						  &text[i], &text_len[i]);
 				add_header(m, core_header[i].name, core_header[i].len, text[i],
 					   text_len[i]);
+			}
 
 	for (size_t i = 0; i < ev.n_ext; i++) {
 		const ce_attr *a = &ev.ext[i];
+		if (mode == CEKAFKA_STRUCTURED && plain) {
+			/* no header: only the three extensions reported
+			 * matter, and their names need no decoding */
+			const char *bare = a->name.p + 1;
+			size_t nl = a->name.n - 2;
+			const char **dst = NULL;
+			size_t *dst_len = NULL;
+			if (eq(bare, nl, "partitionkey"))
+				dst = &m->key, dst_len = &m->key_len;
+			else if (eq(bare, nl, "traceparent"))
+				dst = &m->traceparent, dst_len = &m->traceparent_len;
+			else if (eq(bare, nl, "tracestate"))
+				dst = &m->tracestate, dst_len = &m->tracestate_len;
+			if (dst)
+				attr_text(a->value, a->type, plain, scratch, dst, dst_len);
+			continue;
+		}
 		/* "ce_" + decoded name; for a name with escapes the decoded
 		 * name is shorter than the token, so the bound holds. */
 		char *name = scratch->data + scratch->len;

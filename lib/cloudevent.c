@@ -5,6 +5,12 @@
  * value, so an event is read once. The first problem with an attribute is
  * remembered rather than returned at once, so that a line which is not
  * JSON at all is reported as such, whatever attribute comes first.
+ *
+ * Before that, parse_canonical tries the text as an event exactly as
+ * ce_write_json writes it in its simplest form (what outbox rows hold):
+ * it only says yes, with the very event the general path would fill; on
+ * anything else it steps aside and the general path starts over, so every
+ * error message comes from the general path.
  */
 #include "cloudevent.h"
 #include "exitcode.h"
@@ -870,10 +876,10 @@ static int read_value(const char *text, size_t len, size_t *pos, json_span *val,
 	return 0;
 }
 
-int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
+/* Only what the parse reads is reset: ext[] past n_ext is left alone
+ * (2 KB of memset per event would cost more than the parse). */
+static void reset_event(cloudevent *ev)
 {
-	/* Only what the parse reads is reset: ext[] past n_ext is left alone
-	 * (2 KB of memset per event would cost more than the parse). */
 	static const ce_attr none = {{NULL, 0}, {NULL, 0}, JSON_INVALID};
 	ev->specversion = ev->id = ev->source = ev->type = none;
 	ev->subject = ev->time = ev->datacontenttype = ev->dataschema = none;
@@ -886,6 +892,178 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 	ev->canonical.n = 0;
 	ev->data_compact.p = NULL;
 	ev->data_compact.n = 0;
+}
+
+/* ---- the canonical fast path ---- */
+
+static inline int ext_name_char(unsigned c)
+{
+	return c - 'a' < 26u || c - '0' < 10u;
+}
+
+/* 1 if core_member would accept the VF_PLAIN string val for c (as
+ * core_member: non-empty, and each attribute's own rule). */
+static int fast_core_ok(enum core c, json_span val)
+{
+	if (val.n == 2)
+		return 0;
+	switch (c) {
+	case C_SPECVERSION:
+		return val.n == 5 && memcmp(val.p, "\"1.0\"", 5) == 0;
+	case C_TIME:
+		return time_ok(val, VF_PLAIN);
+	case C_DATACONTENTTYPE:
+		return (val.n == 18 && memcmp(val.p, "\"application/json\"", 18) == 0) ||
+		       media_type_ok(val, VF_PLAIN);
+	case C_DATASCHEMA:
+		return has_scheme(val);
+	default:
+		return 1;
+	}
+}
+
+/* Parse text[0..len) when it is an event exactly as ce_write_json writes
+ * it (what outbox rows hold, outbox(5)), in its simplest form: no
+ * whitespace at all, members in canonical order, every key and every
+ * attribute value a VF_PLAIN string (extension values may also be true or
+ * false), data compact JSON. 0 with ev filled exactly as the general path
+ * fills it (canonical span included); -1 as soon as anything is
+ * otherwise, valid or not: the caller then resets ev and takes the
+ * general path, which alone reports errors. So this path only ever says
+ * yes to what the general path accepts, and it skips what canonical order
+ * makes impossible (duplicates, nulls, escaped names) and the bookkeeping
+ * for error reports. */
+static int parse_canonical(cloudevent *ev, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	if (len < 2 || s[0] != '{' || s[len - 1] != '}')
+		return -1;
+	size_t pos = 1;
+	int rank = -1; /* of the member before, in ce_write_json's order */
+	unsigned seen = 0;
+	json_span last_ext = {NULL, 0};
+	for (;;) {
+		json_span key, val;
+		enum json_type t;
+		size_t n = 0;
+		if (s[pos] != '"') /* pos < len here: see the loop's end */
+			return -1;
+		enum core c = core_key(s + pos + 1, len - pos - 1, &n);
+		key.p = text + pos;
+		if (c != C_NONE) {
+			int r = c >= C_DATA ? RANK_DATA : (int)c;
+			if (r <= rank) /* out of order, or a duplicate */
+				return -1;
+			rank = r;
+			key.n = n + 2;
+		} else {
+			size_t e = pos + 1;
+			while (e < len && ext_name_char(s[e]))
+				e++;
+			if (e == pos + 1 || e >= len || s[e] != '"' || rank > RANK_EXT)
+				return -1;
+			key.n = e + 1 - pos;
+			if (rank == RANK_EXT && plain_names_cmp(last_ext, key) >= 0)
+				return -1;
+			rank = RANK_EXT;
+			last_ext = key;
+		}
+		pos += key.n;
+		if (pos >= len || s[pos] != ':')
+			return -1;
+		pos++;
+		if (c == C_DATA) {
+			unsigned vflags;
+			int ws = 0;
+			json_error je;
+			if (read_value(text, len, &pos, &val, &t, &vflags, &ws, &je) != 0 || ws ||
+			    t == JSON_NULL)
+				return -1;
+			ev->data_kind = CE_DATA_JSON;
+			ev->data = val;
+			ev->data_type = t;
+			ev->data_compact = val;
+		} else {
+			if (pos >= len)
+				return -1;
+			if (s[pos] == '"') {
+				size_t e = pos + 1 + plain_run(s + pos + 1, len - pos - 1);
+				if (e >= len || s[e] != '"')
+					return -1;
+				val.p = text + pos;
+				val.n = e + 1 - pos;
+				t = JSON_STRING;
+			} else if (c == C_NONE && len - pos >= 4 && memcmp(text + pos, "true", 4) == 0) {
+				val.p = text + pos;
+				val.n = 4;
+				t = JSON_TRUE;
+			} else if (c == C_NONE && len - pos >= 5 && memcmp(text + pos, "false", 5) == 0) {
+				val.p = text + pos;
+				val.n = 5;
+				t = JSON_FALSE;
+			} else {
+				return -1;
+			}
+			pos += val.n;
+			if (c == C_NONE) {
+				/* ext_member's checks that canonical order leaves */
+				if (ev->n_ext == CE_MAX_EXTENSIONS)
+					return -1;
+				struct pending pe = {NULL, {NULL, 0}, NULL, JSON_INVALID, 0};
+				if (trace_ext_bad(key.p + 1, key.n - 2, val, t, VF_PLAIN, &pe, key))
+					return -1;
+				ce_attr *a = &ev->ext[ev->n_ext++];
+				a->name = key;
+				a->value = val;
+				a->type = t;
+			} else if (c == C_DATA_BASE64) {
+				if (base64_check(val.p + 1, val.n - 2) != 0)
+					return -1;
+				ev->data_kind = CE_DATA_BASE64;
+				ev->data = val;
+				ev->data_type = JSON_STRING;
+				ev->data_compact = val;
+			} else {
+				if (!fast_core_ok(c, val))
+					return -1;
+				ce_attr *a = c == C_SPECVERSION ? &ev->specversion
+					   : c == C_ID		? &ev->id
+					   : c == C_SOURCE	? &ev->source
+					   : c == C_TYPE	? &ev->type
+					   : c == C_SUBJECT	? &ev->subject
+					   : c == C_TIME	? &ev->time
+					   : c == C_DATACONTENTTYPE ? &ev->datacontenttype
+								    : &ev->dataschema;
+				a->name = key;
+				a->value = val;
+				a->type = JSON_STRING;
+				seen |= 1u << c;
+			}
+		}
+		if (pos >= len)
+			return -1;
+		if (s[pos] == '}') {
+			if (pos == len - 1)
+				break;
+			return -1;
+		}
+		/* a ',' then a member, which cannot start at the final '}' */
+		if (s[pos] != ',' || ++pos >= len - 1)
+			return -1;
+	}
+	if ((seen & 0xFu) != 0xFu) /* specversion, id, source, type */
+		return -1;
+	ev->canonical.p = text;
+	ev->canonical.n = len;
+	return 0;
+}
+
+int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
+{
+	reset_event(ev);
+	if (parse_canonical(ev, text, len) == 0)
+		return 0;
+	reset_event(ev);
 
 	struct parse ps;
 	ps.ev = ev;

@@ -8,34 +8,16 @@
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-/* The ids are decoded and written eight hex digits (one 64-bit word) at a
- * time: a traceparent is 50 hex digits, and every relayed event has its
- * traceparent checked once and a child's written once. A word holds the
- * bytes in memory order, first byte lowest, on any machine. */
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* traceparent_check reads eight hex digits (one 64-bit word) at a time: a
+ * traceparent is 50 hex digits, and every relayed event that has one has
+ * it checked. Only per-byte tests and equality are done on a word, so the
+ * machine's byte order does not matter. */
 static inline uint64_t load8(const char *s)
 {
 	uint64_t w;
 	memcpy(&w, s, 8);
 	return w;
 }
-
-static inline void store8(char *d, uint64_t w) { memcpy(d, &w, 8); }
-#else
-static inline uint64_t load8(const char *s)
-{
-	uint64_t w = 0;
-	for (int i = 7; i >= 0; i--)
-		w = w << 8 | (unsigned char)s[i];
-	return w;
-}
-
-static inline void store8(char *d, uint64_t w)
-{
-	for (int i = 0; i < 8; i++)
-		d[i] = (char)(w >> (8 * i));
-}
-#endif
 
 /* High bit of every byte of w (all bytes below 0x80) that lies in
  * [lo, hi]: w + (0x80 - lo) reaches bit 7 when the byte is >= lo, and
@@ -138,37 +120,33 @@ int traceparent_check(const char *s, size_t n)
 	return 0;
 }
 
-/* Sixteen lowercase hex digits for the eight bytes at b, in order. */
-static void hex16(char *o, const uint8_t *b)
-{
-	for (int half = 0; half < 2; half++) {
-		const uint8_t *q = b + 4 * half;
-		/* byte i into bits 16i..16i+7, then its high nibble into
-		 * byte 2i and its low nibble into byte 2i+1 */
-		uint64_t x = (uint64_t)q[0] | (uint64_t)q[1] << 16 | (uint64_t)q[2] << 32 |
-			     (uint64_t)q[3] << 48;
-		uint64_t nib = (x >> 4 & ONES * 0x0F) | (x & ONES * 0x0F) << 8;
-		nib &= ONES * 0x0F;
-		/* '0' + d, and 39 more ('a' - '0' - 10) where d > 9 */
-		uint64_t over = ((nib + ONES * 6) >> 4) & ONES;
-		store8(o + 8 * half, nib + ONES * '0' + over * 39);
-	}
-}
+/* "000102...feff": the two lowercase hex digits of every byte value, so
+ * that writing an id costs a copy of two bytes per byte. */
+#define HEXROW(h)                                                                               \
+	h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b" h "c" h "d" h "e" \
+	h "f"
+static const char hexpairs[512 + 1] = HEXROW("0") HEXROW("1") HEXROW("2") HEXROW("3") HEXROW("4")
+	HEXROW("5") HEXROW("6") HEXROW("7") HEXROW("8") HEXROW("9") HEXROW("a") HEXROW("b")
+	HEXROW("c") HEXROW("d") HEXROW("e") HEXROW("f");
+#undef HEXROW
 
-static const char hexdig[16] = "0123456789abcdef";
+/* 2 * n lowercase hex digits for the n bytes at b, in order. */
+static inline void put_hex(char *o, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		memcpy(o + 2 * i, hexpairs + 2 * b[i], 2);
+}
 
 void traceparent_format(const traceparent *tp, char out[TRACEPARENT_LEN + 1])
 {
 	out[0] = '0';
 	out[1] = '0';
 	out[2] = '-';
-	hex16(out + 3, tp->trace_id);
-	hex16(out + 19, tp->trace_id + 8);
+	put_hex(out + 3, tp->trace_id, 16);
 	out[35] = '-';
-	hex16(out + 36, tp->parent_id);
+	put_hex(out + 36, tp->parent_id, 8);
 	out[52] = '-';
-	out[53] = hexdig[tp->flags >> 4];
-	out[54] = hexdig[tp->flags & 15];
+	put_hex(out + 53, &tp->flags, 1);
 	out[55] = '\0';
 }
 
@@ -229,7 +207,7 @@ int traceparent_child_text(const char *parent, char out[TRACEPARENT_LEN + 1])
 	out[0] = '0';
 	out[1] = '0';
 	memcpy(out + 2, parent + 2, 34); /* "-", the trace-id, "-" */
-	hex16(out + 36, id);
+	put_hex(out + 36, id, sizeof id);
 	memcpy(out + 52, parent + 52, 3); /* "-" and the flags */
 	out[55] = '\0';
 	return 0;

@@ -922,6 +922,95 @@ static int fast_core_ok(enum core c, json_span val)
 	}
 }
 
+/* The end of a JSON number without whitespace at s[pos] (RFC 8259:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), or 0 when there is none
+ * or a digit follows a leading 0. */
+static inline int digit(unsigned c) { return c - '0' < 10u; }
+
+static size_t number_end(const unsigned char *s, size_t len, size_t pos)
+{
+	if (pos < len && s[pos] == '-')
+		pos++;
+	if (pos >= len || !digit(s[pos]))
+		return 0;
+	if (s[pos] == '0') {
+		pos++;
+		if (pos < len && digit(s[pos]))
+			return 0;
+	} else {
+		while (pos < len && digit(s[pos]))
+			pos++;
+	}
+	if (pos < len && s[pos] == '.') {
+		if (++pos >= len || !digit(s[pos]))
+			return 0;
+		while (pos < len && digit(s[pos]))
+			pos++;
+	}
+	if (pos < len && (s[pos] == 'e' || s[pos] == 'E')) {
+		pos++;
+		if (pos < len && (s[pos] == '+' || s[pos] == '-'))
+			pos++;
+		if (pos >= len || !digit(s[pos]))
+			return 0;
+		while (pos < len && digit(s[pos]))
+			pos++;
+	}
+	return pos;
+}
+
+/* The end of a flat JSON object at s[pos] == '{' as event data usually
+ * is: no whitespace, VF_PLAIN keys, and values that are VF_PLAIN
+ * strings, numbers, true, false or null. 0 when it is anything else
+ * (nested, escaped, spaced, invalid...): the caller then has the full
+ * scanner read it, which decides. */
+static size_t flat_object_end(const unsigned char *s, size_t len, size_t pos)
+{
+	pos++;
+	if (pos < len && s[pos] == '}')
+		return pos + 1;
+	for (;;) {
+		if (pos >= len || s[pos] != '"')
+			return 0;
+		pos += 1 + plain_run(s + pos + 1, len - pos - 1);
+		if (pos + 1 >= len || s[pos] != '"' || s[pos + 1] != ':')
+			return 0;
+		pos += 2;
+		if (pos >= len)
+			return 0;
+		switch (s[pos]) {
+		case '"':
+			pos += 1 + plain_run(s + pos + 1, len - pos - 1);
+			if (pos >= len || s[pos] != '"')
+				return 0;
+			pos++;
+			break;
+		case 't':
+		case 'n':
+			if (len - pos < 4 || memcmp(s + pos, s[pos] == 't' ? "true" : "null", 4) != 0)
+				return 0;
+			pos += 4;
+			break;
+		case 'f':
+			if (len - pos < 5 || memcmp(s + pos, "false", 5) != 0)
+				return 0;
+			pos += 5;
+			break;
+		default:
+			if ((pos = number_end(s, len, pos)) == 0)
+				return 0;
+			break;
+		}
+		if (pos >= len)
+			return 0;
+		if (s[pos] == '}')
+			return pos + 1;
+		if (s[pos] != ',')
+			return 0;
+		pos++;
+	}
+}
+
 /* Parse text[0..len) when it is an event exactly as ce_write_json writes
  * it (what outbox rows hold, outbox(5)), in its simplest form: no
  * whitespace at all, members in canonical order, every key and every
@@ -973,12 +1062,20 @@ static int parse_canonical(cloudevent *ev, const char *text, size_t len)
 			return -1;
 		pos++;
 		if (c == C_DATA) {
-			unsigned vflags;
-			int ws = 0;
-			json_error je;
-			if (read_value(text, len, &pos, &val, &t, &vflags, &ws, &je) != 0 || ws ||
-			    t == JSON_NULL)
-				return -1;
+			size_t e = pos < len && s[pos] == '{' ? flat_object_end(s, len, pos) : 0;
+			if (e) {
+				val.p = text + pos;
+				val.n = e - pos;
+				t = JSON_OBJECT;
+				pos = e;
+			} else {
+				unsigned vflags;
+				int ws = 0;
+				json_error je;
+				if (read_value(text, len, &pos, &val, &t, &vflags, &ws, &je) != 0 || ws ||
+				    t == JSON_NULL)
+					return -1;
+			}
 			ev->data_kind = CE_DATA_JSON;
 			ev->data = val;
 			ev->data_type = t;

@@ -1153,6 +1153,26 @@ static void test_canonical_fast_path(void)
 		{SV ",\"e\":\"\\u00e9\"}", 1, 1},       /* escapes: general path */
 		{SV ",\"e\":\"\xc3\xa9\"}", 1, 1},      /* UTF-8: general path */
 		{SV ",\"data\":{\"a\" : 1}}", 1, 0},    /* whitespace in data */
+		/* flat data objects (read without the full scanner) */
+		{SV ",\"data\":{}}", 1, 1},
+		{SV ",\"data\":{\"a\":\"x\",\"b\":true,\"c\":false,\"d\":null,\"e\":-0,\"f\":0.5E-3,"
+		    "\"g\":12e+7,\"h\":-3.25,\"i\":1E9}}", 1, 1},
+		{SV ",\"data\":{\"a\":{\"b\":[1]}}}", 1, 1},
+		{SV ",\"data\":{\"a\":\"\\n\",\"\\u0062\":\"\x7f\xc3\xa9\"}}", 1, 1},
+		{SV ",\"data\":{\"a\":01}}", 0, 0},
+		{SV ",\"data\":{\"a\":-}}", 0, 0},
+		{SV ",\"data\":{\"a\":1.}}", 0, 0},
+		{SV ",\"data\":{\"a\":1e}}", 0, 0},
+		{SV ",\"data\":{\"a\":1e+}}", 0, 0},
+		{SV ",\"data\":{\"a\":.5}}", 0, 0},
+		{SV ",\"data\":{\"a\":+1}}", 0, 0},
+		{SV ",\"data\":{\"a\":1x}}", 0, 0},
+		{SV ",\"data\":{\"a\":nul}}", 0, 0},
+		{SV ",\"data\":{\"a\":\"x\",}}", 0, 0},
+		{SV ",\"data\":{\"a\"}}", 0, 0},
+		{SV ",\"data\":{\"a\":\"\x01\"}}", 0, 0},
+		{SV ",\"data\":{\"a\":1}", 0, 0},
+		{SV ",\"data\":{\"a\":1},\"e\":\"x\"}", 1, 0},
 		{SV ",\"data\":null}", 1, 0},
 		{SV ",\"e\":null}", 1, 0},
 		{SV ",\"b\":\"1\",\"a\":\"2\"}", 1, 0}, /* extensions out of order */

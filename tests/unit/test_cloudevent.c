@@ -1212,6 +1212,30 @@ static void test_canonical_fast_path(void)
 		{"{\"", 0, 0},
 		{"{\"id\"}", 0, 0},
 	};
+	/* keys one letter away from a core name, where the fast path looks
+	 * for core names: before and after the required attributes */
+	static const char *const names[] = {"specversion", "id", "source", "type", "subject", "time",
+					    "datacontenttype", "dataschema", "data", "data_base64"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		for (size_t k = 0; k <= strlen(names[i]); k++)
+			for (int how = 0; how < 3; how++) {
+				char name[32], ev[256];
+				size_t nl = strlen(names[i]);
+				memcpy(name, names[i], nl + 1);
+				if (how == 0 && k < nl)
+					name[k] = name[k] == 'q' ? 'r' : 'q';
+				else if (how == 1) { /* one letter more */
+					memmove(name + k + 1, name + k, nl - k + 1);
+					name[k] = 'q';
+				} else if (how == 2 && k < nl) { /* one letter less */
+					memmove(name + k, name + k + 1, nl - k);
+				}
+				snprintf(ev, sizeof ev, "{\"%s\":\"1.0\",%s}", name, SV + 1);
+				int canon;
+				CHECK(agrees_with_general_path(ev, &canon));
+				snprintf(ev, sizeof ev, SV ",\"%s\":\"application/json\"}", name);
+				CHECK(agrees_with_general_path(ev, &canon));
+			}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int canon = -1;
 		CHECK(agrees_with_general_path(cases[i].text, &canon));

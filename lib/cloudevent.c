@@ -117,7 +117,10 @@ static enum core core_of(const char *s, size_t n)
  * closing '"', starts p[0..n) (the text just past a key's opening quote),
  * with *len the name's length; C_NONE when none does (an extension, an
  * escaped name, anything else: the caller then reads the key in full). */
-static enum core core_key(const unsigned char *p, size_t n, size_t *len)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline enum core core_key(const unsigned char *p, size_t n, size_t *len)
 {
 #define KEY(lit, c)                                                         \
 	if (n >= sizeof lit - 1 && memcmp(p, lit, sizeof lit - 1) == 0) { \

@@ -904,6 +904,30 @@ static inline int ext_name_char(unsigned c)
 	return c - 'a' < 26u || c - '0' < 10u;
 }
 
+/* The length of the run of [a-z0-9] that starts p[0..n); 16 bytes at a
+ * time with SSE2 (signed compares: bytes 0x80 and up are negative, so in
+ * neither range). Never reads at or past p + n. */
+static inline size_t ext_name_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+#if STRSCAN_SSE2
+	while (n - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i az = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
+					   _mm_cmplt_epi8(v, _mm_set1_epi8('z' + 1)));
+		__m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+					  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+		unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_or_si128(az, d)) & 0xFFFFu;
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < n && ext_name_char(p[i]))
+		i++;
+	return i;
+}
+
 /* 1 if core_member would accept the VF_PLAIN string val for c (as
  * core_member: non-empty, and each attribute's own rule). */
 static int fast_core_ok(enum core c, json_span val)
@@ -1049,9 +1073,7 @@ static int parse_canonical(cloudevent *ev, const char *text, size_t len)
 			rank = r;
 			key.n = n + 2;
 		} else {
-			size_t e = pos + 1;
-			while (e < len && ext_name_char(s[e]))
-				e++;
+			size_t e = pos + 1 + ext_name_run(s + pos + 1, len - pos - 1);
 			if (e == pos + 1 || e >= len || s[e] != '"' || rank > RANK_EXT)
 				return -1;
 			key.n = e + 1 - pos;

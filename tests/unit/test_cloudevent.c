@@ -1236,6 +1236,34 @@ static void test_canonical_fast_path(void)
 				snprintf(ev, sizeof ev, SV ",\"%s\":\"application/json\"}", name);
 				CHECK(agrees_with_general_path(ev, &canon));
 			}
+	/* extension names of 1..40 characters (the fast path reads them 16
+	 * at a time), with a character outside [a-z0-9] at every position:
+	 * the neighbours of both ranges, upper case, punctuation, UTF-8 */
+	static const char odd[] = {'`', '{', '/', ':', 'A', 'Z', '_', '-', '.', '@', '~', ' ',
+				   (char)0xC3, (char)0x80, (char)0xE9};
+	int name_fails = 0;
+	for (size_t nl = 1; nl <= 40; nl++)
+		for (size_t k = 0; k <= nl; k++)
+			for (size_t o = 0; o < (k < nl ? sizeof odd : 1); o++) {
+				char name[48], ev[160];
+				for (size_t j = 0; j < nl; j++)
+					name[j] = j % 3 == 2 ? (char)('0' + j % 10) : (char)('a' + j % 26);
+				name[nl] = '\0';
+				if (k < nl)
+					name[k] = odd[o];
+				snprintf(ev, sizeof ev, SV ",\"%s\":\"v\"}", name);
+				int canon = 0;
+				if (!agrees_with_general_path(ev, &canon))
+					name_fails++;
+				cloudevent e;
+				ce_error err;
+				char *keep = NULL;
+				int r = parse_str(&e, ev, &err, &keep);
+				free(keep);
+				if ((r == 0) != (k == nl) || (r == 0 && !canon))
+					name_fails++;
+			}
+	CHECK_INT(name_fails, 0);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		int canon = -1;
 		CHECK(agrees_with_general_path(cases[i].text, &canon));

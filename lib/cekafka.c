@@ -79,8 +79,8 @@ static const struct {
  * plain strings and other types, else decoded into scratch (which has room:
  * the caller reserved it, so data never moves). plain: the caller knows the
  * event holds no backslash at all, which saves a look at each token. */
-static void attr_text(json_span v, enum json_type t, int plain, buf *scratch, const char **p,
-		      size_t *n)
+static inline void attr_text(json_span v, enum json_type t, int plain, buf *scratch,
+			     const char **p, size_t *n)
 {
 	if (t != JSON_STRING) {
 		*p = v.p;
@@ -157,6 +157,8 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	m->key_len = m->traceparent_len = m->tracestate_len = m->type_len = m->id_len =
 		m->source_len = 0;
 	m->hop_traceparent[0] = '\0';
+	m->checked_traceparent = m->checked_tracestate = NULL;
+	m->checked_traceparent_len = m->checked_tracestate_len = 0;
 	m->mode = mode;
 
 	int r = ce_parse_line(&ev, event, len, err);
@@ -178,31 +180,61 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 				  &ev.subject, &ev.time, &ev.datacontenttype, &ev.dataschema};
 	const char *text[8];
 	size_t text_len[8];
-	for (int i = 0; i < 8; i++)
-		if (core[i]->value.p)
-			attr_text(core[i]->value, core[i]->type, plain, scratch, &text[i],
-				  &text_len[i]);
+	/* type and datacontenttype first: they decide the mode, and
+	 * structured mode needs no other attribute decoded */
+	attr_text(ev.type.value, ev.type.type, plain, scratch, &text[3], &text_len[3]);
 	m->type = text[3];
 	m->type_len = text_len[3];
+	/* id and source too: the relay checks them against the row's columns */
+	attr_text(ev.id.value, ev.id.type, plain, scratch, &text[1], &text_len[1]);
+	attr_text(ev.source.value, ev.source.type, plain, scratch, &text[2], &text_len[2]);
 	m->id = text[1];
 	m->id_len = text_len[1];
 	m->source = text[2];
 	m->source_len = text_len[2];
-	const char *ct = ev.datacontenttype.value.p ? text[6] : NULL;
-	size_t ct_len = ct ? text_len[6] : 0;
+	const char *ct = NULL;
+	size_t ct_len = 0;
+	if (ev.datacontenttype.value.p) {
+		attr_text(ev.datacontenttype.value, ev.datacontenttype.type, plain, scratch, &text[6],
+			  &text_len[6]);
+		ct = text[6];
+		ct_len = text_len[6];
+	}
 	/* A content-type starting application/cloudevents means structured
 	 * mode to every receiver: such an event goes structured. */
-	if (ct && iprefix(ct, ct_len, "application/cloudevents"))
+	if (ct && ct_len >= sizeof "application/cloudevents" - 1 &&
+	    iprefix(ct, ct_len, "application/cloudevents"))
 		mode = CEKAFKA_STRUCTURED;
 	m->mode = mode;
 	if (mode == CEKAFKA_BINARY)
 		for (int i = 0; i < 8; i++)
-			if (core[i]->value.p)
+			if (core[i]->value.p) {
+				if (i != 1 && i != 2 && i != 3 && i != 6)
+					attr_text(core[i]->value, core[i]->type, plain, scratch,
+						  &text[i], &text_len[i]);
 				add_header(m, core_header[i].name, core_header[i].len, text[i],
 					   text_len[i]);
+			}
 
 	for (size_t i = 0; i < ev.n_ext; i++) {
 		const ce_attr *a = &ev.ext[i];
+		if (mode == CEKAFKA_STRUCTURED && plain) {
+			/* no header: only the three extensions reported
+			 * matter, and their names need no decoding */
+			const char *bare = a->name.p + 1;
+			size_t nl = a->name.n - 2;
+			const char **dst = NULL;
+			size_t *dst_len = NULL;
+			if (eq(bare, nl, "partitionkey"))
+				dst = &m->key, dst_len = &m->key_len;
+			else if (eq(bare, nl, "traceparent"))
+				dst = &m->traceparent, dst_len = &m->traceparent_len;
+			else if (eq(bare, nl, "tracestate"))
+				dst = &m->tracestate, dst_len = &m->tracestate_len;
+			if (dst)
+				attr_text(a->value, a->type, plain, scratch, dst, dst_len);
+			continue;
+		}
 		/* "ce_" + decoded name; for a name with escapes the decoded
 		 * name is shorter than the token, so the bound holds. */
 		char *name = scratch->data + scratch->len;
@@ -253,6 +285,12 @@ int cekafka_encode(cekafka_msg *m, const char *event, size_t len, enum cekafka_m
 	if (scratch->data != base) /* the reservation above rules this out */
 		return errinfo_set(err, EXIT_SOFTWARE, "scratch buffer moved");
 	scratch->data[scratch->len] = '\0';
+	/* ce_parse accepted the event, so these hold a valid W3C context
+	 * (cloudevent.h: the distributed-tracing extension). */
+	m->checked_traceparent = m->traceparent;
+	m->checked_traceparent_len = m->traceparent_len;
+	m->checked_tracestate = m->tracestate;
+	m->checked_tracestate_len = m->tracestate_len;
 	return 0;
 }
 
@@ -260,14 +298,30 @@ int cekafka_hop_headers(cekafka_msg *m, traceparent *hop, errinfo *err)
 {
 	if (m->n_headers + 2 > CEKAFKA_MAX_HEADERS)
 		return errinfo_set(err, EXIT_SOFTWARE, "no room for the hop headers");
+	/* What cekafka_encode had ce_parse validate needs no second look. */
+	int tp_checked = m->traceparent && m->traceparent == m->checked_traceparent &&
+			 m->traceparent_len == m->checked_traceparent_len;
+	int ts_checked = m->tracestate && m->tracestate == m->checked_tracestate &&
+			 m->tracestate_len == m->checked_tracestate_len;
 	traceparent parent, child;
-	int valid = m->traceparent && traceparent_parse(&parent, m->traceparent, m->traceparent_len) == 0;
-	int r = valid ? traceparent_child(&parent, &child) : traceparent_new_root(&child);
+	int r, valid;
+	if (tp_checked && !hop) {
+		/* The relay's case: the child's text straight from the
+		 * parent's, without decoding either. */
+		valid = 1;
+		r = traceparent_child_text(m->traceparent, m->hop_traceparent);
+	} else {
+		valid = m->traceparent &&
+			traceparent_parse(&parent, m->traceparent, m->traceparent_len) == 0;
+		r = valid ? traceparent_child(&parent, &child) : traceparent_new_root(&child);
+		if (r == 0)
+			traceparent_format(&child, m->hop_traceparent);
+	}
 	if (r != 0)
 		return errinfo_set(err, EXIT_SOFTWARE, "cannot get random bytes for a trace id");
-	traceparent_format(&child, m->hop_traceparent);
 	add_header(m, "traceparent", 11, m->hop_traceparent, TRACEPARENT_LEN);
-	if (valid && m->tracestate && tracestate_check(m->tracestate, m->tracestate_len) == 0)
+	if (valid && m->tracestate &&
+	    (ts_checked || tracestate_check(m->tracestate, m->tracestate_len) == 0))
 		add_header(m, "tracestate", 10, m->tracestate, m->tracestate_len);
 	if (hop)
 		*hop = child;

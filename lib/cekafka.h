@@ -132,6 +132,12 @@ typedef struct cekafka_msg {
 	size_t id_len, source_len;
 	enum cekafka_mode mode; /* the mode used: see cekafka_encode */
 	char hop_traceparent[TRACEPARENT_LEN + 1]; /* set by cekafka_hop_headers */
+	/* Set by cekafka_encode: traceparent and tracestate as ce_parse
+	 * validated them (W3C Trace Context). cekafka_hop_headers skips
+	 * checking them again only while the fields above still equal these,
+	 * so a message edited in between is checked as usual. */
+	const char *checked_traceparent, *checked_tracestate;
+	size_t checked_traceparent_len, checked_tracestate_len;
 } cekafka_msg;
 
 /* Encode the event in event[0..len) (one CloudEvent in the JSON format)

@@ -5,6 +5,12 @@
  * value, so an event is read once. The first problem with an attribute is
  * remembered rather than returned at once, so that a line which is not
  * JSON at all is reported as such, whatever attribute comes first.
+ *
+ * Before that, parse_canonical tries the text as an event exactly as
+ * ce_write_json writes it in its simplest form (what outbox rows hold):
+ * it only says yes, with the very event the general path would fill; on
+ * anything else it steps aside and the general path starts over, so every
+ * error message comes from the general path.
  */
 #include "cloudevent.h"
 #include "exitcode.h"
@@ -15,6 +21,7 @@
 #include <string.h>
 
 #include "base64.h"
+#include "strscan.h"
 #include "timefmt.h"
 #include "utf8.h"
 #include "traceparent.h"
@@ -22,55 +29,22 @@
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define CE_SWAR 1
-#else
-#define CE_SWAR 0
-#endif
-
 /* Value flag of our own, beside json.h's JSON_SCAN_*: the value is a
  * string token whose body is printable ASCII (0x20-0x7E) without a
  * backslash, so it is valid JSON and a valid CloudEvents String as it
  * stands. */
 #define VF_PLAIN 0x100u
 
-/* 1 if c may stand in a VF_PLAIN string body. */
-static inline int plain_char(unsigned c)
-{
-	return c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
-}
-
 /* The fast path's string reader. p[0..n) is the text from just past an
  * opening quote to the end of the input. Returns the offset of the first
- * byte that is not plain_char(): when that is a '"' (check it), the string
- * is VF_PLAIN and ends there; anything else (escape, control character,
- * DEL, non-ASCII, end of input) sends the caller to the full scanner,
- * which then decides and reports. Eight bytes at a time; never reads at or
- * past p + n. */
+ * byte that is not printable ASCII (0x20-0x7E) other than '"' and '\\':
+ * when that is a '"' (check it), the string is VF_PLAIN and ends there;
+ * anything else (escape, control character, DEL, non-ASCII, end of input)
+ * sends the caller to the full scanner, which then decides and reports.
+ * strscan.h: 16 bytes at a time; never reads at or past p + n. */
 static inline size_t plain_run(const unsigned char *p, size_t n)
 {
-	size_t i = 0;
-#if CE_SWAR
-	while (n - i >= 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		uint64_t q = w ^ (ONES * '"'), b = w ^ (ONES * '\\');
-		/* High bit in every byte that is '"', '\\', below 0x20, or
-		 * 0x7F and up (w + 1 carries into bit 7 for 0x7F; w itself
-		 * for 0x80..0xFF). The zero-byte tricks may flag a byte
-		 * spuriously, but only above a byte flagged for real, so the
-		 * lowest flag is exact. */
-		uint64_t m = ((q - ONES) & ~q) | ((b - ONES) & ~b) | ((w - ONES * 0x20) & ~w) |
-			     w | (w + ONES);
-		m &= HIGHS;
-		if (m)
-			return i + ((size_t)__builtin_ctzll(m) >> 3);
-		i += 8;
-	}
-#endif
-	while (i < n && plain_char(p[i]))
-		i++;
-	return i;
+	return strscan_plain(p, n, 1);
 }
 
 /* Longest decoded name a key written with escapes may have; plain keys
@@ -143,7 +117,10 @@ static enum core core_of(const char *s, size_t n)
  * closing '"', starts p[0..n) (the text just past a key's opening quote),
  * with *len the name's length; C_NONE when none does (an extension, an
  * escaped name, anything else: the caller then reads the key in full). */
-static enum core core_key(const unsigned char *p, size_t n, size_t *len)
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline enum core core_key(const unsigned char *p, size_t n, size_t *len)
 {
 #define KEY(lit, c)                                                         \
 	if (n >= sizeof lit - 1 && memcmp(p, lit, sizeof lit - 1) == 0) { \
@@ -762,8 +739,7 @@ static int trace_ext_bad(const char *name, size_t n, json_span val, enum json_ty
 		len = json_string_decode_fixed(val, tmp, sizeof tmp);
 		text = tmp;
 	}
-	traceparent parsed;
-	if (tp && (len == (size_t)-1 || traceparent_parse(&parsed, text, len) != 0)) {
+	if (tp && (len == (size_t)-1 || traceparent_check(text, len) != 0)) {
 		note(pe, key, NULL, "not a valid W3C traceparent", JSON_INVALID);
 		return 1;
 	}
@@ -903,10 +879,10 @@ static int read_value(const char *text, size_t len, size_t *pos, json_span *val,
 	return 0;
 }
 
-int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
+/* Only what the parse reads is reset: ext[] past n_ext is left alone
+ * (2 KB of memset per event would cost more than the parse). */
+static void reset_event(cloudevent *ev)
 {
-	/* Only what the parse reads is reset: ext[] past n_ext is left alone
-	 * (2 KB of memset per event would cost more than the parse). */
 	static const ce_attr none = {{NULL, 0}, {NULL, 0}, JSON_INVALID};
 	ev->specversion = ev->id = ev->source = ev->type = none;
 	ev->subject = ev->time = ev->datacontenttype = ev->dataschema = none;
@@ -919,6 +895,297 @@ int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
 	ev->canonical.n = 0;
 	ev->data_compact.p = NULL;
 	ev->data_compact.n = 0;
+}
+
+/* ---- the canonical fast path ---- */
+
+static inline int ext_name_char(unsigned c)
+{
+	return c - 'a' < 26u || c - '0' < 10u;
+}
+
+/* The length of the run of [a-z0-9] that starts p[0..n); 16 bytes at a
+ * time with SSE2 (signed compares: bytes 0x80 and up are negative, so in
+ * neither range). Never reads at or past p + n. */
+static inline size_t ext_name_run(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+#if STRSCAN_SSE2
+	while (n - i >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+		__m128i az = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('a' - 1)),
+					   _mm_cmplt_epi8(v, _mm_set1_epi8('z' + 1)));
+		__m128i d = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+					  _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1)));
+		unsigned m = ~(unsigned)_mm_movemask_epi8(_mm_or_si128(az, d)) & 0xFFFFu;
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+		i += 16;
+	}
+#endif
+	while (i < n && ext_name_char(p[i]))
+		i++;
+	return i;
+}
+
+/* 1 if core_member would accept the VF_PLAIN string val for c (as
+ * core_member: non-empty, and each attribute's own rule). */
+static int fast_core_ok(enum core c, json_span val)
+{
+	if (val.n == 2)
+		return 0;
+	switch (c) {
+	case C_SPECVERSION:
+		return val.n == 5 && memcmp(val.p, "\"1.0\"", 5) == 0;
+	case C_TIME:
+		return time_ok(val, VF_PLAIN);
+	case C_DATACONTENTTYPE:
+		return (val.n == 18 && memcmp(val.p, "\"application/json\"", 18) == 0) ||
+		       media_type_ok(val, VF_PLAIN);
+	case C_DATASCHEMA:
+		return has_scheme(val);
+	default:
+		return 1;
+	}
+}
+
+/* The end of a JSON number without whitespace at s[pos] (RFC 8259:
+ * -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?), or 0 when there is none
+ * or a digit follows a leading 0. */
+static inline int digit(unsigned c) { return c - '0' < 10u; }
+
+static size_t number_end(const unsigned char *s, size_t len, size_t pos)
+{
+	if (pos < len && s[pos] == '-')
+		pos++;
+	if (pos >= len || !digit(s[pos]))
+		return 0;
+	if (s[pos] == '0') {
+		pos++;
+		if (pos < len && digit(s[pos]))
+			return 0;
+	} else {
+		while (pos < len && digit(s[pos]))
+			pos++;
+	}
+	if (pos < len && s[pos] == '.') {
+		if (++pos >= len || !digit(s[pos]))
+			return 0;
+		while (pos < len && digit(s[pos]))
+			pos++;
+	}
+	if (pos < len && (s[pos] == 'e' || s[pos] == 'E')) {
+		pos++;
+		if (pos < len && (s[pos] == '+' || s[pos] == '-'))
+			pos++;
+		if (pos >= len || !digit(s[pos]))
+			return 0;
+		while (pos < len && digit(s[pos]))
+			pos++;
+	}
+	return pos;
+}
+
+/* The end of a flat JSON object at s[pos] == '{' as event data usually
+ * is: no whitespace, VF_PLAIN keys, and values that are VF_PLAIN
+ * strings, numbers, true, false or null. 0 when it is anything else
+ * (nested, escaped, spaced, invalid...): the caller then has the full
+ * scanner read it, which decides. */
+static size_t flat_object_end(const unsigned char *s, size_t len, size_t pos)
+{
+	pos++;
+	if (pos < len && s[pos] == '}')
+		return pos + 1;
+	for (;;) {
+		if (pos >= len || s[pos] != '"')
+			return 0;
+		pos += 1 + plain_run(s + pos + 1, len - pos - 1);
+		if (pos + 1 >= len || s[pos] != '"' || s[pos + 1] != ':')
+			return 0;
+		pos += 2;
+		if (pos >= len)
+			return 0;
+		switch (s[pos]) {
+		case '"':
+			pos += 1 + plain_run(s + pos + 1, len - pos - 1);
+			if (pos >= len || s[pos] != '"')
+				return 0;
+			pos++;
+			break;
+		case 't':
+		case 'n':
+			if (len - pos < 4 || memcmp(s + pos, s[pos] == 't' ? "true" : "null", 4) != 0)
+				return 0;
+			pos += 4;
+			break;
+		case 'f':
+			if (len - pos < 5 || memcmp(s + pos, "false", 5) != 0)
+				return 0;
+			pos += 5;
+			break;
+		default:
+			if ((pos = number_end(s, len, pos)) == 0)
+				return 0;
+			break;
+		}
+		if (pos >= len)
+			return 0;
+		if (s[pos] == '}')
+			return pos + 1;
+		if (s[pos] != ',')
+			return 0;
+		pos++;
+	}
+}
+
+/* Parse text[0..len) when it is an event exactly as ce_write_json writes
+ * it (what outbox rows hold, outbox(5)), in its simplest form: no
+ * whitespace at all, members in canonical order, every key and every
+ * attribute value a VF_PLAIN string (extension values may also be true or
+ * false), data compact JSON. 0 with ev filled exactly as the general path
+ * fills it (canonical span included); -1 as soon as anything is
+ * otherwise, valid or not: the caller then resets ev and takes the
+ * general path, which alone reports errors. So this path only ever says
+ * yes to what the general path accepts, and it skips what canonical order
+ * makes impossible (duplicates, nulls, escaped names) and the bookkeeping
+ * for error reports. */
+static int parse_canonical(cloudevent *ev, const char *text, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	if (len < 2 || s[0] != '{' || s[len - 1] != '}')
+		return -1;
+	size_t pos = 1;
+	int rank = -1; /* of the member before, in ce_write_json's order */
+	unsigned seen = 0;
+	json_span last_ext = {NULL, 0};
+	for (;;) {
+		json_span key, val;
+		enum json_type t;
+		size_t n = 0;
+		if (s[pos] != '"') /* pos < len here: see the loop's end */
+			return -1;
+		enum core c = core_key(s + pos + 1, len - pos - 1, &n);
+		key.p = text + pos;
+		if (c != C_NONE) {
+			int r = c >= C_DATA ? RANK_DATA : (int)c;
+			if (r <= rank) /* out of order, or a duplicate */
+				return -1;
+			rank = r;
+			key.n = n + 2;
+		} else {
+			size_t e = pos + 1 + ext_name_run(s + pos + 1, len - pos - 1);
+			if (e == pos + 1 || e >= len || s[e] != '"' || rank > RANK_EXT)
+				return -1;
+			key.n = e + 1 - pos;
+			if (rank == RANK_EXT && plain_names_cmp(last_ext, key) >= 0)
+				return -1;
+			rank = RANK_EXT;
+			last_ext = key;
+		}
+		pos += key.n;
+		if (pos >= len || s[pos] != ':')
+			return -1;
+		pos++;
+		if (c == C_DATA) {
+			size_t e = pos < len && s[pos] == '{' ? flat_object_end(s, len, pos) : 0;
+			if (e) {
+				val.p = text + pos;
+				val.n = e - pos;
+				t = JSON_OBJECT;
+				pos = e;
+			} else {
+				unsigned vflags;
+				int ws = 0;
+				json_error je;
+				if (read_value(text, len, &pos, &val, &t, &vflags, &ws, &je) != 0 || ws ||
+				    t == JSON_NULL)
+					return -1;
+			}
+			ev->data_kind = CE_DATA_JSON;
+			ev->data = val;
+			ev->data_type = t;
+			ev->data_compact = val;
+		} else {
+			if (pos >= len)
+				return -1;
+			if (s[pos] == '"') {
+				size_t e = pos + 1 + plain_run(s + pos + 1, len - pos - 1);
+				if (e >= len || s[e] != '"')
+					return -1;
+				val.p = text + pos;
+				val.n = e + 1 - pos;
+				t = JSON_STRING;
+			} else if (c == C_NONE && len - pos >= 4 && memcmp(text + pos, "true", 4) == 0) {
+				val.p = text + pos;
+				val.n = 4;
+				t = JSON_TRUE;
+			} else if (c == C_NONE && len - pos >= 5 && memcmp(text + pos, "false", 5) == 0) {
+				val.p = text + pos;
+				val.n = 5;
+				t = JSON_FALSE;
+			} else {
+				return -1;
+			}
+			pos += val.n;
+			if (c == C_NONE) {
+				/* ext_member's checks that canonical order leaves */
+				if (ev->n_ext == CE_MAX_EXTENSIONS)
+					return -1;
+				struct pending pe = {NULL, {NULL, 0}, NULL, JSON_INVALID, 0};
+				if (trace_ext_bad(key.p + 1, key.n - 2, val, t, VF_PLAIN, &pe, key))
+					return -1;
+				ce_attr *a = &ev->ext[ev->n_ext++];
+				a->name = key;
+				a->value = val;
+				a->type = t;
+			} else if (c == C_DATA_BASE64) {
+				if (base64_check(val.p + 1, val.n - 2) != 0)
+					return -1;
+				ev->data_kind = CE_DATA_BASE64;
+				ev->data = val;
+				ev->data_type = JSON_STRING;
+				ev->data_compact = val;
+			} else {
+				if (!fast_core_ok(c, val))
+					return -1;
+				ce_attr *a = c == C_SPECVERSION ? &ev->specversion
+					   : c == C_ID		? &ev->id
+					   : c == C_SOURCE	? &ev->source
+					   : c == C_TYPE	? &ev->type
+					   : c == C_SUBJECT	? &ev->subject
+					   : c == C_TIME	? &ev->time
+					   : c == C_DATACONTENTTYPE ? &ev->datacontenttype
+								    : &ev->dataschema;
+				a->name = key;
+				a->value = val;
+				a->type = JSON_STRING;
+				seen |= 1u << c;
+			}
+		}
+		if (pos >= len)
+			return -1;
+		if (s[pos] == '}') {
+			if (pos == len - 1)
+				break;
+			return -1;
+		}
+		/* a ',' then a member, which cannot start at the final '}' */
+		if (s[pos] != ',' || ++pos >= len - 1)
+			return -1;
+	}
+	if ((seen & 0xFu) != 0xFu) /* specversion, id, source, type */
+		return -1;
+	ev->canonical.p = text;
+	ev->canonical.n = len;
+	return 0;
+}
+
+int ce_parse(cloudevent *ev, const char *text, size_t len, ce_error *err)
+{
+	reset_event(ev);
+	if (parse_canonical(ev, text, len) == 0)
+		return 0;
+	reset_event(ev);
 
 	struct parse ps;
 	ps.ev = ev;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "strscan.h"
 #include "utf8.h"
 
 typedef const unsigned char *uptr;
@@ -35,28 +36,6 @@ typedef const unsigned char *uptr;
 #define LIKELY(x) (x)
 #define UNLIKELY(x) (x)
 #endif
-
-/* Bytes a string body may hold without a closer look: printable ASCII
- * other than '"' and '\\'. */
-static const unsigned char plain_byte[256] = {
-	['\x20'] = 1, ['\x21'] = 1, ['\x23'] = 1, ['\x24'] = 1, ['\x25'] = 1,
-	['\x26'] = 1, ['\x27'] = 1, ['\x28'] = 1, ['\x29'] = 1, ['\x2a'] = 1,
-	['\x2b'] = 1, ['\x2c'] = 1, ['\x2d'] = 1, ['\x2e'] = 1, ['\x2f'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1,
-	['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, [':'] = 1, [';'] = 1,
-	['<'] = 1, ['='] = 1, ['>'] = 1, ['?'] = 1, ['@'] = 1,
-	['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1,
-	['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1,
-	['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-	['Y'] = 1, ['Z'] = 1, ['['] = 1, [']'] = 1, ['^'] = 1, ['_'] = 1,
-	['`'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
-	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,
-	['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1,
-	['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1,
-	['x'] = 1, ['y'] = 1, ['z'] = 1, ['{'] = 1, ['|'] = 1, ['}'] = 1,
-	['~'] = 1, ['\x7f'] = 1,
-};
 
 static inline int is_ws(unsigned c)
 {
@@ -92,20 +71,11 @@ static inline uint64_t string_special(uint64_t w)
 }
 #endif
 
-/* First byte at or after p that is not plain string content, or end. */
+/* First byte at or after p that is not plain string content, or end
+ * (strscan.h: 16 bytes at a time). */
 static inline uptr skip_plain(uptr p, uptr end)
 {
-#if JSON_SWAR
-	while (end - p >= 8) {
-		uint64_t m = string_special(load64(p));
-		if (m)
-			return p + (__builtin_ctzll(m) >> 3);
-		p += 8;
-	}
-#endif
-	while (p < end && plain_byte[*p])
-		p++;
-	return p;
+	return p + strscan_plain(p, (size_t)(end - p), 0);
 }
 
 static int hexval(unsigned c)

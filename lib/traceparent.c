@@ -3,7 +3,33 @@
 
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "rand.h"
+
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* traceparent_check reads eight hex digits (one 64-bit word) at a time: a
+ * traceparent is 50 hex digits, and every relayed event that has one has
+ * it checked. Only per-byte tests and equality are done on a word, so the
+ * machine's byte order does not matter. */
+static inline uint64_t load8(const char *s)
+{
+	uint64_t w;
+	memcpy(&w, s, 8);
+	return w;
+}
+
+/* High bit of every byte of w (all bytes below 0x80) that lies in
+ * [lo, hi]: w + (0x80 - lo) reaches bit 7 when the byte is >= lo, and
+ * w + (0x7F - hi) when it is > hi; no byte overflows into the next. */
+static inline uint64_t in_range(uint64_t w, unsigned lo, unsigned hi)
+{
+	return (w + ONES * (0x80 - lo)) & ~(w + ONES * (0x7F - hi)) & HIGHS;
+}
 
 /* Lowercase hex digit values; 0xff for anything else, uppercase included
  * (the spec allows lowercase only). */
@@ -27,8 +53,6 @@ static const uint8_t hexval[256] = {
 	X, X, X, X, X, X, X, X, X, X, X, X, X, X, X, X,
 };
 #undef X
-
-static const char hexdig[16] = "0123456789abcdef";
 
 /* Decode 2*n lowercase hex characters into n bytes; -1 on a bad digit.
  * Also reports whether every byte was zero. */
@@ -72,27 +96,86 @@ int traceparent_parse(traceparent *tp, const char *s, size_t n)
 	return 0;
 }
 
-static char *put_hex(char *o, const uint8_t *b, size_t n)
+/* 1 if the eight characters in w are all lowercase hex digits. */
+static inline int hex8_ok(uint64_t w)
 {
-	for (size_t i = 0; i < n; i++) {
-		*o++ = hexdig[b[i] >> 4];
-		*o++ = hexdig[b[i] & 15];
-	}
-	return o;
+	return !(w & HIGHS) && (in_range(w, '0', '9') | in_range(w, 'a', 'f')) == HIGHS;
 }
+
+#define ZEROS8 (ONES * '0') /* "00000000" as a word */
+
+int traceparent_check(const char *s, size_t n)
+{
+	if (n < TRACEPARENT_LEN || s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return -1;
+	if ((hexval[(unsigned char)s[0]] | hexval[(unsigned char)s[1]] | hexval[(unsigned char)s[53]] |
+	     hexval[(unsigned char)s[54]]) & 0xf0)
+		return -1;
+	if (s[0] == 'f' && s[1] == 'f')
+		return -1;
+	if (s[0] == '0' && s[1] == '0' ? n != TRACEPARENT_LEN : n > TRACEPARENT_LEN && s[TRACEPARENT_LEN] != '-')
+		return -1;
+	uint64_t t0 = load8(s + 3), t1 = load8(s + 11), t2 = load8(s + 19), t3 = load8(s + 27);
+	uint64_t p0 = load8(s + 36), p1 = load8(s + 44);
+	if (!hex8_ok(t0) || !hex8_ok(t1) || !hex8_ok(t2) || !hex8_ok(t3) || !hex8_ok(p0) || !hex8_ok(p1))
+		return -1;
+	if ((t0 == ZEROS8 && t1 == ZEROS8 && t2 == ZEROS8 && t3 == ZEROS8) || (p0 == ZEROS8 && p1 == ZEROS8))
+		return -1;
+	return 0;
+}
+
+/* "000102...feff": the two lowercase hex digits of every byte value, so
+ * that writing an id costs a copy of two bytes per byte. */
+#define HEXROW(h)                                                                               \
+	h "0" h "1" h "2" h "3" h "4" h "5" h "6" h "7" h "8" h "9" h "a" h "b" h "c" h "d" h "e" \
+	h "f"
+static const char hexpairs[512 + 1] = HEXROW("0") HEXROW("1") HEXROW("2") HEXROW("3") HEXROW("4")
+	HEXROW("5") HEXROW("6") HEXROW("7") HEXROW("8") HEXROW("9") HEXROW("a") HEXROW("b")
+	HEXROW("c") HEXROW("d") HEXROW("e") HEXROW("f");
+#undef HEXROW
+
+/* 2 * n lowercase hex digits for the n bytes at b, in order. */
+static inline void put_hex(char *o, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		memcpy(o + 2 * i, hexpairs + 2 * b[i], 2);
+}
+
+#if defined(__SSE2__)
+/* The ids with SSE2 (every x86-64): nibbles interleaved high first, then
+ * '0' + d, plus 39 more where d > 9 ('a' - '0' - 10). */
+static inline __m128i hex_digits(__m128i nib)
+{
+	__m128i gt9 = _mm_cmpgt_epi8(nib, _mm_set1_epi8(9));
+	return _mm_add_epi8(_mm_add_epi8(nib, _mm_set1_epi8('0')), _mm_and_si128(gt9, _mm_set1_epi8(39)));
+}
+
+/* 2 * n digits for n == 8 or 16 bytes at b. */
+static inline void put_hex_id(char *o, const uint8_t *b, size_t n)
+{
+	const __m128i low4 = _mm_set1_epi8(0x0F);
+	__m128i v = n == 16 ? _mm_loadu_si128((const __m128i *)(const void *)b)
+			    : _mm_loadl_epi64((const __m128i *)(const void *)b);
+	__m128i hi = _mm_and_si128(_mm_srli_epi16(v, 4), low4), lo = _mm_and_si128(v, low4);
+	_mm_storeu_si128((__m128i *)(void *)o, hex_digits(_mm_unpacklo_epi8(hi, lo)));
+	if (n == 16)
+		_mm_storeu_si128((__m128i *)(void *)(o + 16), hex_digits(_mm_unpackhi_epi8(hi, lo)));
+}
+#else
+static inline void put_hex_id(char *o, const uint8_t *b, size_t n) { put_hex(o, b, n); }
+#endif
 
 void traceparent_format(const traceparent *tp, char out[TRACEPARENT_LEN + 1])
 {
-	char *o = out;
-	*o++ = '0';
-	*o++ = '0';
-	*o++ = '-';
-	o = put_hex(o, tp->trace_id, 16);
-	*o++ = '-';
-	o = put_hex(o, tp->parent_id, 8);
-	*o++ = '-';
-	o = put_hex(o, &tp->flags, 1);
-	*o = '\0';
+	out[0] = '0';
+	out[1] = '0';
+	out[2] = '-';
+	put_hex_id(out + 3, tp->trace_id, 16);
+	out[35] = '-';
+	put_hex_id(out + 36, tp->parent_id, 8);
+	out[52] = '-';
+	put_hex(out + 53, &tp->flags, 1);
+	out[55] = '\0';
 }
 
 static int all_zero(const uint8_t *b, size_t n)
@@ -118,8 +201,15 @@ int traceparent_new_root(traceparent *tp)
 	traceparent t;
 	t.version = 0;
 	t.flags = 0x01;
-	if (random_id(t.trace_id, sizeof t.trace_id) != 0 ||
-	    random_id(t.parent_id, sizeof t.parent_id) != 0)
+	/* Both ids from one draw (one call into the pool instead of two);
+	 * an all-zero one, 2^-64 or less, is drawn again alone. */
+	uint8_t r[sizeof t.trace_id + sizeof t.parent_id];
+	if (rand_bytes(r, sizeof r) != 0)
+		return -1;
+	memcpy(t.trace_id, r, sizeof t.trace_id);
+	memcpy(t.parent_id, r + sizeof t.trace_id, sizeof t.parent_id);
+	if ((all_zero(t.trace_id, sizeof t.trace_id) && random_id(t.trace_id, sizeof t.trace_id) != 0) ||
+	    (all_zero(t.parent_id, sizeof t.parent_id) && random_id(t.parent_id, sizeof t.parent_id) != 0))
 		return -1;
 	*tp = t;
 	return 0;
@@ -137,15 +227,44 @@ int traceparent_child(const traceparent *parent, traceparent *child)
 	return 0;
 }
 
+int traceparent_child_text(const char *parent, char out[TRACEPARENT_LEN + 1])
+{
+	uint8_t id[8];
+	if (random_id(id, sizeof id) != 0)
+		return -1;
+	out[0] = '0';
+	out[1] = '0';
+	memcpy(out + 2, parent + 2, 34); /* "-", the trace-id, "-" */
+	put_hex_id(out + 36, id, sizeof id);
+	memcpy(out + 52, parent + 52, 3); /* "-" and the flags */
+	out[55] = '\0';
+	return 0;
+}
+
 /* ---- tracestate ------------------------------------------------------ */
 
-static int is_lcalpha(unsigned char c) { return c >= 'a' && c <= 'z'; }
-static int is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+/* Character classes of the tracestate grammar, for ASCII; bytes 0x80 and
+ * up are in none. */
+#define TS_LCALPHA 1u
+#define TS_DIGIT 2u
+#define TS_KEYCHAR 4u /* lcalpha, DIGIT, "_", "-", "*", "/" */
+#define TS_CHR 8u     /* value chr: %x20-2B / %x2D-3C / %x3E-7E */
+static const uint8_t ts_class[128] = {
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+	 8,  8,  8,  8,  8,  8,  8,  8,  8,  8, 12,  8,  0, 12,  8, 12,
+	14, 14, 14, 14, 14, 14, 14, 14, 14, 14,  8,  8,  8,  0,  8,  8,
+	 8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,
+	 8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8,  8, 12,
+	 8, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,
+	13, 13, 13, 13, 13, 13, 13, 13, 13, 13, 13,  8,  8,  8,  8,  0,
+};
 
-static int is_keychar(unsigned char c)
-{
-	return is_lcalpha(c) || is_digit(c) || c == '_' || c == '-' || c == '*' || c == '/';
-}
+static inline unsigned ts_cls(unsigned char c) { return c < 0x80 ? ts_class[c] : 0; }
+
+static int is_lcalpha(unsigned char c) { return ts_cls(c) & TS_LCALPHA; }
+static int is_digit(unsigned char c) { return ts_cls(c) & TS_DIGIT; }
+static int is_keychar(unsigned char c) { return ts_cls(c) & TS_KEYCHAR; }
 
 static int is_ows(unsigned char c) { return c == ' ' || c == '\t'; }
 
@@ -188,11 +307,9 @@ static int value_ok(const char *v, size_t n)
 {
 	if (n < 1 || n > 256 || v[n - 1] == ' ')
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if (c < 0x20 || c > 0x7e || c == ',' || c == '=')
+	for (size_t i = 0; i < n; i++)
+		if (!(ts_cls((unsigned char)v[i]) & TS_CHR))
 			return 0;
-	}
 	return 1;
 }
 

@@ -26,12 +26,20 @@ typedef struct traceparent {
 
 /* 0 if s[0..n) is a valid traceparent (fills tp), else -1. */
 int traceparent_parse(traceparent *tp, const char *s, size_t n);
+/* traceparent_parse's verdict without decoding (eight digits at a time),
+ * for callers that only validate: 0 or -1. */
+int traceparent_check(const char *s, size_t n);
 /* Format as version 00, lowercase; out gets TRACEPARENT_LEN chars + NUL. */
 void traceparent_format(const traceparent *tp, char out[TRACEPARENT_LEN + 1]);
 /* New root: random trace-id and parent-id, flags 01 (sampled). 0 or -1. */
 int traceparent_new_root(traceparent *tp);
 /* Child span of parent: same trace-id and flags, new random parent-id. */
 int traceparent_child(const traceparent *parent, traceparent *child);
+/* traceparent_child then traceparent_format, for a parent given as text
+ * that traceparent_parse accepted (at least TRACEPARENT_LEN characters;
+ * not checked again): its trace-id and flags are copied as they stand,
+ * which spares decoding them. 0, or -1 (no random bytes). */
+int traceparent_child_text(const char *parent, char out[TRACEPARENT_LEN + 1]);
 /* 0 if s[0..n) is a valid tracestate: 1..32 comma-separated list-members
  * key=value per the spec's grammar (empty members and optional whitespace
  * around commas allowed), keys unique. Else -1. Only non-empty members

@@ -12,7 +12,12 @@
  * escape), which means the same thing but takes the general path
  * everywhere (whitespace, escaped names, never canonical). Both must agree on the verdict, on the
  * error (attribute and text; for invalid JSON the text up to the byte
- * offset), and on the canonical output, byte for byte. The whole input is
+ * offset), and on the canonical output, byte for byte. The canonical
+ * fast path (ce_parse's path for events exactly as ce_write_json writes
+ * them, which wants '{' first) is checked against the general path on the
+ * very same bytes too: the input after one leading space must give the
+ * same verdict, the same error, and the same event span for span, one byte
+ * further on (canonical and data_compact included). The whole input is
  * also tried as a timestamp: rfc3339_check (with its fast path) and
  * rfc3339_parse_us (the full parser alone) must agree. */
 #include <stdint.h>
@@ -175,6 +180,56 @@ static void check_spread(const char *text, size_t size, int r, const cloudevent 
 	free(sp);
 }
 
+/* 1 if span b is span a one byte further on (both absent counts). */
+static int moved1(json_span a, json_span b, const char *ba, const char *bb)
+{
+	if (!a.p || !b.p)
+		return !a.p && !b.p && a.n == b.n;
+	return a.n == b.n && a.p - ba + 1 == b.p - bb;
+}
+
+static void same_attr1(const ce_attr *a, const ce_attr *b, const char *ba, const char *bb)
+{
+	ASSERT(moved1(a->name, b->name, ba, bb) && moved1(a->value, b->value, ba, bb));
+	ASSERT(!a->value.p || a->type == b->type);
+}
+
+/* See the top: the general path on " " + text. */
+static void check_leading_space(const char *text, size_t size, int r, const cloudevent *ev,
+				const ce_error *err)
+{
+	static cloudevent e2;
+	char *sp = malloc(size + 1);
+	ASSERT(sp);
+	sp[0] = ' ';
+	memcpy(sp + 1, text, size);
+	ce_error err2;
+	int r2 = ce_parse(&e2, sp, size + 1, &err2);
+	ASSERT(r2 == r);
+	if (r != 0) {
+		ASSERT(strcmp(err->attribute, err2.attribute) == 0);
+		size_t n = stable_len(err->text);
+		ASSERT(n == stable_len(err2.text) && memcmp(err->text, err2.text, n) == 0);
+	} else {
+		same_attr1(&ev->specversion, &e2.specversion, text, sp);
+		same_attr1(&ev->id, &e2.id, text, sp);
+		same_attr1(&ev->source, &e2.source, text, sp);
+		same_attr1(&ev->type, &e2.type, text, sp);
+		same_attr1(&ev->subject, &e2.subject, text, sp);
+		same_attr1(&ev->time, &e2.time, text, sp);
+		same_attr1(&ev->datacontenttype, &e2.datacontenttype, text, sp);
+		same_attr1(&ev->dataschema, &e2.dataschema, text, sp);
+		ASSERT(ev->n_ext == e2.n_ext);
+		for (size_t i = 0; i < ev->n_ext; i++)
+			same_attr1(&ev->ext[i], &e2.ext[i], text, sp);
+		ASSERT(ev->data_kind == e2.data_kind && moved1(ev->data, e2.data, text, sp));
+		ASSERT(!ev->data.p || ev->data_type == e2.data_type);
+		ASSERT(moved1(ev->canonical, e2.canonical, text, sp));
+		ASSERT(moved1(ev->data_compact, e2.data_compact, text, sp));
+	}
+	free(sp);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *text = (const char *)data;
@@ -186,6 +241,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	int r = ce_parse(&ev, text, size, &err);
 	check_spread(text, size, r, &ev, &err);
+	check_leading_space(text, size, r, &ev, &err);
 	if (r == 0) {
 		buf out, again;
 		buf_init(&out, 0);

@@ -1,6 +1,8 @@
 /* fuzz_traceparent.c - parse then format reproduces valid version-00
- * input exactly; tracestate_check never reads past n and is stable under
- * the additions the grammar allows. */
+ * input exactly; traceparent_check (the validating fast path) agrees with
+ * traceparent_parse, and traceparent_child_text with traceparent_child;
+ * tracestate_check never reads past n and is stable under the additions
+ * the grammar allows. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +15,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
 	traceparent tp;
-	if (traceparent_parse(&tp, s, size) == 0) {
+	int parsed = traceparent_parse(&tp, s, size);
+	if (traceparent_check(s, size) != parsed)
+		abort();
+	if (parsed == 0) {
+		char text[TRACEPARENT_LEN + 1];
+		traceparent c2;
+		if (traceparent_child_text(s, text) != 0 || strlen(text) != TRACEPARENT_LEN ||
+		    traceparent_parse(&c2, text, TRACEPARENT_LEN) != 0 || c2.version != 0 ||
+		    memcmp(c2.trace_id, tp.trace_id, 16) != 0 || c2.flags != tp.flags)
+			abort();
 		char out[TRACEPARENT_LEN + 1];
 		traceparent_format(&tp, out);
 		if (strlen(out) != TRACEPARENT_LEN)

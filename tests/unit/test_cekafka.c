@@ -298,6 +298,41 @@ static void test_hop_headers(void)
 	CHECK_INT(traceparent_parse(&ev_tp, m.traceparent, m.traceparent_len), 0);
 	CHECK(memcmp(ev_tp.trace_id, hop.trace_id, 16) == 0);
 
+	/* without a hop struct (the relay's call) the child is written from
+	 * the text ce_parse checked: the same headers */
+	CHECK_INT(enc(&m, typical, CEKAFKA_BINARY, &s, &hd, &err), 0);
+	before = m.n_headers;
+	CHECK_INT(cekafka_hop_headers(&m, NULL, &err), 0);
+	CHECK_INT(m.n_headers, before + 2);
+	CHECK(span_is(m.h[before].name, m.h[before].name_len, "traceparent"));
+	CHECK_INT(m.h[before].value_len, TRACEPARENT_LEN);
+	CHECK(memcmp(m.h[before].value, "00-4bf92f3577b34da6a3ce929d0e0e4736-", 36) == 0);
+	CHECK(memcmp(m.h[before].value + 52, "-01", 3) == 0);
+	CHECK(memcmp(m.h[before].value + 36, "00f067aa0ba902b7", 16) != 0);
+	CHECK_INT(traceparent_parse(&parsed, m.h[before].value, m.h[before].value_len), 0);
+	CHECK(span_is(m.h[before + 1].value, m.h[before + 1].value_len, "vendor=abc"));
+	/* a message whose trace context was changed after the encode is
+	 * checked again, not trusted: an invalid traceparent gives a new
+	 * root and drops the tracestate, an invalid tracestate is dropped */
+	static const char zero_tp[] = "00-00000000000000000000000000000000-00f067aa0ba902b7-01";
+	static const char bad_ts[] = "=bad";
+	for (int edit = 0; edit < 2; edit++) {
+		CHECK_INT(enc(&m, typical, CEKAFKA_BINARY, &s, &hd, &err), 0);
+		if (edit == 0) {
+			m.traceparent = zero_tp;
+			m.traceparent_len = sizeof zero_tp - 1;
+		} else {
+			m.tracestate = bad_ts;
+			m.tracestate_len = sizeof bad_ts - 1;
+		}
+		before = m.n_headers;
+		CHECK_INT(cekafka_hop_headers(&m, NULL, &err), 0);
+		CHECK_INT(m.n_headers, before + 1);
+		CHECK_INT(traceparent_parse(&parsed, m.h[before].value, m.h[before].value_len), 0);
+		CHECK_INT(memcmp(m.h[before].value, "00-4bf92f3577b34da6a3ce929d0e0e4736-", 36) == 0,
+			  edit == 1);
+	}
+
 	/* an invalid traceparent or tracestate extension is a bad event (the
 	 * validator checks W3C Trace Context): never put on the wire */
 	CHECK_INT(enc(&m, "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"s\",\"type\":\"t\","

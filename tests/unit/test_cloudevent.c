@@ -1067,6 +1067,231 @@ static void test_string_rule_for_writers(void)
 	CHECK_INT(ce_string_token_valid(t3), 0);
 }
 
+/* 1 if span b is span a moved by off bytes (both absent counts). */
+static int moved(json_span a, json_span b, const char *base_a, const char *base_b)
+{
+	if (!a.p || !b.p)
+		return !a.p && !b.p && a.n == b.n;
+	return a.n == b.n && a.p - base_a == b.p - base_b;
+}
+
+static int same_attr(const ce_attr *a, const ce_attr *b, const char *ba, const char *bb)
+{
+	return moved(a->name, b->name, ba, bb) && moved(a->value, b->value, ba, bb) &&
+	       (!a->value.p || a->type == b->type);
+}
+
+/* ce_parse of text, and of " " + text (which the canonical fast path
+ * never takes: it wants '{' first), give the same verdict, the same error
+ * and the same event, span for span. Returns 1 when they agree; *canon
+ * tells whether text was found canonical. */
+static int agrees_with_general_path(const char *text, int *canon)
+{
+	size_t n = strlen(text);
+	char *a = malloc(n ? n : 1), *b = malloc(n + 1);
+	if (!a || !b) {
+		free(a);
+		free(b);
+		return 0;
+	}
+	memcpy(a, text, n);
+	b[0] = ' ';
+	memcpy(b + 1, text, n);
+	static cloudevent ea, eb;
+	ce_error xa, xb;
+	int ra = ce_parse(&ea, a, n, &xa), rb = ce_parse(&eb, b, n + 1, &xb);
+	int ok = ra == rb;
+	if (ok && ra != 0)
+		ok = strcmp(xa.attribute, xb.attribute) == 0 &&
+		     (strncmp(xa.text, "invalid JSON", 12) == 0 ? strncmp(xb.text, "invalid JSON", 12) == 0
+								 : strcmp(xa.text, xb.text) == 0);
+	if (ok && ra == 0) {
+		ok = same_attr(&ea.specversion, &eb.specversion, a, b + 1) &&
+		     same_attr(&ea.id, &eb.id, a, b + 1) && same_attr(&ea.source, &eb.source, a, b + 1) &&
+		     same_attr(&ea.type, &eb.type, a, b + 1) &&
+		     same_attr(&ea.subject, &eb.subject, a, b + 1) &&
+		     same_attr(&ea.time, &eb.time, a, b + 1) &&
+		     same_attr(&ea.datacontenttype, &eb.datacontenttype, a, b + 1) &&
+		     same_attr(&ea.dataschema, &eb.dataschema, a, b + 1) && ea.n_ext == eb.n_ext &&
+		     ea.data_kind == eb.data_kind && moved(ea.data, eb.data, a, b + 1) &&
+		     (!ea.data.p || ea.data_type == eb.data_type) &&
+		     moved(ea.canonical, eb.canonical, a, b + 1) &&
+		     moved(ea.data_compact, eb.data_compact, a, b + 1);
+		for (size_t i = 0; ok && i < ea.n_ext; i++)
+			ok = same_attr(&ea.ext[i], &eb.ext[i], a, b + 1);
+		*canon = ea.canonical.p == a && ea.canonical.n == n;
+	}
+	if (!ok)
+		printf("# fast and general path differ on %s\n", text);
+	free(a);
+	free(b);
+	return ok;
+}
+
+/* The canonical fast path (outbox rows): whatever it sees, the event or
+ * the error is the general path's. */
+static void test_canonical_fast_path(void)
+{
+#define SV "{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"/s\",\"type\":\"t\""
+	static const struct {
+		const char *text;
+		int valid, canonical;
+	} cases[] = {
+		{SV "}", 1, 1},
+		{SV ",\"subject\":\"s\",\"time\":\"2026-11-27T09:51:38.000001Z\",\"datacontenttype\":"
+		    "\"application/json\",\"dataschema\":\"https://x/s\",\"a1\":\"v\",\"b\":true,\"c\":false,"
+		    "\"partitionkey\":\"k\",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-"
+		    "00f067aa0ba902b7-01\",\"tracestate\":\"rojo=1,congo=2\",\"data\":{\"a\":[1,2.5e3,null],"
+		    "\"b\":\"x\"}}", 1, 1},
+		{SV ",\"data\":\"text\"}", 1, 1},
+		{SV ",\"data\":123}", 1, 1},
+		{SV ",\"data\":[]}", 1, 1},
+		{SV ",\"data_base64\":\"AAEC\"}", 1, 1},
+		{SV ",\"data_base64\":\"\"}", 1, 1},
+		{SV ",\"datacontenttype\":\"text/plain;charset=utf-8\",\"data\":\"x\"}", 1, 1},
+		{SV ",\"n\":7}", 1, 1},                 /* integers: general path */
+		{SV ",\"e\":\"\\u00e9\"}", 1, 1},       /* escapes: general path */
+		{SV ",\"e\":\"\xc3\xa9\"}", 1, 1},      /* UTF-8: general path */
+		{SV ",\"data\":{\"a\" : 1}}", 1, 0},    /* whitespace in data */
+		/* flat data objects (read without the full scanner) */
+		{SV ",\"data\":{}}", 1, 1},
+		{SV ",\"data\":{\"a\":\"x\",\"b\":true,\"c\":false,\"d\":null,\"e\":-0,\"f\":0.5E-3,"
+		    "\"g\":12e+7,\"h\":-3.25,\"i\":1E9}}", 1, 1},
+		{SV ",\"data\":{\"a\":{\"b\":[1]}}}", 1, 1},
+		{SV ",\"data\":{\"a\":\"\\n\",\"\\u0062\":\"\x7f\xc3\xa9\"}}", 1, 1},
+		{SV ",\"data\":{\"a\":01}}", 0, 0},
+		{SV ",\"data\":{\"a\":-}}", 0, 0},
+		{SV ",\"data\":{\"a\":1.}}", 0, 0},
+		{SV ",\"data\":{\"a\":1e}}", 0, 0},
+		{SV ",\"data\":{\"a\":1e+}}", 0, 0},
+		{SV ",\"data\":{\"a\":.5}}", 0, 0},
+		{SV ",\"data\":{\"a\":+1}}", 0, 0},
+		{SV ",\"data\":{\"a\":1x}}", 0, 0},
+		{SV ",\"data\":{\"a\":nul}}", 0, 0},
+		{SV ",\"data\":{\"a\":\"x\",}}", 0, 0},
+		{SV ",\"data\":{\"a\"}}", 0, 0},
+		{SV ",\"data\":{\"a\":\"\x01\"}}", 0, 0},
+		{SV ",\"data\":{\"a\":1}", 0, 0},
+		{SV ",\"data\":{\"a\":1},\"e\":\"x\"}", 1, 0},
+		{SV ",\"data\":null}", 1, 0},
+		{SV ",\"e\":null}", 1, 0},
+		{SV ",\"b\":\"1\",\"a\":\"2\"}", 1, 0}, /* extensions out of order */
+		{SV ",\"data\":1,\"e\":\"x\"}", 1, 0},  /* extension after data */
+		{"{\"id\":\"i\",\"specversion\":\"1.0\",\"source\":\"/s\",\"type\":\"t\"}", 1, 0},
+		{SV ",\"time\":\"2026-11-27T09:51:38Z\",\"subject\":\"s\"}", 1, 0},
+		/* canonical shape, invalid: the general path's errors */
+		{SV ",\"a\":\"1\",\"a\":\"2\"}", 0, 0},
+		{SV ",\"type\":\"u\"}", 0, 0},
+		{SV ",\"data\":1,\"data_base64\":\"AA==\"}", 0, 0},
+		{SV ",\"data\":1,\"data\":2}", 0, 0},
+		{SV ",\"data_base64\":\"AAE\"}", 0, 0},
+		{SV ",\"time\":\"2026-13-27T09:51:38Z\"}", 0, 0},
+		{SV ",\"subject\":\"\"}", 0, 0},
+		{SV ",\"datacontenttype\":\"json\"}", 0, 0},
+		{SV ",\"dataschema\":\"/relative\"}", 0, 0},
+		{SV ",\"Ab\":\"1\"}", 0, 0},
+		{SV ",\"a_b\":\"1\"}", 0, 0},
+		{SV ",\"\":\"1\"}", 0, 0},
+		{SV ",\"e\":1.5}", 0, 0},
+		{SV ",\"e\":{}}", 0, 0},
+		{SV ",\"traceparent\":\"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01\"}", 0, 0},
+		{SV ",\"traceparent\":true}", 0, 0},
+		{SV ",\"tracestate\":\"\"}", 0, 0},
+		{SV ",\"tracestate\":\"a=1,a=2\"}", 0, 0},
+		{"{\"specversion\":\"0.3\",\"id\":\"i\",\"source\":\"/s\",\"type\":\"t\"}", 0, 0},
+		{"{\"specversion\":\"1.0\",\"id\":\"\",\"source\":\"/s\",\"type\":\"t\"}", 0, 0},
+		{"{\"specversion\":\"1.0\",\"source\":\"/s\",\"type\":\"t\"}", 0, 0},
+		{"{\"specversion\":\"1.0\",\"id\":\"i\",\"source\":\"/s\"}", 0, 0},
+		{SV ",}", 0, 0},
+		{SV ",\"e\":\"x\",}", 0, 0},
+		{SV "}}", 0, 0},
+		{SV ",\"e\":\"x\"", 0, 0},
+		{SV ",\"e\":tru}", 0, 0},
+		{SV ",\"e\":\"x\"}x", 0, 0},
+		{"{}", 0, 0},
+		{"{\"", 0, 0},
+		{"{\"id\"}", 0, 0},
+	};
+	/* keys one letter away from a core name, where the fast path looks
+	 * for core names: before and after the required attributes */
+	static const char *const names[] = {"specversion", "id", "source", "type", "subject", "time",
+					    "datacontenttype", "dataschema", "data", "data_base64"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		for (size_t k = 0; k <= strlen(names[i]); k++)
+			for (int how = 0; how < 3; how++) {
+				char name[32], ev[256];
+				size_t nl = strlen(names[i]);
+				memcpy(name, names[i], nl + 1);
+				if (how == 0 && k < nl)
+					name[k] = name[k] == 'q' ? 'r' : 'q';
+				else if (how == 1) { /* one letter more */
+					memmove(name + k + 1, name + k, nl - k + 1);
+					name[k] = 'q';
+				} else if (how == 2 && k < nl) { /* one letter less */
+					memmove(name + k, name + k + 1, nl - k);
+				}
+				snprintf(ev, sizeof ev, "{\"%s\":\"1.0\",%s}", name, SV + 1);
+				int canon;
+				CHECK(agrees_with_general_path(ev, &canon));
+				snprintf(ev, sizeof ev, SV ",\"%s\":\"application/json\"}", name);
+				CHECK(agrees_with_general_path(ev, &canon));
+			}
+	/* extension names of 1..40 characters (the fast path reads them 16
+	 * at a time), with a character outside [a-z0-9] at every position:
+	 * the neighbours of both ranges, upper case, punctuation, UTF-8 */
+	static const char odd[] = {'`', '{', '/', ':', 'A', 'Z', '_', '-', '.', '@', '~', ' ',
+				   (char)0xC3, (char)0x80, (char)0xE9};
+	int name_fails = 0;
+	for (size_t nl = 1; nl <= 40; nl++)
+		for (size_t k = 0; k <= nl; k++)
+			for (size_t o = 0; o < (k < nl ? sizeof odd : 1); o++) {
+				char name[48], ev[160];
+				for (size_t j = 0; j < nl; j++)
+					name[j] = j % 3 == 2 ? (char)('0' + j % 10) : (char)('a' + j % 26);
+				name[nl] = '\0';
+				if (k < nl)
+					name[k] = odd[o];
+				snprintf(ev, sizeof ev, SV ",\"%s\":\"v\"}", name);
+				int canon = 0;
+				if (!agrees_with_general_path(ev, &canon))
+					name_fails++;
+				cloudevent e;
+				ce_error err;
+				char *keep = NULL;
+				int r = parse_str(&e, ev, &err, &keep);
+				free(keep);
+				if ((r == 0) != (k == nl) || (r == 0 && !canon))
+					name_fails++;
+			}
+	CHECK_INT(name_fails, 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int canon = -1;
+		CHECK(agrees_with_general_path(cases[i].text, &canon));
+		cloudevent ev;
+		ce_error err;
+		char *keep = NULL;
+		int r = parse_str(&ev, cases[i].text, &err, &keep);
+		free(keep);
+		if ((r == 0) != cases[i].valid || (r == 0 && canon != cases[i].canonical)) {
+			printf("# case %zu: r=%d canonical=%d: %s\n", i, r, canon, cases[i].text);
+			CHECK(0);
+		}
+		/* every prefix, cut anywhere: a JSON error either way */
+		size_t n = strlen(cases[i].text);
+		for (size_t k = 0; k < n; k++) {
+			char *cut = malloc(k + 1);
+			if (!cut)
+				break;
+			memcpy(cut, cases[i].text, k);
+			cut[k] = '\0';
+			int c2;
+			CHECK(agrees_with_general_path(cut, &c2));
+			free(cut);
+		}
+	}
+#undef SV
+}
+
 int main(void)
 {
 	RUN(test_conformance_valid);
@@ -1084,6 +1309,7 @@ int main(void)
 	RUN(test_canonical);
 	RUN(test_canonical_edited);
 	RUN(test_fast_path);
+	RUN(test_canonical_fast_path);
 	RUN(test_accessors);
 	RUN(test_data_bytes);
 	RUN(test_trace_extension);

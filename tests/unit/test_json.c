@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "json.h"
+#include "strscan.h"
 #include "unit.h"
 
 /* Every input is copied to a heap block of exactly its size, so ASan
@@ -613,6 +614,43 @@ static void test_bom(void)
 	CHECK_INT(json_parse_value("\"\xef\xbb\xbf\"", 5, NULL, NULL, &e), 0); /* in a string: text */
 }
 
+/* strscan_plain (the 16- and 8-byte string scan of json.c and cloudevent.c)
+ * against the byte-by-byte definition: every byte value, at every offset
+ * of buffers long enough to go through the 16-byte, the 8-byte and the
+ * byte loop, in buffers allocated to their exact length (ASan sees any
+ * read past the end). */
+static void test_strscan(void)
+{
+	int bad = 0;
+	for (int stop_del = 0; stop_del <= 1; stop_del++)
+		for (size_t n = 0; n <= 40; n++) {
+			unsigned char *b = malloc(n ? n : 1);
+			if (!b) {
+				CHECK(b != NULL);
+				return;
+			}
+			memset(b, 'a', n);
+			CHECK_INT(strscan_plain(b, n, stop_del), n);
+			for (size_t k = 0; k < n; k++)
+				for (unsigned c = 0; c < 256; c++) {
+					b[k] = (unsigned char)c;
+					/* a second stop byte later must not matter */
+					if (k + 3 < n)
+						b[k + 3] = '"';
+					size_t want = strscan_plain_byte(c, stop_del) ? (k + 3 < n ? k + 3 : n) : k;
+					bad += strscan_plain(b, n, stop_del) != want;
+					memset(b, 'a', n);
+				}
+			free(b);
+		}
+	CHECK_INT(bad, 0);
+	/* what each mode stops on */
+	CHECK(!strscan_plain_byte(0x7F, 1) && strscan_plain_byte(0x7F, 0));
+	CHECK(!strscan_plain_byte(0x80, 0) && !strscan_plain_byte(0x1F, 0));
+	CHECK(!strscan_plain_byte('"', 0) && !strscan_plain_byte('\\', 1));
+	CHECK(strscan_plain_byte(' ', 1) && strscan_plain_byte('~', 1));
+}
+
 int main(void)
 {
 	RUN(test_valid);
@@ -629,5 +667,6 @@ int main(void)
 	RUN(test_against_cjson);
 	RUN(test_pointer_each);
 	RUN(test_bom);
+	RUN(test_strscan);
 	return unit_done();
 }

@@ -1,4 +1,6 @@
 /* test_traceparent.c - W3C Trace Context level 1 parsing and tracestate. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "traceparent.h"
@@ -237,6 +239,105 @@ static void test_tracestate(void)
 	CHECK_INT(tracestate_check("foo=1,Bad", 5), 0);
 }
 
+/* traceparent_check (eight digits at a time) gives traceparent_parse's
+ * verdict: every byte value at every position of valid values of several
+ * versions, at several lengths, each copied to a buffer of exactly its
+ * length (ASan sees any read past it). */
+static void test_check_agrees(void)
+{
+	static const char *base[] = {
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+		"fe-00000000000000000000000000000001-0000000000000001-ff",
+		"00-10000000000000000000000000000000-1000000000000000-01",
+		"00-abcdef0123456789abcdef0123456789-0123456789abcdef-0f",
+	};
+	static const char *tails[] = {"", "-", "-x", "x", "--"};
+	int disagree = 0, cases = 0;
+	for (size_t b = 0; b < sizeof base / sizeof base[0]; b++)
+		for (size_t t = 0; t < sizeof tails / sizeof tails[0]; t++) {
+			char v[64];
+			size_t n = (size_t)snprintf(v, sizeof v, "%s%s", base[b], tails[t]);
+			for (size_t k = 0; k <= n; k++)
+				for (unsigned c = 0; c < 256; c++) {
+					/* k == n: the value cut short by one */
+					size_t len = k == n ? n - 1 : n;
+					char *x = malloc(len);
+					if (!x)
+						return;
+					memcpy(x, v, len);
+					if (k < n)
+						x[k] = (char)c;
+					traceparent tp;
+					int want = traceparent_parse(&tp, x, len);
+					disagree += traceparent_check(x, len) != want;
+					cases++;
+					free(x);
+					if (k == n)
+						break;
+				}
+		}
+	CHECK_INT(disagree, 0);
+	CHECK(cases > 50000);
+	/* the cases the spec names */
+	CHECK_INT(traceparent_check("00-00000000000000000000000000000000-00f067aa0ba902b7-01", 55), -1);
+	CHECK_INT(traceparent_check("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", 55), -1);
+	CHECK_INT(traceparent_check("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 55), -1);
+	CHECK_INT(traceparent_check("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", 55), -1);
+	CHECK_INT(traceparent_check("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 55), 0);
+}
+
+/* traceparent_child_text: traceparent_child then traceparent_format,
+ * from the text. */
+static void test_child_text(void)
+{
+	static const char *parents[] = {
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+		"cc-abcdef0123456789abcdef0123456789-0123456789abcdef-ff-future",
+	};
+	for (size_t i = 0; i < sizeof parents / sizeof parents[0]; i++) {
+		const char *p = parents[i];
+		traceparent parent, child, viatext;
+		char a[TRACEPARENT_LEN + 1], b[TRACEPARENT_LEN + 1];
+		CHECK_INT(parse_str(&parent, p), 0);
+		CHECK_INT(traceparent_child(&parent, &child), 0);
+		traceparent_format(&child, a);
+		memset(b, 'x', sizeof b);
+		CHECK_INT(traceparent_child_text(p, b), 0);
+		CHECK_INT(strlen(b), TRACEPARENT_LEN);
+		CHECK_INT(traceparent_parse(&viatext, b, strlen(b)), 0);
+		CHECK_INT(viatext.version, 0);
+		CHECK(memcmp(viatext.trace_id, parent.trace_id, 16) == 0);
+		CHECK_INT(viatext.flags, parent.flags);
+		CHECK(memcmp(viatext.parent_id, parent.parent_id, 8) != 0);
+		/* the same text as the struct way, but for the random id */
+		CHECK(memcmp(a, b, 36) == 0 && memcmp(a + 52, b + 52, 4) == 0);
+	}
+	/* the formatter's digits, every byte value in every position */
+	traceparent t;
+	memset(&t, 0, sizeof t);
+	for (unsigned c = 0; c < 256; c++) {
+		char o[TRACEPARENT_LEN + 1], want[3];
+		for (size_t k = 0; k < 16; k++)
+			t.trace_id[k] = (uint8_t)(c + k);
+		for (size_t k = 0; k < 8; k++)
+			t.parent_id[k] = (uint8_t)(c * 7 + k);
+		t.flags = (uint8_t)c;
+		traceparent_format(&t, o);
+		for (size_t k = 0; k < 16; k++) {
+			snprintf(want, sizeof want, "%02x", (unsigned)t.trace_id[k]);
+			CHECK(memcmp(o + 3 + 2 * k, want, 2) == 0);
+		}
+		for (size_t k = 0; k < 8; k++) {
+			snprintf(want, sizeof want, "%02x", (unsigned)t.parent_id[k]);
+			CHECK(memcmp(o + 36 + 2 * k, want, 2) == 0);
+		}
+		snprintf(want, sizeof want, "%02x", c);
+		CHECK(memcmp(o + 53, want, 2) == 0);
+	}
+}
+
 int main(void)
 {
 	RUN(test_spec_examples);
@@ -244,5 +345,7 @@ int main(void)
 	RUN(test_invalid);
 	RUN(test_root_and_child);
 	RUN(test_tracestate);
+	RUN(test_check_agrees);
+	RUN(test_child_text);
 	return unit_done();
 }

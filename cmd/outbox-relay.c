@@ -385,7 +385,8 @@ static int run(struct config *c, kafkaconf *kc)
 	status = relay_run(&c->ro, &stop, &st, &err);
 	if (err.code)
 		diag_errinfo(&err);
-	summary(&c->ro, &st);
+	if (st.passes) /* nothing to sum up when it never got to work */
+		summary(&c->ro, &st);
 	if (c->ro.sink == RELAY_SINK_STDOUT)
 		outbuf_close(&out);
 	filelock_release(&lock);

@@ -385,6 +385,9 @@ static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned a
 		if (!c || rfc3339_parse_us(c, (size_t)sqlite3_column_bytes(st, 6), &s->created_us) != 0)
 			s->created_us = 0;
 	}
+	/* cekafka may have chosen structured itself (an event whose data is
+	 * an event): the item follows its choice. */
+	structured = r->msg.mode == CEKAFKA_STRUCTURED;
 	relay_item it = { b->topic, &r->msg, structured ? (const char *)r->msg.value : event,
 			  structured ? r->msg.value_len : event_len,
 			  structured, key, key_len, r->msg.hop_traceparent, NULL, s };
@@ -455,6 +458,10 @@ static void drain(struct relay *r, volatile sig_atomic_t *stop)
 	while (r->inflight) {
 		if (*stop && !deadline)
 			deadline = timefmt_now_us() + (int64_t)r->o->drain_timeout_ms * 1000;
+		errinfo e;
+		/* A sink that cannot go on delivers nothing more: stop waiting. */
+		if (!purged && r->sink->ops->broken(r->sink, &e) > 0)
+			deadline = timefmt_now_us();
 		if (deadline && !purged && timefmt_now_us() >= deadline) {
 			r->sink->ops->purge(r->sink);
 			purged = 1;
@@ -508,8 +515,10 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 			rows++;
 			after = sqlite3_column_int64(st, 0);
 			status = handle_row(r, st, now, stop, err);
-			/* A producer that must be replaced takes no more rows. */
-			broken = r->sink->ops->broken(r->sink);
+			/* A producer that must be replaced takes no more rows; one
+			 * the broker refuses ends the run. */
+			if (!status && (broken = r->sink->ops->broken(r->sink, err)) > 0)
+				status = broken;
 		}
 		if (broken) {
 			sqlite3_reset(st);
@@ -718,8 +727,15 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 		status = r.sink->ops->reachable(r.sink, o->connect_timeout_ms, err);
 	} else if (!status) {
 		errinfo e;
-		if (r.sink->ops->reachable(r.sink, o->connect_timeout_ms, &e) != 0)
+		int rc = r.sink->ops->reachable(r.sink, o->connect_timeout_ms, &e);
+		/* Unreachable is worth waiting for; refused credentials or a
+		 * bad configuration are not. */
+		if (rc == EXIT_NOPERM || rc == EXIT_CONFIG) {
+			*err = e;
+			status = rc;
+		} else if (rc) {
 			diag_warn("%s (will keep trying)", e.text);
+		}
 	}
 	dbwatch w = { -1, "", "" };
 	if (!status && !o->once) {
@@ -728,16 +744,29 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 			diag_warn("%s: polling every %llu ms instead", e.text,
 				  (unsigned long long)o->interval_ms);
 	}
+	unsigned reopened = 0;
 	while (!status) {
 		status = pass(&r, stop, err);
-		if (status || o->once || *stop || r.sink_failed)
+		if (status || *stop || r.sink_failed)
 			break;
-		if (r.sink->ops->broken(r.sink)) {
+		int b = r.sink->ops->broken(r.sink, err);
+		if (b > 0) {
+			status = b;
+			break;
+		}
+		/* A producer gone fatal is replaced; --once too goes on with
+		 * what is still due (a few times at most). */
+		if (b == RELAY_SINK_REOPEN && (!o->once || reopened < 3)) {
+			reopened++;
+			/* What the old producer left untouched goes out in the next pass. */
+			r.untouched_seen = st->untouched;
 			r.sink->ops->close(r.sink);
 			r.sink = NULL;
 			status = open_sink(&r, err);
 			continue;
 		}
+		if (o->once)
+			break;
 		idle(&r, &w, stop);
 		if (*stop)
 			break;

@@ -66,9 +66,10 @@ static void h_purge(relay_sink *s)
 	(void)s;
 }
 
-static int h_broken(relay_sink *s)
+static int h_broken(relay_sink *s, errinfo *err)
 {
 	(void)s;
+	(void)err;
 	return 0;
 }
 

@@ -37,6 +37,8 @@ struct kafka_sink {
 	size_t inflight;
 	int fatal;
 	int blamed; /* a failure has been reported (see dr_msg_cb) */
+	int stop_code;       /* the broker refused us: no use going on */
+	char stop_text[300];
 };
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *line)
@@ -53,6 +55,11 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
 		k->fatal = 1;
 		diag_warn("producer: %s (reconnecting with a new producer)", reason);
+	} else if (kafkaconf_exitcode((rd_kafka_resp_err_t)err) == EXIT_NOPERM && !k->stop_code) {
+		/* Wrong credentials do not get better by retrying: stop, and
+		 * leave every row as it was. */
+		k->stop_code = EXIT_NOPERM;
+		snprintf(k->stop_text, sizeof k->stop_text, "authentication failed: %s", reason);
 	} else {
 		diag_debug("producer: %s", reason);
 	}
@@ -211,9 +218,12 @@ static void k_purge(relay_sink *s)
 	rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
 }
 
-static int k_broken(relay_sink *s)
+static int k_broken(relay_sink *s, errinfo *err)
 {
-	return ((struct kafka_sink *)s)->fatal;
+	struct kafka_sink *k = (struct kafka_sink *)s;
+	if (k->stop_code)
+		return errinfo_set(err, k->stop_code, "%s", k->stop_text);
+	return k->fatal ? RELAY_SINK_REOPEN : 0;
 }
 
 static void k_close(relay_sink *s)

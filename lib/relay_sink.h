@@ -60,6 +60,8 @@ typedef struct relay_sink relay_sink;
 
 /* submit(): full for now (never an exit code). */
 #define RELAY_SINK_FULL (-1)
+/* broken(): close and open the sink again. */
+#define RELAY_SINK_REOPEN (-1)
 
 typedef struct relay_sink_ops {
 	/* Accept one message. 0: accepted, and its outcome comes through done
@@ -77,10 +79,12 @@ typedef struct relay_sink_ops {
 	/* Stop waiting: every message in flight is reported UNTOUCHED by the
 	 * next poll()s. */
 	void (*purge)(relay_sink *s);
-	/* 1 when the sink hit an error that needs it closed and opened again
-	 * (a fatal idempotent-producer error); its messages in flight have
-	 * been reported or will be by poll(). */
-	int (*broken)(relay_sink *s);
+	/* 0 while the sink works; RELAY_SINK_REOPEN when it hit an error that
+	 * needs it closed and opened again (a fatal idempotent-producer
+	 * error); an exit code with err set when it cannot go on at all (the
+	 * broker refused our credentials: 77). Messages in flight have been
+	 * reported or will be by poll(). */
+	int (*broken)(relay_sink *s, errinfo *err);
 	void (*close)(relay_sink *s);
 } relay_sink_ops;
 

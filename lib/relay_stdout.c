@@ -51,9 +51,10 @@ static void s_purge(relay_sink *s)
 	(void)s;
 }
 
-static int s_broken(relay_sink *s)
+static int s_broken(relay_sink *s, errinfo *err)
 {
 	(void)s;
+	(void)err;
 	return 0;
 }
 

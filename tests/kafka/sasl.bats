@@ -25,6 +25,12 @@ setup() {
 	SASL=(-b "$KAFKA_SASL_BROKERS" -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=PLAIN)
 }
 
+# Background relays are stopped when a test fails half-way.
+teardown() {
+	local p
+	for p in $(cat "$T/pids" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+}
+
 # no_secret: neither password in what the last `run` printed.
 no_secret() {
 	[[ $output != *"$KAFKA_SASL_PASSWORD"* ]]
@@ -209,4 +215,26 @@ read_back() {
 	run --separate-stderr timeout 60 event-consume -v -t sasl-w --exit-eof -F "$T/bad.properties" "${SASL[@]}"
 	assert_failure 77
 	no_secret
+}
+
+@test "sasl: outbox-relay run mode with a wrong password exits 77 and leaves every row pending, no attempt spent" {
+	enqueue 2 sasl-run
+	# Short timeouts: a relay that keeps going shows within the bound what
+	# it does to the rows (attempts spent, then dead).
+	outbox-relay run --db "$T/o.db" -B "$T/bindings.conf" "${SASL[@]}" \
+		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$WRONG" -X message.timeout.ms=2000 \
+		--max-attempts 2 --backoff 1s,1s --interval 1s --drain-timeout 1s >"$T/out" 2>"$T/err" 3>&- &
+	local relay=$! rc=0
+	echo "$relay" >>"$T/pids"
+	if ! wait_for 30 eval "! kill -0 $relay"; then
+		echo "outbox-relay run still runs 30 s after the broker refused its password; rows (id|status|attempts|last_error):" >&2
+		sqlite3 "$T/o.db" "SELECT id, status, attempts, last_error FROM outbox" >&2
+		return 1
+	fi
+	wait "$relay" || rc=$?
+	[ "$rc" -eq 77 ]
+	[ ! -s "$T/out" ]
+	grep -q "outbox-relay: error: Kafka at $KAFKA_SASL_BROKERS: authentication failed" "$T/err"
+	! grep -q -e "$WRONG" -e "$KAFKA_SASL_PASSWORD" "$T/err"
+	[ "$(db_count "$T/o.db" "status = 'pending' AND attempts = 0")" -eq 2 ]
 }

@@ -195,3 +195,16 @@ relay_across_restart() {
 @test "relay: --once across a broker kill -9 and restart: every row sent, every event once, in key order, audit exact" {
 	relay_across_restart --kill once restart-kill
 }
+
+@test "relay: a topic missing on the broker (auto-create off): rows rescheduled (75), last_error legible, nothing marked sent" {
+	gen_events 2 2 >"$T/ev.ndjson"
+	outbox-enqueue -q --db "$T/o.db" "$T/ev.ndjson"
+	bindings_to no-such-topic
+	run --separate-stderr outbox-relay --once --db "$T/o.db" -B "$T/bindings.conf" -b "$KAFKA_BROKERS" \
+		-X message.timeout.ms=2000
+	assert_failure 75
+	[ -z "$output" ]
+	[ "$stderr" = "outbox-relay: $T/o.db: sent 0, 2 rescheduled" ]
+	run sqlite3 "$T/o.db" "SELECT DISTINCT status || '|' || attempts || '|' || last_error FROM outbox"
+	assert_output 'pending|1|kafka: _MSG_TIMED_OUT: Local: Message timed out'
+}

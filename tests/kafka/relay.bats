@@ -208,3 +208,18 @@ relay_across_restart() {
 	run sqlite3 "$T/o.db" "SELECT DISTINCT status || '|' || attempts || '|' || last_error FROM outbox"
 	assert_output 'pending|1|kafka: _MSG_TIMED_OUT: Local: Message timed out'
 }
+
+@test "relay: make demo KAFKA=real: the demo on its own real broker, every event relayed and read back, the broker stopped at the end" {
+	mkdir "$T/tmp"
+	# The demo's private directory, and its broker's, inside $T/tmp.
+	run env TMPDIR="$T/tmp" KAFKA=real BUILD="${BUILD:-build}" sh "$TOP/examples/demo.sh"
+	assert_success
+	assert_line '== kafka: a real Apache Kafka broker (tests/kafka/broker.sh) with the four wallet-hub topics'
+	assert_line 'outbox-relay: outbox.db: sent 6'
+	[ "$(printf '%s\n' "$output" | grep -c '^  headers: ce_specversion=1.0,ce_id=')" -eq 6 ]
+	bootstrap=$(printf '%s\n' "$output" | sed -n 's/^bootstrap: //p')
+	[ -n "$bootstrap" ] && [ "$bootstrap" != "$KAFKA_REAL_BROKERS" ]
+	# Stopped and cleaned up: no process of its broker, no directory left.
+	! pgrep -f "$T/tmp" >/dev/null
+	[ -z "$(ls -A "$T/tmp")" ]
+}

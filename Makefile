@@ -3,6 +3,7 @@
 #   make SANITIZE=1 test build with ASan+UBSan (into build-san/) and test
 #   make test            unit tests + bats tests (hermetic, mock Kafka)
 #   make demo            wrap -> outbox -> relay -> consume on sample data
+#   make demo KAFKA=real the same against a real Kafka broker (Java, Maven)
 #   make install         PREFIX=/usr/local DESTDIR= binaries, man, completions
 #   make fuzz            libFuzzer targets (clang) into build-fuzz/
 .DELETE_ON_ERROR:
@@ -128,10 +129,13 @@ test:
 test-unit: all
 	@BUILD=$(BUILD) sh tests/run unit
 
+# KAFKA=real: the demo against a real broker (tests/kafka/broker.sh)
+# instead of the mock.
+KAFKA ?= mock
 demo:
 	@sh .ci/deps
 	@$(MAKE) --no-print-directory all
-	@BUILD=$(BUILD) sh examples/demo.sh
+	@BUILD=$(BUILD) KAFKA=$(KAFKA) sh examples/demo.sh
 
 FUZZ_CC ?= clang
 fuzz: $(FUZZ_SRC) $(LIB_SRC)

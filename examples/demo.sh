@@ -4,15 +4,24 @@
 #   outbox.db (SQLite) -> event-bindings explain (where each event goes) ->
 #   outbox-relay -> Kafka (librdkafka's mock cluster: the real protocol on
 #   loopback, no Java) -> read back with kcat
-# It runs in a private temp directory and stops the mock cluster at exit.
+# KAFKA=real (make demo KAFKA=real): a real Apache Kafka broker instead of
+# the mock, started by tests/kafka/broker.sh (Java and Maven needed).
+# It runs in a private temp directory and stops the cluster at exit.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
+KAFKA=${KAFKA:-mock}
+case $KAFKA in
+mock | real) ;;
+*) echo "demo.sh: KAFKA must be mock or real, not \"$KAFKA\"" >&2; exit 64 ;;
+esac
 PATH="$top/$BUILD/bin:$PATH"
 PATH="$top/$BUILD/tests:$PATH"
 dir=$(mktemp -d)
 mock_pid=""
-trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null; rm -rf "$dir"' EXIT
+trap '[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null
+	[ -d "$dir/broker" ] && bash "$top/tests/kafka/broker.sh" stop "$dir/broker"
+	rm -rf "$dir"' EXIT
 cd "$dir"
 say() { printf '\n== %s\n' "$*"; }
 
@@ -47,7 +56,15 @@ fi
 say "unwrap: the data back out of the events"
 cloudevent-wrap --unwrap events.ndjson
 
-if command -v outbox-relay >/dev/null 2>&1; then
+if command -v outbox-relay >/dev/null 2>&1 && [ "$KAFKA" = real ]; then
+	say "kafka: a real Apache Kafka broker (tests/kafka/broker.sh) with the four wallet-hub topics"
+	BUILD=$BUILD bash "$top/tests/kafka/broker.sh" start "$dir/broker" >/dev/null
+	brokers=$(sed -n 's/^KAFKA_REAL_BROKERS=//p' "$dir/broker/env")
+	for t in wallet-created-events funds-added-events funds-withdrawn-events funds-transferred-events; do
+		BUILD=$BUILD bash "$top/tests/kafka/broker.sh" topic "$dir/broker" "$t" 3
+	done
+	echo "bootstrap: $brokers"
+elif command -v outbox-relay >/dev/null 2>&1; then
 	say "kafka: a mock cluster with the four wallet-hub topics"
 	mkfifo mock.in
 	kafka-mock -t wallet-created-events:3 -t funds-added-events:3 \
@@ -62,7 +79,9 @@ if command -v outbox-relay >/dev/null 2>&1; then
 	done
 	brokers=$(head -n 1 mock.out)
 	echo "bootstrap: $brokers"
+fi
 
+if command -v outbox-relay >/dev/null 2>&1; then
 	say "relay: publish what is due, wait for every delivery report, record where each landed"
 	outbox-relay --once --db outbox.db -b "$brokers"
 	sqlite3 -header -column outbox.db \

@@ -2,10 +2,12 @@
 # Kafka-facing tools authenticate with SASL/PLAIN against the real broker's
 # SASL_PLAINTEXT listener, from -X and from -F; a wrong password is exit 77
 # with a clear message; no password ever reaches stdout or stderr, -v
-# included. Today's tool: event-bindings check. Real tier only.
+# included. The tools: event-bindings check, outbox-relay, event-consume.
+# Real tier only.
 
 load ../helpers/common
 load ../helpers/kafka
+load events
 
 setup_file() {
 	kafka_need_real
@@ -21,6 +23,12 @@ setup() {
 	common_setup
 	kafka_need_real
 	SASL=(-b "$KAFKA_SASL_BROKERS" -X security.protocol=SASL_PLAINTEXT -X sasl.mechanism=PLAIN)
+}
+
+# Background relays are stopped when a test fails half-way.
+teardown() {
+	local p
+	for p in $(cat "$T/pids" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
 }
 
 # no_secret: neither password in what the last `run` printed.
@@ -115,4 +123,118 @@ version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n 1)" = "$2" ]
 		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$WRONG"
 	assert_failure 77
 	no_secret
+}
+
+# ---- outbox-relay and event-consume ----------------------------------------
+
+# enqueue N TOPIC: N pending FundsAddedEvent rows in $T/o.db, routed by
+# $T/bindings.conf to TOPIC, a new topic (kafka_start here would export
+# KAFKA_BROKERS, which outranks -F's bootstrap.servers).
+enqueue() {
+	kafka_topic "$2" 1
+	bindings_to "$2"
+	gen_events "$1" 5 >"$T/ev.ndjson"
+	outbox-enqueue -q --db "$T/o.db" "$T/ev.ndjson"
+}
+
+# read_back N TOPIC ARGS...: event-consume with ARGS reads TOPIC to its
+# end; its output is the N events enqueued, exactly.
+read_back() {
+	local n=$1 topic=$2
+	shift 2
+	run --separate-stderr timeout 60 event-consume -t "$topic" --exit-eof "$@"
+	assert_success
+	[ "$output" = "$(cat "$T/ev.ndjson")" ]
+	[[ $stderr == *"event-consume: consumed $n, handled $n"* ]]
+	no_secret
+}
+
+@test "sasl: outbox-relay and event-consume authenticate with -X; -v shows the password redacted" {
+	enqueue 20 sasl-x
+	run --separate-stderr outbox-relay -v --once --db "$T/o.db" -B "$T/bindings.conf" "${SASL[@]}" \
+		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$KAFKA_SASL_PASSWORD"
+	assert_success
+	[ -z "$output" ]
+	[[ $stderr == *"sasl.password=[redacted]  # -X"* ]]
+	[[ $stderr == *"outbox-relay: $T/o.db: sent 20"* ]]
+	no_secret
+	[ "$(db_count "$T/o.db" "status = 'sent' AND topic = 'sasl-x'")" -eq 20 ]
+	read_back 20 sasl-x -v --from beginning "${SASL[@]}" -X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$KAFKA_SASL_PASSWORD"
+	[[ $stderr == *"sasl.password=[redacted]  # -X"* ]]
+	# In a group too (the group coordinator over the SASL listener).
+	read_back 20 sasl-x -g sasl-readers "${SASL[@]}" -X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$KAFKA_SASL_PASSWORD"
+}
+
+@test "sasl: outbox-relay and event-consume take the credentials from -F; -v shows them redacted" {
+	enqueue 20 sasl-f
+	{
+		echo "bootstrap.servers=$KAFKA_SASL_BROKERS"
+		echo "security.protocol=SASL_PLAINTEXT"
+		echo "sasl.mechanism=PLAIN"
+		echo "sasl.username=$KAFKA_SASL_USER"
+		echo "sasl.password=$KAFKA_SASL_PASSWORD"
+	} >"$T/client.properties"
+	run --separate-stderr outbox-relay -v --once --db "$T/o.db" -B "$T/bindings.conf" -F "$T/client.properties"
+	assert_success
+	[[ $stderr == *"sasl.password=[redacted]"* ]]
+	[[ $stderr == *"sasl.username=$KAFKA_SASL_USER"* ]]
+	no_secret
+	[ "$(db_count "$T/o.db" "status = 'sent'")" -eq 20 ]
+	read_back 20 sasl-f -v -g sasl-file -F "$T/client.properties"
+	[[ $stderr == *"sasl.password=[redacted]"* ]]
+}
+
+@test "sasl: a wrong password: outbox-relay --once and event-consume exit 77 with a clear message, rows untouched, the password never shown (-v included)" {
+	enqueue 5 sasl-w
+	for v in "" -v; do
+		run --separate-stderr outbox-relay $v --once --db "$T/o.db" -B "$T/bindings.conf" "${SASL[@]}" \
+			-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$WRONG"
+		assert_failure 77
+		[ -z "$output" ]
+		[[ $stderr == *"outbox-relay: error: Kafka at $KAFKA_SASL_BROKERS: authentication failed"* ]]
+		[[ $stderr == *"Invalid username or password"* ]]
+		no_secret
+		# Nothing was attempted: every row pending, no attempt counted.
+		[ "$(db_count "$T/o.db" "status = 'pending' AND attempts = 0 AND last_error IS NULL")" -eq 5 ]
+		for g in "" "-g sasl-wrong"; do
+			run --separate-stderr timeout 60 event-consume $v -t sasl-w $g --from beginning --exit-eof \
+				"${SASL[@]}" -X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$WRONG"
+			assert_failure 77
+			[ -z "$output" ]
+			[[ $stderr == *"event-consume: error: Kafka at $KAFKA_SASL_BROKERS: authentication failed"* ]]
+			[[ $stderr == *"Invalid username or password"* ]]
+			no_secret
+		done
+	done
+	[[ $stderr == *"sasl.password=[redacted]"* ]]
+	# The same from -F.
+	printf 'sasl.username=%s\nsasl.password=%s\n' "$KAFKA_SASL_USER" "$WRONG" >"$T/bad.properties"
+	run --separate-stderr outbox-relay -v --once --db "$T/o.db" -B "$T/bindings.conf" -F "$T/bad.properties" "${SASL[@]}"
+	assert_failure 77
+	no_secret
+	run --separate-stderr timeout 60 event-consume -v -t sasl-w --exit-eof -F "$T/bad.properties" "${SASL[@]}"
+	assert_failure 77
+	no_secret
+}
+
+@test "sasl: outbox-relay run mode with a wrong password exits 77 and leaves every row pending, no attempt spent" {
+	enqueue 2 sasl-run
+	# Short timeouts: a relay that keeps going shows within the bound what
+	# it does to the rows (attempts spent, then dead).
+	outbox-relay run --db "$T/o.db" -B "$T/bindings.conf" "${SASL[@]}" \
+		-X sasl.username="$KAFKA_SASL_USER" -X sasl.password="$WRONG" -X message.timeout.ms=2000 \
+		--max-attempts 2 --backoff 1s,1s --interval 1s --drain-timeout 1s >"$T/out" 2>"$T/err" 3>&- &
+	local relay=$! rc=0
+	echo "$relay" >>"$T/pids"
+	if ! wait_for 30 eval "! kill -0 $relay"; then
+		echo "outbox-relay run still runs 30 s after the broker refused its password; rows (id|status|attempts|last_error):" >&2
+		sqlite3 "$T/o.db" "SELECT id, status, attempts, last_error FROM outbox" >&2
+		return 1
+	fi
+	wait "$relay" || rc=$?
+	[ "$rc" -eq 77 ]
+	[ ! -s "$T/out" ]
+	grep -q "outbox-relay: error: Kafka at $KAFKA_SASL_BROKERS: authentication failed" "$T/err"
+	! grep -q -e "$WRONG" -e "$KAFKA_SASL_PASSWORD" "$T/err"
+	[ "$(db_count "$T/o.db" "status = 'pending' AND attempts = 0")" -eq 2 ]
 }

@@ -247,7 +247,7 @@ due_now() {
 	sqlite3 "$T/app.db" "CREATE TABLE accounts (id TEXT); PRAGMA user_version = 7"
 	run --separate-stderr relay --once --db "$T/app.db"
 	[ "$status" -eq 78 ]
-	[[ $stderr == *user_version* ]]
+	[[ $stderr == *"no outbox table"* ]]
 	[ "$(sqlite3 "$T/app.db" "SELECT group_concat(name) FROM sqlite_master")" = accounts ]
 }
 

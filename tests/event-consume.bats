@@ -494,6 +494,28 @@ dlq_lines() {
 	[[ $stderr == *"retries "* ]]
 }
 
+@test "--handler-timeout kills a slow handler and retries it" {
+	topic slow 1
+	ev s1 | produce slow "${SH[@]}"
+	cat >"$T/h.sh" <<-'EOF'
+	echo "try $EVENT_ATTEMPT" >>"$T/log"
+	if [ ! -e "$T/slowed" ]; then
+		touch "$T/slowed"
+		echo $$ >"$T/slowpid"
+		sleep 8 </dev/null >/dev/null 2>&1
+		echo late >>"$T/log"
+	fi
+	echo ok >>"$T/log"
+	EOF
+	local t0=$SECONDS
+	run --separate-stderr ec -t slow --exit-eof --exec "sh $T/h.sh" --handler-timeout 300ms --backoff 10ms,50ms
+	assert_success
+	# the slow run and what it started are gone before the retry
+	[ $((SECONDS - t0)) -lt 6 ]
+	[ "$(cat "$T/log")" = $'try 1\ntry 2\nok' ]
+	! kill -0 "$(cat "$T/slowpid")" 2>/dev/null
+}
+
 @test "--batch N hands up to N events to one handler run on one stdin" {
 	topic batch 1
 	local i
@@ -534,6 +556,15 @@ dlq_lines() {
 	run --separate-stderr ec -t dup --exit-eof --dedupe "$T/seen.db" --dedupe-ttl 60m -q
 	assert_success
 	assert_output ""
+}
+
+@test "--dedupe while printing: a duplicate read in the same fetch is printed once" {
+	topic dup2 1
+	{ ev d1; ev d2; ev d1; } | produce dup2 "${SH[@]}"
+	run --separate-stderr ec -t dup2 --exit-eof --dedupe "$T/new.db"
+	assert_success
+	assert_output "$(ev d1; ev d2)"
+	[[ $stderr == *"duplicates skipped 1"* ]]
 }
 
 # crash_run TAG N [options]: run a group consumer over topic crash-TAG whose
@@ -630,6 +661,15 @@ produce_bad() {
 	[[ $stderr != *$'\xff'* ]]
 }
 
+@test "an error message never comes out empty (exit 65 without a group)" {
+	topic badmsg 1
+	echo 'not an event' | produce badmsg
+	run --separate-stderr ec -t badmsg --exit-eof
+	[ "$status" -eq 65 ]
+	# every error line says something
+	! grep -qx 'event-consume: error: *' <<<"$stderr"
+}
+
 # (The mock cluster keeps about 5 MB per partition: a big message is kept
 # only while it is its partition's last one.)
 @test "a 10 MB event is printed whole; a 10 MB undecodable one is dead-lettered whole (-X message.max.bytes)" {
@@ -658,6 +698,14 @@ produce_bad() {
 	[ "$(printf '%s\n%s\n' "$first" "$output" | grep .)" = "$(ev after)" ]
 	read_topic error.bigbad.bigbad -X fetch.message.max.bytes=20000000 -f '%s' >"$T/dead"
 	cmp "$T/dead" "$T/bigbad"
+}
+
+@test "dead-lettering with consumer -X properties writes no librdkafka noise on stderr" {
+	topic noise 1
+	echo 'not an event' | produce noise
+	run --separate-stderr ec -t noise -g noise "${GX[@]}" --exit-eof -q
+	assert_success
+	[ -z "$stderr" ] || { echo "stderr: $stderr"; return 1; }
 }
 
 # ---- --post ----------------------------------------------------------------
@@ -736,6 +784,17 @@ http_req() {
 	assert_output "$(ev q4; ev q5)"
 }
 
+@test "--post: a redirect (the URL needs fixing) stops with 78; no event is dead-lettered" {
+	topic post5 1
+	{ ev r1; ev r2; } | produce post5 "${SH[@]}"
+	sink_start
+	run --separate-stderr ec -t post5 -g post5 "${GX[@]}" --exit-eof --post "$URL?status=301"
+	[ "$status" -eq 78 ] || { echo "exit $status: $stderr"; return 1; }
+	[ "$(grep -c 'status=301' "$T/http.log")" -eq 1 ]
+	run read_topic error.post5.post5 -f '%s\n'
+	refute_output --partial r1
+}
+
 # ---- signals, output -------------------------------------------------------
 
 # lines_in FILE N: FILE has N non-empty lines.
@@ -758,6 +817,32 @@ lines_in() {
 	run --separate-stderr ec -t sig -g sig "${GX[@]}" --exit-eof -q
 	assert_success
 	assert_output ""
+}
+
+# term_while_held [options]: start a consumer whose handler always fails
+# with a long backoff, SIGTERM it once the handler ran; exit status in $rc.
+term_while_held() {
+	event-consume -t "$@" --exec "echo try >>$T/tries; exit 1" --backoff 1m,1m \
+		>"$T/out" 2>"$T/err" 3>&- &
+	local pid=$!
+	KILL_AT_END=$pid
+	wait_for 30 test -s "$T/tries"
+	kill -TERM "$pid"
+	rc=0
+	wait "$pid" || rc=$?
+}
+
+@test "SIGTERM with an event waiting for its retry exits 75 and commits nothing for it" {
+	topic held 1
+	ev h1 | produce held "${SH[@]}"
+	term_while_held held
+	[ "$rc" -eq 75 ] || { cat "$T/err"; return 1; }
+	rm -f "$T/tries"
+	term_while_held held -g held "${GX[@]}"
+	[ "$rc" -eq 75 ] || { echo "with a group: exit $rc"; cat "$T/err"; return 1; }
+	run --separate-stderr ec -t held -g held "${GX[@]}" --exit-eof -q
+	assert_success
+	assert_output "$(ev h1)"
 }
 
 @test "--no-dlq: a dead event is reported with its coordinates, the run goes on and exits 65" {

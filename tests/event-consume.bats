@@ -537,6 +537,61 @@ dlq_lines() {
 	[ "$total" -eq 7 ]
 }
 
+@test "--exec: a key that is not text comes as KAFKA_KEY_BASE64; --with-kafka gives key null and key_base64" {
+	topic binkey 1
+	printf '\xff\xfe:{"a":1}\n' | produce binkey -K : $(bin k1)
+	run --separate-stderr ec -t binkey --exit-eof -q --exec 'env | grep ^KAFKA_KEY'
+	assert_success
+	assert_output 'KAFKA_KEY_BASE64=//4='
+	run --separate-stderr ec -t binkey --exit-eof -q --with-kafka
+	assert_success
+	[[ $output == '{"topic":"binkey","partition":0,"offset":0,"key":null,"key_base64":"//4=","timestamp":'* ]]
+}
+
+@test "two members of one group share the partitions: no event is lost across a rebalance" {
+	topic rebal 4
+	local p i
+	for p in 0 1 2 3; do
+		for i in $(seq 1 10); do ev "p$p-$i"; done | produce rebal -p "$p" "${SH[@]}"
+	done
+	# a slow handler, so that the second member joins while the first works
+	local h="echo \$CE_ID >>$T/handled-\$WHO; sleep 0.25"
+	WHO=a event-consume -t rebal -g rebal "${GX[@]}" --idle-timeout 6s --exec "$h" \
+		2>"$T/err-a" 3>&- &
+	local a=$!
+	KILL_AT_END=$a
+	wait_for 30 test -s "$T/handled-a"
+	WHO=b run --separate-stderr ec -t rebal -g rebal "${GX[@]}" --idle-timeout 6s --exec "$h"
+	assert_success
+	local rc=0
+	wait "$a" || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$T/err-a"; return 1; }
+	# both took part and nothing was lost
+	[ -s "$T/handled-b" ]
+	[ "$(cat "$T/handled-a" "$T/handled-b" | sort -u | wc -l)" -eq 40 ]
+	# Handled offsets are committed before partitions go: an event comes
+	# twice only when the broker refused that commit (the mock cluster
+	# answers REBALANCE_IN_PROGRESS to commits during a rebalance; Kafka
+	# takes them from the current generation), and then the refusal is said
+	if [ -n "$(cat "$T/handled-a" "$T/handled-b" | sort | uniq -d)" ]; then
+		grep -q 'committing offsets: Broker: Group rebalance in progress' "$T/err-a"
+	fi
+}
+
+@test "--dedupe FILE that cannot be created is 73; one that is not a database is 74" {
+	topic ddfail 1
+	ev d1 | produce ddfail "${SH[@]}"
+	run --separate-stderr ec -t ddfail --exit-eof --dedupe "$T/no/such/dir/seen.db"
+	[ "$status" -eq 73 ]
+	[[ $stderr == *"$T/no/such/dir/seen.db"* ]]
+	assert_output ""
+	echo 'not a database' >"$T/text"
+	run --separate-stderr ec -t ddfail --exit-eof --dedupe "$T/text"
+	[ "$status" -eq 74 ]
+	[[ $stderr == *"not a database"* ]]
+	assert_output ""
+}
+
 # ---- dedupe and crashes --------------------------------------------------
 
 @test "--dedupe: an event delivered twice is handled once and counted" {

@@ -548,6 +548,18 @@ dlq_lines() {
 	[[ $output == '{"topic":"binkey","partition":0,"offset":0,"key":null,"key_base64":"//4=","timestamp":'* ]]
 }
 
+@test "--exec: TRACESTATE is the message's tracestate header, never the consumer's own" {
+	topic tstate 1
+	echo '{}' | produce tstate $(bin t1) \
+		-H traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01 \
+		-H tracestate=vendor=abc
+	TRACESTATE=stale=1 run --separate-stderr ec -t tstate --exit-eof -q --exec 'env | grep ^TRACE'
+	assert_success
+	assert_line --regexp '^TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$'
+	refute_line TRACESTATE=stale=1
+	assert_line TRACESTATE=vendor=abc
+}
+
 @test "two members of one group share the partitions: no event is lost across a rebalance" {
 	topic rebal 4
 	local p i

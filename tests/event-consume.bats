@@ -253,6 +253,16 @@ roundtrip_events() {
 	[ $((SECONDS - t0)) -lt 20 ]
 }
 
+@test "--idle-timeout with a group counts from the assignment, not from the start (joining takes seconds)" {
+	topic idleg 1
+	{ ev i1; ev i2; } | produce idleg "${SH[@]}"
+	# the mock, like Kafka (group.initial.rebalance.delay.ms), takes 3 s to
+	# form a new group: events that are waiting must still be read
+	run --separate-stderr ec -t idleg -g idleg "${GX[@]}" --idle-timeout 1500ms -q
+	assert_success
+	assert_output "$(ev i1; ev i2)"
+}
+
 @test "--from beginning and end; --from end waits for new messages only" {
 	topic from 1
 	ev old1 | produce from "${SH[@]}"

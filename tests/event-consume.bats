@@ -378,6 +378,61 @@ roundtrip_events() {
 	[[ $stderr == *"no consumer binding noSuchConsumer-in-0"* ]]
 }
 
+@test "-B FILE and EVENT_BINDINGS name the table --binding reads" {
+	topic shop-orders 1
+	ev o1 OrderPlaced | produce shop-orders "${SH[@]}"
+	echo 'consumer ordersConsumer-in-0 shop-orders shop-workers' >"$T/shop.conf"
+	run --separate-stderr ec -B "$T/shop.conf" --binding ordersConsumer-in-0 "${GX[@]}" --exit-eof -q
+	assert_success
+	assert_output "$(ev o1 OrderPlaced)"
+	# the group came from the file: its offsets are committed
+	EVENT_BINDINGS="$T/shop.conf" run --separate-stderr ec --binding ordersConsumer-in-0 \
+		"${GX[@]}" --exit-eof -q
+	assert_success
+	assert_output ""
+	# the table named is the only one: no built-in fallback
+	run --separate-stderr ec -B "$T/shop.conf" --binding walletCreatedEventConsumer-in-0 --exit-eof
+	[ "$status" -eq 78 ]
+	run --separate-stderr ec -B "$T/missing.conf" --binding ordersConsumer-in-0 --exit-eof
+	[ "$status" -eq 66 ]
+}
+
+@test "-F FILE, -b and KAFKA_BROKERS in their order; -v shows the settings with secrets redacted" {
+	topic conf 1
+	ev c1 | produce conf "${SH[@]}"
+	printf 'bootstrap.servers=%s\n' "$KAFKA_BROKERS" >"$T/good.conf"
+	printf 'bootstrap.servers=127.0.0.1:1\n' >"$T/bad.conf"
+	local brokers=$KAFKA_BROKERS
+	unset KAFKA_BROKERS
+	run --separate-stderr ec -F "$T/good.conf" -t conf --exit-eof -q
+	assert_success
+	assert_output "$(ev c1)"
+	# the environment overrides the file, -b overrides both
+	KAFKA_BROKERS=$brokers run --separate-stderr ec -F "$T/bad.conf" -t conf --exit-eof -q
+	assert_success
+	run --separate-stderr ec -F "$T/bad.conf" -b "$brokers" -t conf --exit-eof -q
+	assert_success
+	run --separate-stderr ec -F "$T/bad.conf" -t conf --exit-eof -q
+	[ "$status" -eq 69 ]
+	run --separate-stderr ec -F "$T/good.conf" -t conf --exit-eof -v -X sasl.password=hunter2
+	assert_success
+	[[ $stderr == *"bootstrap.servers=$brokers  # $T/good.conf:1"* ]]
+	[[ $stderr == *"sasl.password=[redacted]"* ]]
+	[[ $stderr != *hunter2* ]]
+	run --separate-stderr ec -F "$T/missing.conf" -t conf --exit-eof
+	[ "$status" -eq 66 ]
+}
+
+@test "-h prints the usage on stdout and exits 0; -V the version" {
+	run --separate-stderr event-consume -h
+	assert_success
+	[[ ${lines[0]} == "usage: event-consume (-t TOPIC... | --binding NAME)"* ]]
+	[ -z "$stderr" ]
+	run event-consume -V
+	assert_success
+	assert_output --regexp '^event-consume [0-9]+\.[0-9]+\.[0-9]+$'
+}
+
 # ---- the --exec handler -------------------------------------------------
 
 @test "--exec: the event's attributes and Kafka coordinates in the environment, the event line on stdin" {
@@ -611,6 +666,39 @@ dlq_lines() {
 	run --separate-stderr ec -t ddfail --exit-eof --dedupe "$T/text"
 	[ "$status" -eq 74 ]
 	[[ $stderr == *"not a database"* ]]
+	assert_output ""
+}
+
+@test "--batch: a failed batch is retried whole, then handled; -c N waits for the retry" {
+	topic batchr 1
+	local i
+	for i in 1 2 3 4 5 6; do ev "b$i"; done | produce batchr "${SH[@]}"
+	# the first run of each batch fails, the second succeeds
+	cat >"$T/h.sh" <<-'EOF'
+	ids=$(jq -r .id | tr '\n' ' ')
+	echo "$EVENT_ATTEMPT $ids" >>"$T/log"
+	[ "$EVENT_ATTEMPT" -gt 1 ]
+	EOF
+	run --separate-stderr ec -t batchr --exit-eof --exec "sh $T/h.sh" --batch 3 --backoff 10ms,50ms
+	assert_success
+	[ "$(cat "$T/log")" = $'1 b1 b2 b3 \n2 b1 b2 b3 \n1 b4 b5 b6 \n2 b4 b5 b6 ' ]
+	[[ $stderr == *"consumed 6, handled 6"* ]]
+	# -c 1: the run ends only once its event was handled
+	rm "$T/log"
+	run --separate-stderr ec -t batchr -c 1 --exec "sh $T/h.sh" --backoff 10ms,50ms -q
+	assert_success
+	[ "$(cat "$T/log")" = $'1 b1 \n2 b1 ' ]
+}
+
+@test "--type with a handler: other types never reach it and are not retried or dead-lettered" {
+	topic typex 1
+	{ ev a1 A; ev b1 B; ev a2 A; } | produce typex "${SH[@]}"
+	run --separate-stderr ec -t typex -g typex "${GX[@]}" --exit-eof --type A --exec "echo \$CE_ID"
+	assert_success
+	assert_output $'a1\na2'
+	[[ $stderr == *"filtered out 1"* ]]
+	run --separate-stderr ec -t typex -g typex "${GX[@]}" --exit-eof -q
+	assert_success
 	assert_output ""
 }
 

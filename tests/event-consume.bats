@@ -1022,6 +1022,18 @@ term_while_held() {
 	refute_output --partial n1
 }
 
+@test "--dlq without a group dead-letters too (and the run exits 0)" {
+	topic dlqng 1
+	{ ev x1; ev x2; } | produce dlqng "${SH[@]}"
+	echo 'no event' | produce dlqng
+	run --separate-stderr ec -t dlqng --exit-eof --dlq dlqng-dead --exec "[ \$CE_ID != x1 ] || exit 65"
+	assert_success
+	run read_topic dlqng-dead -f '%s|%h\n'
+	[ "${#lines[@]}" -eq 2 ]
+	assert_output --partial "$(ev x1)|content-type=application/cloudevents+json; charset=UTF-8,x-original-topic=dlqng,x-original-partition=0,x-original-offset=0,"
+	assert_output --partial "no event|x-original-topic=dlqng,x-original-partition=0,x-original-offset=2,"
+}
+
 @test "a closed standard output is 74; a pipe closed by its reader is a normal end (0)" {
 	topic outp 1
 	{ ev o1; ev o2; } | produce outp "${SH[@]}"

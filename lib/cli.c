@@ -154,6 +154,10 @@ int cli_parse_duration_ms(const char *s, uint64_t *ms)
 		*ms = v * 1000;
 	else if (!strcmp(unit, "m"))
 		*ms = v * 60000;
+	else if (!strcmp(unit, "h"))
+		*ms = v * 3600000;
+	else if (!strcmp(unit, "d"))
+		*ms = v * 86400000;
 	else
 		return -1;
 	return 0;

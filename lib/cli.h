@@ -52,8 +52,8 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 int cli_parse_size(const char *s, size_t max, size_t *out);
 /* Parse a non-negative integer no larger than max. 0 or -1. */
 int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
-/* Parse a duration: a number with an optional unit ms, s (default), m.
- * Result in milliseconds. 0 or -1. */
+/* Parse a duration: a number with an optional unit ms, s (default), m, h,
+ * d. Result in milliseconds. 0 or -1. */
 int cli_parse_duration_ms(const char *s, uint64_t *ms);
 
 /* Parse "MIN,MAX" durations (as cli_parse_duration_ms) with

@@ -79,6 +79,8 @@ struct item {
 	traceparent hop;
 	char *source, *id;           /* decoded, for dedupe */
 	size_t source_len, id_len;
+	char *tracestate;            /* the hop's, or NULL */
+	size_t tracestate_len;
 };
 
 struct batch {
@@ -382,6 +384,8 @@ static void dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		c->dlq_err = m->err;
 }
 
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *line);
+
 static int dlq_open(struct consumer *c, errinfo *err)
 {
 	if (c->dlq)
@@ -390,12 +394,13 @@ static int dlq_open(struct consumer *c, errinfo *err)
 	if (!conf)
 		return err->code;
 	char es[512];
-	/* The consumer's properties are shared; the producer ignores the
-	 * consumer-only ones with a warning we do not want: drop them. */
 	rd_kafka_conf_set(conf, "acks", "all", es, sizeof es);
 	rd_kafka_conf_set(conf, "enable.idempotence", "true", es, sizeof es);
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_dr);
+	/* The consumer's -X properties reach the producer too; its warnings
+	 * about them ("consumer property") are -v material. */
+	rd_kafka_conf_set_log_cb(conf, log_cb);
 	c->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof es);
 	if (!c->dlq) {
 		rd_kafka_conf_destroy(conf);
@@ -474,6 +479,7 @@ static int dlq_enabled(const struct consumer *c)
 
 static void item_free(struct item *it)
 {
+	free(it->tracestate);
 	free(it->bad_reason);
 	free(it->json);
 	free(it->topic);
@@ -596,7 +602,8 @@ static int run_batch(struct consumer *c, struct batch *b, int *held_out)
 			(void)ce_parse(&parsed[k], it->json, it->json_len, NULL);
 			ev[k] = (consume_event){ it->json, it->json_len, &parsed[k], it->topic,
 						 it->partition, it->offset, it->key, it->key_len,
-						 it->timestamp_ms, it->hop, b->attempts + 1 };
+						 it->timestamp_ms, it->hop, it->tracestate,
+						 it->tracestate_len, b->attempts + 1 };
 			k++;
 		}
 		int stop_code = 0;
@@ -937,6 +944,24 @@ static int gather(struct consumer *c, rd_kafka_message_t *m, const char *topic)
 		return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
 	it->json_len = c->event.len;
 	hop_for(&info, &ev, &it->hop);
+	/* The hop's tracestate: the message's header with its traceparent,
+	 * else the event's own extension. */
+	if (info.has_traceparent && info.tracestate) {
+		it->tracestate = memdup(info.tracestate, info.tracestate_len + 1);
+		if (it->tracestate) {
+			it->tracestate[info.tracestate_len] = '\0';
+			it->tracestate_len = info.tracestate_len;
+		}
+	} else {
+		const ce_attr *ts = ce_find_extension(&ev, "tracestate");
+		buf t = BUF_INIT(1u << 16);
+		if (ts && ce_attr_value(ts, &t) == 0 && t.data) {
+			it->tracestate = t.data;
+			it->tracestate_len = t.len;
+		} else {
+			buf_free(&t);
+		}
+	}
 	it->kind = ITEM_HANDLE;
 	b->n_handle++;
 	c->events++;
@@ -1211,6 +1236,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 		 * of these requests would wait behind a fetch (0.5 s apiece). */
 		query_ends(c, l);
 		rd_kafka_assign(rk, l);
+		if (!c->assigned_once) /* --idle-timeout counts from here */
+			c->last_msg_us = timefmt_now_us();
 		c->assigned_once = 1;
 		diag_debug("assigned %d partitions", l->cnt);
 	} else {
@@ -1433,7 +1460,10 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		if (o->exit_eof && all_done(&c))
 			break;
 		int64_t now = timefmt_now_us();
-		if (o->idle_timeout_ms && now - c.last_msg_us >= (int64_t)o->idle_timeout_ms * 1000 && !c.held)
+		/* With a group, idle time counts once the group has given us
+		 * partitions (joining takes seconds). */
+		if (o->idle_timeout_ms && c.assigned_once &&
+		    now - c.last_msg_us >= (int64_t)o->idle_timeout_ms * 1000 && !c.held)
 			break;
 		status = retry_due(&c);
 		if (status)
@@ -1492,6 +1522,8 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	 * uncommitted and comes again; otherwise (-c, --exit-eof) run it. */
 	if (!status && !c.out_failed && !*stop)
 		status = flush_batch(&c);
+	/* Before the close: revoking the partitions forgets held batches. */
+	int waiting = c.held != NULL;
 	if (c.rk) {
 		commit_sync(&c);
 		write_metrics(&c, 0);
@@ -1502,7 +1534,6 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		rd_kafka_flush(c.dlq, 10000);
 		rd_kafka_destroy(c.dlq);
 	}
-	int waiting = c.held != NULL;
 	while (c.held) {
 		struct batch *b = c.held;
 		c.held = b->next;
@@ -1533,11 +1564,14 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 					    : errinfo_set(err, EXIT_IOERR, "standard output: %s",
 							  strerror(o->out->err));
 	if (waiting)
-		return EXIT_TEMPFAIL;
+		return errinfo_set(err, EXIT_TEMPFAIL,
+				   "stopped with events waiting for a retry; they come again next time");
 	if (c.metrics_failed)
 		return errinfo_set(err, c.metrics_failed, "%s: the metrics file could not be written",
 				   o->metrics_file);
 	if (c.have_undecodable_skipped)
-		return EXIT_DATAERR;
+		return errinfo_set(err, EXIT_DATAERR,
+				   "some messages were not valid CloudEvents or could not be handled "
+				   "(reported above)");
 	return 0;
 }

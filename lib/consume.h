@@ -52,6 +52,9 @@ typedef struct consume_event {
 	traceparent hop;         /* this consumer's span: a child of the
 				    message's traceparent header, else of the
 				    event's traceparent extension, else a root */
+	const char *tracestate;  /* the hop's tracestate (the message's header,
+				    else the event's extension); NULL when none */
+	size_t tracestate_len;
 	unsigned attempt;        /* 1 for the first try */
 } consume_event;
 

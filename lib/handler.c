@@ -90,6 +90,8 @@ static int build_env(struct envb *e, const consume_event *ev, size_t n)
 	char tp[TRACEPARENT_LEN + 1];
 	traceparent_format(&ev->hop, tp);
 	rc = rc ? rc : env_add(e, "TRACEPARENT", tp, strlen(tp));
+	if (!rc && ev->tracestate)
+		rc = env_add(e, "TRACESTATE", ev->tracestate, ev->tracestate_len);
 	rc = rc ? rc : env_add(e, "KAFKA_TOPIC", ev->topic, strlen(ev->topic));
 	snprintf(num, sizeof num, "%" PRId32, ev->partition);
 	rc = rc ? rc : env_add(e, "KAFKA_PARTITION", num, strlen(num));
@@ -134,8 +136,10 @@ static char **make_envp(struct envb *e)
 			const char *s = e->b.data + e->off[j];
 			ours = strncmp(s, environ[i], nl) == 0 && s[nl] == '=';
 		}
-		/* The event's own variables never leak in from our environment. */
-		if (!ours && !(nl > 3 && strncmp(environ[i], "CE_", 3) == 0))
+		/* The event's own variables never leak in from our environment,
+		 * nor does our trace state (the event's context replaces it). */
+		if (!ours && !(nl > 3 && strncmp(environ[i], "CE_", 3) == 0) &&
+		    !(nl == 10 && strncmp(environ[i], "TRACESTATE", 10) == 0))
 			envp[k++] = environ[i];
 	}
 	for (size_t j = 0; j < e->n; j++)
@@ -207,8 +211,11 @@ static enum consume_result exec_handle(void *self, const consume_event *ev, size
 	}
 	pid_t pid = fork();
 	if (pid == 0) {
-		/* The child: events on stdin, signals as a shell expects them. */
+		/* The child: events on stdin, signals as a shell expects them,
+		 * and a process group of its own, so that a timeout ends the
+		 * command's children too, not only the shell. */
 		signal(SIGPIPE, SIG_DFL);
+		setpgid(0, 0);
 		if (dup2(pfd[0], STDIN_FILENO) < 0)
 			_exit(126);
 		execve("/bin/sh", (char *[]){ "sh", "-c", x->command, NULL }, envp);
@@ -223,6 +230,7 @@ static enum consume_result exec_handle(void *self, const consume_event *ev, size
 		snprintf(why, why_cap, "cannot start the handler: %s", strerror(saved));
 		return CONSUME_RETRY;
 	}
+	setpgid(pid, pid); /* also here: no race with the child's own call */
 	int pidfd = pidfd_of(pid);
 	int64_t deadline = x->timeout_ms ? timefmt_now_us() + (int64_t)x->timeout_ms * 1000 : 0;
 	/* Feed the events; a handler that does not read them is fine (EPIPE). */
@@ -264,11 +272,12 @@ static enum consume_result exec_handle(void *self, const consume_event *ev, size
 	close(pfd[1]);
 	int ws = 0;
 	if (timed_out || !wait_child(pid, pidfd, deadline, &ws)) {
-		kill(pid, SIGTERM);
+		kill(-pid, SIGTERM);
 		if (!wait_child(pid, pidfd, timefmt_now_us() + KILL_GRACE_MS * 1000, &ws)) {
-			kill(pid, SIGKILL);
+			kill(-pid, SIGKILL);
 			wait_child(pid, pidfd, 0, &ws);
 		}
+		kill(-pid, SIGKILL); /* whatever of the group is left */
 		if (pidfd >= 0)
 			close(pidfd);
 		snprintf(why, why_cap, "handler timed out after %" PRIu64 " ms", x->timeout_ms);
@@ -335,8 +344,10 @@ static enum consume_result post_handle(void *self, const consume_event *ev, size
 		if (r == CEHTTP_OK)
 			continue;
 		snprintf(why, why_cap, "%s", e.text);
-		if (r == CEHTTP_PERMANENT && out.auth) {
-			*stop_code = EXIT_NOPERM;
+		/* Wrong credentials (401/403) or a redirect (the URL is wrong) are
+		 * not the event's fault: stop rather than dead-letter everything. */
+		if (r == CEHTTP_PERMANENT && (out.auth || (out.status >= 300 && out.status < 400))) {
+			*stop_code = out.auth ? EXIT_NOPERM : EXIT_CONFIG;
 			return CONSUME_STOP;
 		}
 		/* A batch is all or nothing: earlier events of it are posted again

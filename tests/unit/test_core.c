@@ -82,7 +82,12 @@ static void test_cli_parsers(void)
 	CHECK_INT(v, 5000);
 	CHECK_INT(cli_parse_duration_ms("2m", &v), 0);
 	CHECK_INT(v, 120000);
-	CHECK_INT(cli_parse_duration_ms("5h", &v), -1);
+	CHECK_INT(cli_parse_duration_ms("5h", &v), 0);
+	CHECK_INT(v, 5 * 3600000);
+	CHECK_INT(cli_parse_duration_ms("7d", &v), 0);
+	CHECK_INT(v, 7 * 86400000LL);
+	CHECK_INT(cli_parse_duration_ms("5w", &v), -1);
+	CHECK_INT(cli_parse_duration_ms("h", &v), -1);
 }
 
 static void test_errinfo(void)

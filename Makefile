@@ -162,3 +162,13 @@ clean:
 	rm -rf build build-san build-fuzz
 
 .PHONY: all deps test test-unit demo fuzz bench install clean
+
+# The chaos tier (tests/chaos/): 50,000 events through the whole pipeline
+# under SIGKILLs, lock holds and broker faults, then resource exhaustion and
+# hostile input; a few minutes. CHAOS_SEED=N replays a run's fault schedule.
+test-chaos:
+	@sh .ci/deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/chaos/run
+
+.PHONY: test-chaos

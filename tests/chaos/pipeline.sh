@@ -21,7 +21,7 @@
 #
 # Environment: CHAOS_SEED, CHAOS_EVENTS (50000), CHAOS_KEYS (200),
 # CHAOS_TIME_LIMIT (seconds, 290), CHAOS_KEEP=1 keeps the work directory,
-# BUILD (build).
+# CHAOS_SCHEDULE_ONLY=1 prints the seed's schedule and stops, BUILD (build).
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=${BUILD:-build}
@@ -101,52 +101,71 @@ pending_count() { local n; n=$(q "$DB" "SELECT count(*) FROM outbox WHERE status
 alive() { kill -0 "$1" 2>/dev/null && [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" != Z ]; }
 
 # ---- the schedule, all from the seed ------------------------------------
-rnd() { echo $((($RANDOM * 32768 + $RANDOM) % ($2 - $1 + 1) + $1)); } # rnd LO HI
-sorted_points() { # sorted_points COUNT LO HI
-	local i
-	for ((i = 0; i < $1; i++)); do rnd "$2" "$3"; done | sort -n
-}
-distinct_points() { # distinct_points COUNT LO HI: distinct when the range allows
+# Only the main shell draws from $RANDOM: bash reseeds it in every
+# subshell, $(...) included, which would make the schedule unrepeatable.
+rnd() { R=$(((RANDOM * 32768 + RANDOM) % ($2 - $1 + 1) + $1)); } # rnd LO HI: sets R
+# points ARRAY COUNT LO HI [distinct]: COUNT sorted random points in
+# LO..HI into ARRAY; distinct ones when asked and the range allows.
+points() {
+	local -n out=$1
 	local i j t a=()
-	[ $(($3 - $2 + 1)) -ge "$1" ] || { sorted_points "$@"; return; }
-	for ((i = $2; i <= $3; i++)); do a+=("$i"); done
-	for ((i = ${#a[@]} - 1; i > 0; i--)); do
-		j=$(rnd 0 "$i"); t=${a[i]}; a[i]=${a[j]}; a[j]=$t
-	done
-	printf '%s\n' "${a[@]:0:$1}" | sort -n
+	if [ "${5:-}" = distinct ] && [ $(($4 - $3 + 1)) -ge "$2" ]; then
+		for ((i = $3; i <= $4; i++)); do a+=("$i"); done
+		for ((i = ${#a[@]} - 1; i > 0; i--)); do
+			rnd 0 "$i"; j=$R; t=${a[i]}; a[i]=${a[j]}; a[j]=$t
+		done
+		a=("${a[@]:0:$2}")
+	else
+		for ((i = 0; i < $2; i++)); do rnd "$3" "$4"; a+=("$R"); done
+	fi
+	mapfile -t out < <(printf '%s\n' "${a[@]}" | sort -n)
 }
 chunks=()
 left=$N
 while [ "$left" -gt 0 ]; do
-	c=$(rnd 300 2500)
+	rnd 300 2500; c=$R
 	[ "$c" -gt "$left" ] && c=$left
 	chunks+=("$c")
 	left=$((left - c))
 done
 nchunks=${#chunks[@]}
 gaps=()
-for ((i = 0; i < nchunks; i++)); do gaps+=("$(rnd 50 700)"); done
+for ((i = 0; i < nchunks; i++)); do rnd 50 700; gaps+=("$R"); done
 # The relay is killed, and the brokers fail, right after a chunk commits
 # (plus a random delay), while the relay is publishing it.
-mapfile -t relay_kill_at < <(distinct_points $RELAY_KILLS 1 "$nchunks")
-mapfile -t fault_at < <(distinct_points 8 1 "$nchunks")
-mapfile -t consumer_kill_at < <(sorted_points $CONSUMER_KILLS $((N / 50)) $((N * 9 / 10)))
+points relay_kill_at $RELAY_KILLS 1 "$nchunks" distinct
+points fault_at 8 1 "$nchunks" distinct
+points consumer_kill_at $CONSUMER_KILLS $((N / 50)) $((N * 9 / 10))
 faults=("down-one" "down-all" "error Produce NOT_LEADER_FOR_PARTITION 40"
 	"error Produce REQUEST_TIMED_OUT 10" "error Produce _TRANSPORT 4"
 	"error Produce NOT_ENOUGH_REPLICAS 20" "error Produce UNKNOWN 3"
 	"error Produce TOPIC_AUTHORIZATION_FAILED 2")
 # Shuffle the faults (Fisher-Yates) so each lands at a different point.
 for ((i = ${#faults[@]} - 1; i > 0; i--)); do
-	j=$(rnd 0 "$i"); t=${faults[i]}; faults[i]=${faults[j]}; faults[j]=$t
+	rnd 0 "$i"; j=$R; t=${faults[i]}; faults[i]=${faults[j]}; faults[j]=$t
 done
 jitter=()
-for ((i = 0; i < 20; i++)); do jitter+=("$(rnd 0 80)"); done
+for ((i = 0; i < 20; i++)); do rnd 0 80; jitter+=("$R"); done
 holds=()
-for ((i = 0; i < 60; i++)); do holds+=("$(rnd 50 700) $(rnd 100 1200)"); done
+for ((i = 0; i < 60; i++)); do rnd 50 700; h=$R; rnd 100 1200; holds+=("$h $R"); done
 outage=()
-for ((i = 0; i < 8; i++)); do outage+=("$(rnd 500 2500) $(rnd 1 3)"); done
-mapfile -t poison < <(for ((i = 0; i < POISON; i++)); do rnd 1 "$N"; done | sort -un)
-FLAKY_MOD=$(rnd 300 500) FLAKY_REM=$(rnd 0 299)
+for ((i = 0; i < 8; i++)); do rnd 500 2500; h=$R; rnd 1 3; outage+=("$h $R"); done
+points poison $POISON 1 "$N"
+mapfile -t poison < <(printf '%s\n' "${poison[@]}" | sort -un)
+rnd 300 500; FLAKY_MOD=$R
+rnd 0 299; FLAKY_REM=$R
+# The schedule, for comparing two runs of one seed.
+{
+	echo "chunks ${chunks[*]}"
+	echo "relay kills after chunks ${relay_kill_at[*]}"
+	echo "faults after chunks ${fault_at[*]}: ${faults[*]}"
+	echo "consumer kills at ${consumer_kill_at[*]} handled"
+	echo "poison ${poison[*]}; flaky every $FLAKY_MOD from $FLAKY_REM"
+} >"$W/schedule"
+if [ "${CHAOS_SCHEDULE_ONLY:-0}" = 1 ]; then
+	cat "$W/schedule"
+	exit 0
+fi
 
 # Payloads: ids from the seed, ~KEYS keys, a few poison and flaky events.
 awk -v n="$N" -v keys="$KEYS" -v seed="$SEED" -v poison="${poison[*]}" \

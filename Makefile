@@ -173,3 +173,13 @@ test-kafka: deps all
 	@BUILD=$(BUILD) bash tests/kafka/run
 
 .PHONY: test-kafka
+
+# The chaos tier (tests/chaos/): 50,000 events through the whole pipeline
+# under SIGKILLs, lock holds and broker faults, then resource exhaustion and
+# hostile input; a few minutes. CHAOS_SEED=N replays a run's fault schedule.
+test-chaos:
+	@sh .ci/deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) sh tests/chaos/run
+
+.PHONY: test-chaos

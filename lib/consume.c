@@ -418,9 +418,42 @@ static char *dlq_topic_for(struct consumer *c, const char *topic, char *out, siz
 	return out;
 }
 
+/* Produce one message to the dead-letter topic and wait for its delivery
+ * report. 0, or the librdkafka error. */
+static rd_kafka_resp_err_t dlq_produce(struct consumer *c, const char *dt, const void *key,
+				       size_t key_len, const void *value, size_t value_len,
+				       rd_kafka_headers_t *h)
+{
+	c->dlq_err = 0;
+	c->dlq_inflight++;
+	rd_kafka_resp_err_t e = rd_kafka_producev(
+		c->dlq, RD_KAFKA_V_TOPIC(dt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
+		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+	if (e) {
+		c->dlq_inflight--;
+		rd_kafka_headers_destroy(h);
+		return e;
+	}
+	while (c->dlq_inflight > 0)
+		rd_kafka_poll(c->dlq, 100);
+	return c->dlq_err;
+}
+
+static int too_large(rd_kafka_resp_err_t e)
+{
+	return e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+	       e == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE || e == RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE;
+}
+
+#define DLQ_KEY_KEEP 1024 /* bytes of an oversized message's key kept */
+
 /* Produce one dead letter and wait for its delivery report. The original
  * key, value and headers, plus Spring Cloud Stream's x-original-* and
- * x-exception-message headers and our attempt count. */
+ * x-exception-message headers and our attempt count. A message too large
+ * for the dead-letter topic goes without its value (and with its key cut
+ * to DLQ_KEY_KEEP bytes), saying so in x-original-value-omitted: the
+ * record of what failed, and where, is never lost to its size. */
 static int dead_letter(struct consumer *c, const char *topic, int32_t partition, int64_t offset,
 		       int64_t ts, const void *key, size_t key_len, const void *value,
 		       size_t value_len, const rd_kafka_headers_t *orig, unsigned attempts,
@@ -430,37 +463,39 @@ static int dead_letter(struct consumer *c, const char *topic, int32_t partition,
 	if (s)
 		return s;
 	char dt[512], num[32];
-	rd_kafka_headers_t *h = orig ? rd_kafka_headers_copy(orig) : rd_kafka_headers_new(6);
-	rd_kafka_header_add(h, "x-original-topic", -1, topic, -1);
-	snprintf(num, sizeof num, "%" PRId32, partition);
-	rd_kafka_header_add(h, "x-original-partition", -1, num, -1);
-	snprintf(num, sizeof num, "%" PRId64, offset);
-	rd_kafka_header_add(h, "x-original-offset", -1, num, -1);
-	if (ts >= 0) {
-		snprintf(num, sizeof num, "%" PRId64, ts);
-		rd_kafka_header_add(h, "x-original-timestamp", -1, num, -1);
+	dlq_topic_for(c, topic, dt, sizeof dt);
+	rd_kafka_resp_err_t e = 0;
+	for (int slim = 0; slim < 2; slim++) {
+		rd_kafka_headers_t *h = orig && !slim ? rd_kafka_headers_copy(orig)
+						      : rd_kafka_headers_new(8);
+		rd_kafka_header_add(h, "x-original-topic", -1, topic, -1);
+		snprintf(num, sizeof num, "%" PRId32, partition);
+		rd_kafka_header_add(h, "x-original-partition", -1, num, -1);
+		snprintf(num, sizeof num, "%" PRId64, offset);
+		rd_kafka_header_add(h, "x-original-offset", -1, num, -1);
+		if (ts >= 0) {
+			snprintf(num, sizeof num, "%" PRId64, ts);
+			rd_kafka_header_add(h, "x-original-timestamp", -1, num, -1);
+		}
+		rd_kafka_header_add(h, "x-exception-message", -1, why, -1);
+		snprintf(num, sizeof num, "%u", attempts);
+		rd_kafka_header_add(h, "x-attempts", -1, num, -1);
+		if (slim) {
+			snprintf(num, sizeof num, "%zu", value_len);
+			rd_kafka_header_add(h, "x-original-value-omitted", -1, num, -1);
+		}
+		e = slim ? dlq_produce(c, dt, key, key_len > DLQ_KEY_KEEP ? DLQ_KEY_KEEP : key_len, NULL,
+				       0, h)
+			 : dlq_produce(c, dt, key, key_len, value, value_len, h);
+		if (!e || !too_large(e))
+			break;
+		diag_warn("%s [%" PRId32 "] @%" PRId64 ": too large for %s (%s): dead-lettered "
+			  "without its value", topic, partition, offset, dt, rd_kafka_err2str(e));
 	}
-	rd_kafka_header_add(h, "x-exception-message", -1, why, -1);
-	snprintf(num, sizeof num, "%u", attempts);
-	rd_kafka_header_add(h, "x-attempts", -1, num, -1);
-	c->dlq_err = 0;
-	c->dlq_inflight++;
-	rd_kafka_resp_err_t e = rd_kafka_producev(
-		c->dlq, RD_KAFKA_V_TOPIC(dlq_topic_for(c, topic, dt, sizeof dt)),
-		RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY((void *)key, key_len),
-		RD_KAFKA_V_VALUE((void *)value, value_len), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
-	if (e) {
-		c->dlq_inflight--;
-		rd_kafka_headers_destroy(h);
+	if (e)
 		return errinfo_set(err, kafkaconf_exitcode(e) ? kafkaconf_exitcode(e) : EXIT_SOFTWARE,
-				   "dead-letter topic %s: %s", dt, rd_kafka_err2str(e));
-	}
-	while (c->dlq_inflight > 0)
-		rd_kafka_poll(c->dlq, 100);
-	if (c->dlq_err)
-		return errinfo_set(err, kafkaconf_exitcode(c->dlq_err) ? kafkaconf_exitcode(c->dlq_err)
-								     : EXIT_SOFTWARE,
-				   "dead-letter topic %s: %s", dt, rd_kafka_err2str(c->dlq_err));
+				   "%s [%" PRId32 "] @%" PRId64 ": dead-letter topic %s: %s", topic,
+				   partition, offset, dt, rd_kafka_err2str(e));
 	c->st->dead_lettered++;
 	if (c->metrics)
 		consume_metrics_dead_lettered(c->metrics);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@
 extern char **environ;
 
 #define KILL_GRACE_MS 5000
+#define KEY_ENV_MAX 4096 /* larger keys are not put in KAFKA_KEY */
 
 struct exec_handler {
 	char *command;
@@ -97,7 +99,12 @@ static int build_env(struct envb *e, const consume_event *ev, size_t n)
 	rc = rc ? rc : env_add(e, "KAFKA_PARTITION", num, strlen(num));
 	snprintf(num, sizeof num, "%" PRId64, ev->offset);
 	rc = rc ? rc : env_add(e, "KAFKA_OFFSET", num, strlen(num));
-	if (!rc && ev->key) {
+	if (!rc && ev->key && ev->key_len > KEY_ENV_MAX) {
+		/* A huge key would make the environment too large to start the
+		 * handler at all (E2BIG): give its length instead. */
+		snprintf(num, sizeof num, "%zu", ev->key_len);
+		rc = env_add(e, "KAFKA_KEY_LENGTH", num, strlen(num));
+	} else if (!rc && ev->key) {
 		if (utf8_valid(ev->key, ev->key_len) && !memchr(ev->key, '\0', ev->key_len)) {
 			rc = env_add(e, "KAFKA_KEY", ev->key, ev->key_len);
 		} else {
@@ -209,6 +216,7 @@ static enum consume_result exec_handle(void *self, const consume_event *ev, size
 		snprintf(why, why_cap, "cannot start the handler: %s", strerror(errno));
 		return CONSUME_RETRY;
 	}
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {
 		/* The child: events on stdin, signals as a shell expects them,
@@ -216,6 +224,11 @@ static enum consume_result exec_handle(void *self, const consume_event *ev, size
 		 * command's children too, not only the shell. */
 		signal(SIGPIPE, SIG_DFL);
 		setpgid(0, 0);
+		/* A consumer killed with -9 cannot record what its handler does
+		 * from then on: the handler goes with it. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(126);
 		if (dup2(pfd[0], STDIN_FILENO) < 0)
 			_exit(126);
 		execve("/bin/sh", (char *[]){ "sh", "-c", x->command, NULL }, envp);

@@ -7,8 +7,13 @@
  *   upper-cased), TRACEPARENT (the consumer's span, a child of the
  *   event's context), TRACESTATE when known, KAFKA_TOPIC KAFKA_PARTITION
  *   KAFKA_OFFSET KAFKA_KEY (absent without a key; a key that is not text
- *   goes as KAFKA_KEY_BASE64), KAFKA_TIMESTAMP, EVENT_COUNT (events on
- *   standard input), EVENT_ATTEMPT (1 for the first try).
+ *   goes as KAFKA_KEY_BASE64; a key over 4096 bytes only as
+ *   KAFKA_KEY_LENGTH, so the environment stays small enough to start the
+ *   command), KAFKA_TIMESTAMP, EVENT_COUNT (events on standard input),
+ *   EVENT_ATTEMPT (1 for the first try).
+ * The command runs in a process group of its own (a timeout kills the
+ * whole group) and is killed when the consumer dies (PR_SET_PDEATHSIG),
+ * so no handler finishes work that its dead consumer can no longer record.
  * Its exit status decides: 0 handled; 65 permanent failure (dead letter);
  * anything else, death by a signal, or running past the timeout (then
  * SIGTERM, and SIGKILL 5 s later) is a failure to retry. Its standard

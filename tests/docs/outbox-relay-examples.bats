@@ -36,8 +36,13 @@ ev() {
 	python3 "$TOP/tests/helpers/http-sink.py" --port-file port --log http.log <hs.in >/dev/null 3>&- &
 	SINK=$!
 	wait_for 10 test -s port
+	# stuck.db: one event the endpoint refuses for good (422), so dead.
+	ev d-1 FundsAddedEvent | outbox-enqueue -q --db stuck.db
+	run outbox-relay --once -q --db stuck.db --sink http --url "http://127.0.0.1:$(cat port)/refuse?status=422"
+	[ "$status" -eq 65 ]
+	[ "$(sqlite3 stuck.db "SELECT status FROM outbox")" = dead ]
 	n=$(man_examples "$TOP/man/outbox-relay.1" .)
-	[ "$n" -eq 5 ]
+	[ "$n" -eq 8 ]
 	sed -i "s/kafka1:9092/$KAFKA_BROKERS/" ex1
 	sed -i "s/127.0.0.1:8080/127.0.0.1:$(cat port)/" ex4
 	for i in $(seq 1 "$n"); do
@@ -47,9 +52,12 @@ ev() {
 			{ echo "ex$i printed: $output"; return 1; }
 	done
 	[ -e ex1.out ] && [ -e ex2.out ] && [ -e ex3.out ] && [ -e ex4.out ]
+	[ -e ex6.out ] && [ -e ex7.out ] && [ -e ex8.out ]
 	# What the examples claim happened did happen.
 	[ "$(timeout 20 kcat -C -b "$KAFKA_BROKERS" -t funds-added-events -e -q -m 10 -f '%k\n' | wc -l)" -eq 2 ]
 	[ "$(sqlite3 later.db "SELECT status FROM outbox")" = sent ]
-	[ "$(jq -r '.headers[] | select(.[0] | ascii_downcase == "ce-id") | .[1]' http.log)" = h-1 ]
+	[ "$(jq -r 'select(.path == "/events") | .headers[] | select(.[0] | ascii_downcase == "ce-id") | .[1]' http.log)" = h-1 ]
+	# The dry run changed nothing: the row is still dead, its attempt kept.
+	[ "$(sqlite3 stuck.db "SELECT status, attempts FROM outbox")" = "dead|1" ]
 	exec 6>&-
 }

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <strings.h>
 #include <time.h>
 
@@ -262,9 +263,11 @@ static int read_line(FILE *f, buf *b)
 int kafkaconf_load_file(kafkaconf *kc, const char *path, errinfo *err)
 {
 	FILE *f = fopen(path, "r");
-	if (!f)
-		return errinfo_set(err, EXIT_NOINPUT, "%s: cannot open configuration file: %s", path,
-				   strerror(errno));
+	if (!f) {
+		int e = errno;
+		return errinfo_set(err, exitcode_for_open(e), "%s: cannot open configuration file: %s",
+				   path, strerror(e));
+	}
 	size_t start = kc->n;
 	buf line = BUF_INIT(KC_MAX_LINE);
 	unsigned long lineno = 0;
@@ -310,6 +313,16 @@ int kafkaconf_load_file(kafkaconf *kc, const char *path, errinfo *err)
 	if (line.data)
 		memset(line.data, 0, line.cap); /* it held values, maybe secrets */
 	buf_free(&line);
+	/* A file holding a secret that others may read leaks it: say so. */
+	struct stat st;
+	if (rc == 0 && fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		for (size_t i = start; i < kc->n; i++)
+			if (kafkaconf_is_secret(kc->v[i].prop)) {
+				diag_warn("%s: holds %s but others may read it (mode %03o): chmod 600 it",
+					  path, kc->v[i].prop, (unsigned)(st.st_mode & 0777));
+				break;
+			}
+	}
 	if (fclose(f) != 0 && rc == 0)
 		rc = errinfo_set(err, EXIT_IOERR, "%s: %s", path, strerror(errno));
 	if (rc != 0)

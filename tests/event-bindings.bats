@@ -654,6 +654,25 @@ producer A aProducer-out-0 t"
 	assert_output "funds-transferred-events"
 }
 
+@test "check: a -F file with a secret that others may read gets a warning, never the secret" {
+	printf 'bootstrap.servers=%s\nsasl.password=hunter2-secret\n' "$KAFKA_TEST_BROKERS" >"$T/client.properties"
+	chmod 644 "$T/client.properties"
+	run --separate-stderr event-bindings check -F "$T/client.properties"
+	assert_failure 1
+	[[ $stderr == *"client.properties: holds sasl.password but others may read it (mode 644): chmod 600 it"* ]]
+	[[ $stderr != *hunter2* ]]
+	chmod 600 "$T/client.properties"
+	run --separate-stderr event-bindings check -F "$T/client.properties"
+	assert_failure 1
+	[[ $stderr != *"others may read"* ]]
+	# without a secret in it, a readable file is fine
+	printf 'bootstrap.servers=%s\n' "$KAFKA_TEST_BROKERS" >"$T/plain.properties"
+	chmod 644 "$T/plain.properties"
+	run --separate-stderr event-bindings check -F "$T/plain.properties"
+	assert_failure 1
+	[[ $stderr != *"others may read"* ]]
+}
+
 @test "check: Kafka option errors" {
 	run --separate-stderr event-bindings check -X no-equals-sign
 	assert_failure 64

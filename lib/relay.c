@@ -40,6 +40,7 @@
 
 #define MAX_EVENT_BYTES (64u * 1024 * 1024)
 #define READ_TXN_MS 100
+#define WRITER_BACKLOG_MAX 32768 /* marks queued for the writer */
 #define ERROR_TEXT_MAX 400
 
 /* One row handed to the sink whose outcome has not arrived. */
@@ -531,6 +532,8 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 			break;
 		r->sink->ops->poll(r->sink, 0);
 		hand_over(r);
+		/* Never run far ahead of the writer: memory stays flat. */
+		relay_writer_wait_below(r->writer, WRITER_BACKLOG_MAX);
 		if (r->metrics) {
 			relay_metrics_batch(r->metrics, (double)(timefmt_now_us() - batch_start) / 1e6);
 			write_metrics(r, 5000);

@@ -51,6 +51,11 @@ relay_writer *relay_writer_open(const relay_options *o, const char *qtable, erri
  * on the database. Returns 0, or -1 when out of memory (nothing taken). */
 int relay_writer_put(relay_writer *w, relay_mark *v, size_t n);
 
+/* Backpressure: wait while more than limit marks are queued (the writer
+ * is behind), so memory stays bounded however many rows one pass reads.
+ * Returns at once when a write failed. */
+void relay_writer_wait_below(relay_writer *w, size_t limit);
+
 /* Wait until every mark put so far is written. With give_up set (a
  * --once run), or once *stop is set (a signal), a failed transaction ends
  * the wait: returns its exit code with err set and the marks dropped

@@ -92,4 +92,20 @@ if command -v outbox-relay >/dev/null 2>&1; then
 		kcat -C -b "$brokers" -t "$t" -e -q \
 			-f "$t [%p] @%o key=%k\n  headers: %h\n  value: %s\n"
 	done
+
+	say "consume back: event-consume decodes the messages into the same CloudEvents"
+	event-consume -b "$brokers" --binding fundsAddedEventConsumer-in-0 --exit-eof -q >consumed.ndjson
+	cat consumed.ndjson
+	# The round trip is exact: what was enqueued is what comes back.
+	sqlite3 outbox.db "SELECT event FROM outbox WHERE type = 'FundsAddedEvent' ORDER BY id" >sent.ndjson
+	if sort consumed.ndjson | cmp -s - sent.ndjson; then
+		echo "round trip: $(wc -l <consumed.ndjson) events consumed, byte for byte the enqueued ones"
+	else
+		echo "round trip: consumed events differ from the enqueued ones" >&2
+		exit 1
+	fi
+
+	say "a handler per event, committing its offset only after it succeeded"
+	event-consume -b "$brokers" -t wallet-created-events -g demo-wallets --exit-eof -q \
+		--exec 'printf "handled %s (%s) from %s [%s] @%s\n" "$CE_ID" "$CE_TYPE" "$KAFKA_TOPIC" "$KAFKA_PARTITION" "$KAFKA_OFFSET"'
 fi

@@ -13,6 +13,7 @@
 #include "consume_metrics.h"
 #include "dedupe.h"
 #include "exitcode.h"
+#include "fnv.h"
 #include "backoff.h"
 #include "timefmt.h"
 #include "utf8.h"
@@ -139,13 +140,10 @@ struct consumer {
  * duplicate too. A hash finds candidates; the strings decide. */
 static uint64_t id_hash(const char *source, size_t sl, const char *id, size_t il)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < sl; i++)
-		h = (h ^ (unsigned char)source[i]) * 1099511628211ull;
-	h = (h ^ 0xff) * 1099511628211ull; /* separator: ("ab","c") != ("a","bc") */
-	for (size_t i = 0; i < il; i++)
-		h = (h ^ (unsigned char)id[i]) * 1099511628211ull;
-	return h ? h : 1;
+	uint64_t h = fnv1a(FNV1A_START, source, sl);
+	h = fnv1a(h, "\xff", 1); /* separator: ("ab","c") != ("a","bc") */
+	h = fnv1a(h, id, il);
+	return h ? h : 1; /* 0 marks an empty cell */
 }
 
 
@@ -386,6 +384,21 @@ static void dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 
 static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *line);
 
+/* A dead letter goes to the partition of its original (modulo the
+ * dead-letter topic's partitions), as Spring Cloud Stream does: dead
+ * letters of one partition stay in their order. The original partition
+ * travels as the message's opaque. */
+static int32_t dlq_partitioner(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+			       int32_t partition_cnt, void *rkt_opaque, void *msg_opaque)
+{
+	(void)rkt;
+	(void)key;
+	(void)keylen;
+	(void)rkt_opaque;
+	int32_t p = (int32_t)(intptr_t)msg_opaque;
+	return partition_cnt > 0 ? p % partition_cnt : RD_KAFKA_PARTITION_UA;
+}
+
 static int dlq_open(struct consumer *c, errinfo *err)
 {
 	if (c->dlq)
@@ -398,6 +411,12 @@ static int dlq_open(struct consumer *c, errinfo *err)
 	rd_kafka_conf_set(conf, "enable.idempotence", "true", es, sizeof es);
 	rd_kafka_conf_set_opaque(conf, c);
 	rd_kafka_conf_set_dr_msg_cb(conf, dlq_dr);
+	/* Sticky partitioning would place keyless letters itself, past the
+	 * partitioner. */
+	rd_kafka_conf_set(conf, "sticky.partitioning.linger.ms", "0", es, sizeof es);
+	rd_kafka_topic_conf_t *tconf = rd_kafka_topic_conf_new();
+	rd_kafka_topic_conf_set_partitioner_cb(tconf, dlq_partitioner);
+	rd_kafka_conf_set_default_topic_conf(conf, tconf); /* conf owns it now */
 	/* The consumer's -X properties reach the producer too; its warnings
 	 * about them ("consumer property") are -v material. */
 	rd_kafka_conf_set_log_cb(conf, log_cb);
@@ -420,16 +439,16 @@ static char *dlq_topic_for(struct consumer *c, const char *topic, char *out, siz
 
 /* Produce one message to the dead-letter topic and wait for its delivery
  * report. 0, or the librdkafka error. */
-static rd_kafka_resp_err_t dlq_produce(struct consumer *c, const char *dt, const void *key,
-				       size_t key_len, const void *value, size_t value_len,
-				       rd_kafka_headers_t *h)
+static rd_kafka_resp_err_t dlq_produce(struct consumer *c, const char *dt, int32_t partition,
+				       const void *key, size_t key_len, const void *value,
+				       size_t value_len, rd_kafka_headers_t *h)
 {
 	c->dlq_err = 0;
 	c->dlq_inflight++;
 	rd_kafka_resp_err_t e = rd_kafka_producev(
 		c->dlq, RD_KAFKA_V_TOPIC(dt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		RD_KAFKA_V_KEY((void *)key, key_len), RD_KAFKA_V_VALUE((void *)value, value_len),
-		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END);
+		RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE((void *)(intptr_t)partition), RD_KAFKA_V_END);
 	if (e) {
 		c->dlq_inflight--;
 		rd_kafka_headers_destroy(h);
@@ -484,9 +503,9 @@ static int dead_letter(struct consumer *c, const char *topic, int32_t partition,
 			snprintf(num, sizeof num, "%zu", value_len);
 			rd_kafka_header_add(h, "x-original-value-omitted", -1, num, -1);
 		}
-		e = slim ? dlq_produce(c, dt, key, key_len > DLQ_KEY_KEEP ? DLQ_KEY_KEEP : key_len, NULL,
-				       0, h)
-			 : dlq_produce(c, dt, key, key_len, value, value_len, h);
+		e = slim ? dlq_produce(c, dt, partition, key,
+				       key_len > DLQ_KEY_KEEP ? DLQ_KEY_KEEP : key_len, NULL, 0, h)
+			 : dlq_produce(c, dt, partition, key, key_len, value, value_len, h);
 		if (!e || !too_large(e))
 			break;
 		diag_warn("%s [%" PRId32 "] @%" PRId64 ": too large for %s (%s): dead-lettered "

@@ -1,6 +1,7 @@
 /* filelock.c - see filelock.h. */
 #include "filelock.h"
 #include "exitcode.h"
+#include "fnv.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +15,7 @@
 /* FNV-1a: stable across runs and builds, which the lock byte must be. */
 static long long slot_of(const char *name)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ull;
-	}
+	uint64_t h = fnv1a(FNV1A_START, name, strlen(name));
 	return LOCK_BASE + (long long)(h % (uint64_t)LOCK_SLOTS);
 }
 

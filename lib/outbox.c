@@ -39,6 +39,7 @@ struct held {
 
 struct outbox {
 	sqlite3 *db;
+	int no_create;                           /* options.no_create */
 	sqlite3_stmt *ins;                       /* one row */
 	sqlite3_stmt *exists;                    /* is (source, id) stored? */
 	sqlite3_stmt *triggers;                  /* has the table a trigger? */
@@ -330,24 +331,6 @@ static int holds_other_outbox(outbox *ob)
 	return found;
 }
 
-int outbox_table_missing(const char *path, const char *table)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *st = NULL;
-	int found = 1;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db,
-			       "SELECT count(*) FROM main.sqlite_master WHERE type = 'table' "
-			       "AND name = ?1 COLLATE NOCASE",
-			       -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		found = sqlite3_column_int(st, 0) > 0;
-	sqlite3_finalize(st);
-	sqlite3_close(db);
-	return !found;
-}
-
 /* Apply migrations from version `from` to the current one, then set
  * user_version. Runs inside the caller's write transaction. */
 static int migrate(outbox *ob, int from, errinfo *err)
@@ -408,6 +391,12 @@ static int schema_decide(outbox *ob, enum schema_action *action, int *from, erri
 	if (status)
 		return status;
 	long uv = strtol(text, NULL, 10);
+	/* A tool that only reads or publishes was pointed at the wrong file
+	 * or table: never create one there. */
+	if (ob->no_create && !exists)
+		return errinfo_set(err, EXIT_CONFIG,
+				   "%s: no outbox table \"%s\" in this database (wrong file or --table?)",
+				   ob->path, ob->table);
 	if (uv > OUTBOX_SCHEMA_VERSION && exists)
 		return errinfo_set(err, EXIT_CONFIG,
 				   "%s: outbox schema version %ld is newer than this tool supports (%d)",
@@ -582,6 +571,7 @@ outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err)
 		buf_init(&ob->col[i], max_event);
 
 	ob->stop = opt->stop;
+	ob->no_create = opt->no_create;
 	int status = outbox_path_check(path, err);
 	if (status == 0)
 		status = create_file(ob, path, opt->no_create, err);

@@ -74,7 +74,8 @@ typedef struct outbox_options {
 	unsigned busy_ms;      /* busy timeout; 0 = OUTBOX_DEFAULT_BUSY_MS,
 				  OUTBOX_NO_WAIT = fail at once when locked */
 	size_t max_event;      /* largest canonical event stored; 0 = 16 MiB */
-	int no_create;         /* 1: a missing file is an error (73), not created */
+	int no_create;         /* 1: create nothing: a missing file is an error
+				  (73), a file without the table too (78) */
 	unsigned group;        /* rows per INSERT statement for deferred appends
 				  (see outbox_append); 0 or 1 = none deferred,
 				  at most OUTBOX_GROUP_MAX */
@@ -108,12 +109,6 @@ int outbox_path_check(const char *path, errinfo *err);
  * processes may open a file that does not exist yet at the same time.
  * opt may be NULL. Returns NULL with err set on failure. */
 outbox *outbox_open(const char *path, const outbox_options *opt, errinfo *err);
-
-/* 1 when the file at path reads as a database without a table of that
- * name (checked read-only: nothing is changed); 0 when it has one, or when
- * it cannot tell (outbox_open() then gives the verdict on the file). For
- * tools that must not create a table where they were pointed by mistake. */
-int outbox_table_missing(const char *path, const char *table);
 
 /* 1 if outbox_open() created the file or the table. */
 int outbox_created(const outbox *ob);

@@ -21,6 +21,7 @@
 #include "cekafka.h"
 #include "dbwatch.h"
 #include "exitcode.h"
+#include "fnv.h"
 #include "outbox.h"
 #include "rand.h"
 #include "sqlerr.h"
@@ -90,12 +91,8 @@ struct relay {
 
 static uint64_t hash_bytes(const char *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ull;
-	}
-	return h ? h : 1;
+	uint64_t h = fnv1a(FNV1A_START, p, n);
+	return h ? h : 1; /* 0 marks an empty cell */
 }
 
 static int hashset_add(struct hashset *s, uint64_t h)
@@ -391,7 +388,7 @@ static int submit_row(struct relay *r, sqlite3_stmt *st, int64_t seq, unsigned a
 	structured = r->msg.mode == CEKAFKA_STRUCTURED;
 	relay_item it = { b->topic, &r->msg, structured ? (const char *)r->msg.value : event,
 			  structured ? r->msg.value_len : event_len,
-			  structured, key, key_len, r->msg.hop_traceparent, NULL, s };
+			  structured, key, key_len, s };
 	for (;;) {
 		rc = r->sink->ops->submit(r->sink, &it, err);
 		if (rc != RELAY_SINK_FULL)
@@ -621,13 +618,7 @@ static int open_store(struct relay *r, errinfo *err)
 		int e = errno;
 		return errinfo_set(err, exitcode_for_open(e), "%s: %s", r->o->db, strerror(e));
 	}
-	const char *table = r->o->table ? r->o->table : OUTBOX_DEFAULT_TABLE;
-	/* A relay pointed at the wrong file or table must not create one. */
-	if (outbox_table_missing(r->o->db, table))
-		return errinfo_set(err, EXIT_CONFIG,
-				   "%s: no outbox table \"%s\" in this database (wrong file or --table?)",
-				   r->o->db, table);
-	outbox_options opt = { 0 };
+	outbox_options opt = { 0 }; /* no_create: never a new file or table */
 	opt.table = r->o->table;
 	opt.busy_ms = r->o->busy_ms;
 	opt.no_create = 1;

@@ -103,8 +103,7 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		 * wrong. It stays pending without an attempt counted; its key is
 		 * held back. */
 		k->fatal = 1;
-		o.kind = RELAY_OUT_UNTOUCHED;
-		o.hold_key = 1;
+		o.kind = RELAY_OUT_UNTOUCHED; /* on_done holds the key of any unsent row */
 	} else {
 		rd_kafka_resp_err_t err = m->err;
 		char fatal[200] = "";

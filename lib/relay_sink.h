@@ -26,14 +26,13 @@
 
 typedef struct relay_item {
 	const char *topic;            /* NUL-terminated; Kafka only */
-	const cekafka_msg *msg;       /* headers, value, key (Kafka, HTTP binary) */
+	const cekafka_msg *msg;       /* headers (the hop's trace headers too), value,
+					 key (Kafka, HTTP) */
 	const char *event;            /* the canonical event (stdout, HTTP structured) */
 	size_t event_len;
 	int structured;               /* content mode */
 	const char *key;              /* message key, or NULL for none */
 	size_t key_len;
-	const char *traceparent;      /* the hop's plain traceparent header, or NULL */
-	const char *tracestate;       /* the hop's tracestate header, or NULL */
 	void *token;                  /* handed back in the outcome */
 } relay_item;
 
@@ -51,7 +50,6 @@ typedef struct relay_outcome {
 	const char *error; /* RETRY/DEAD: the reason (copied by the callee) */
 	const char *reason_code; /* RETRY/DEAD: a short static label for metrics
 				    (a Kafka error name, "http_503"); may be NULL */
-	int hold_key;      /* UNTOUCHED: still hold the row's key back */
 } relay_outcome;
 
 typedef void relay_done_fn(void *ctx, void *token, const relay_outcome *o);

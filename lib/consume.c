@@ -125,6 +125,7 @@ struct consumer {
 	struct pending_ids pending;   /* see pending_check_add */
 	consume_metrics *metrics;     /* NULL without --metrics-file */
 	int metrics_failed;           /* its last write's exit code */
+	errinfo metrics_err;          /* and why */
 	int assigned_once;            /* an assignment has happened */
 	int64_t last_msg_us, last_commit_us, last_flush_us;
 	unsigned long events;         /* counted for -c */
@@ -1451,10 +1452,10 @@ static void write_metrics(struct consumer *c, uint64_t min_ms)
 		consume_metrics_lag(c->metrics, p->topic, p->partition,
 				    hi - (p->handled_next >= 0 ? p->handled_next : lo));
 	}
-	errinfo e;
-	int s = consume_metrics_write(c->metrics, min_ms, &e);
-	if (s && !c->metrics_failed)
-		diag_warn("%s (will retry)", e.text);
+	int s = consume_metrics_write(c->metrics, min_ms, &c->metrics_err);
+	/* The last write (min_ms 0) is not retried: it is the run's error. */
+	if (s && !c->metrics_failed && min_ms)
+		diag_warn("%s (will retry)", c->metrics_err.text);
 	c->metrics_failed = s;
 }
 
@@ -1620,9 +1621,10 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	if (waiting)
 		return errinfo_set(err, EXIT_TEMPFAIL,
 				   "stopped with events waiting for a retry; they come again next time");
-	if (c.metrics_failed)
-		return errinfo_set(err, c.metrics_failed, "%s: the metrics file could not be written",
-				   o->metrics_file);
+	if (c.metrics_failed) {
+		*err = c.metrics_err;
+		return c.metrics_failed;
+	}
 	if (c.have_undecodable_skipped)
 		return errinfo_set(err, EXIT_DATAERR,
 				   "some messages were not valid CloudEvents or could not be handled "

@@ -15,6 +15,8 @@ struct consume_metrics {
 	char *group;
 	metrics_family *events, *handled, *errors, *latency, *dead, *dups, *undecodable, *lag;
 	int64_t written_us;
+	int last_status;       /* the last write's: a skipped write repeats it */
+	errinfo last_err;
 	char last_type[256];
 	metrics_series *last_type_series;
 };
@@ -145,10 +147,16 @@ void consume_metrics_lag(consume_metrics *m, const char *topic, int32_t partitio
 int consume_metrics_write(consume_metrics *m, uint64_t min_interval_ms, errinfo *err)
 {
 	int64_t now = timefmt_now_us();
-	if (min_interval_ms && now - m->written_us < (int64_t)min_interval_ms * 1000)
-		return 0;
+	if (min_interval_ms && now - m->written_us < (int64_t)min_interval_ms * 1000) {
+		if (m->last_status && err)
+			*err = m->last_err;
+		return m->last_status;
+	}
 	m->written_us = now;
-	return metrics_write_file(m->reg, m->path, 0, err);
+	m->last_status = metrics_write_file(m->reg, m->path, 0, &m->last_err);
+	if (m->last_status && err)
+		*err = m->last_err;
+	return m->last_status;
 }
 
 void consume_metrics_free(consume_metrics *m)

@@ -25,7 +25,8 @@ void consume_metrics_duplicate(consume_metrics *m);
 void consume_metrics_undecodable(consume_metrics *m);
 void consume_metrics_lag(consume_metrics *m, const char *topic, int32_t partition, int64_t lag);
 /* Write the file when min_interval_ms passed since the last write (0:
- * now). 0, or 73/74 with err set (the old file stays). */
+ * now). 0, or 73/74 with err set (the old file stays); a write
+ * not yet due returns the last write's status and reason again. */
 int consume_metrics_write(consume_metrics *m, uint64_t min_interval_ms, errinfo *err);
 void consume_metrics_free(consume_metrics *m);
 

@@ -84,6 +84,7 @@ struct relay {
 	cekafka_msg msg;
 	int write_failed;        /* outcomes could not be recorded */
 	int metrics_failed;      /* the metrics file could not be written: its code */
+	errinfo metrics_err;     /* and why (--once reports it as the run's error) */
 	int sink_failed;         /* the sink stopped (e.g. stdout closed) */
 	int have_unbound, have_blocked, have_rescheduled, have_dead;
 	unsigned long untouched_seen; /* st->untouched when the pass began */
@@ -470,13 +471,13 @@ static void drain(struct relay *r, volatile sig_atomic_t *stop)
 }
 
 /* Write the metrics file when min_ms passed since the last write. A
- * failure is reported once; --once exits with its status. */
+ * daemon warns once and retries at its next write; --once does not retry:
+ * the failure of its last write is the run's error and exit status. */
 static void write_metrics(struct relay *r, uint64_t min_ms)
 {
-	errinfo e;
-	int s = relay_metrics_write(r->metrics, r->db, r->qtable, min_ms, &e);
-	if (s && !r->metrics_failed)
-		diag_warn("%s (will retry)", e.text);
+	int s = relay_metrics_write(r->metrics, r->db, r->qtable, min_ms, &r->metrics_err);
+	if (s && !r->metrics_failed && !r->o->once)
+		diag_warn("%s (will retry)", r->metrics_err.text);
 	r->metrics_failed = s;
 }
 
@@ -770,6 +771,8 @@ int relay_run(const relay_options *o, volatile sig_atomic_t *stop, relay_stats *
 		r.untouched_seen = st->untouched;
 	}
 	dbwatch_close(&w);
+	if (!status && r.metrics_failed && o->once)
+		*err = r.metrics_err;
 	status = final_status(&r, status);
 	close_relay(&r);
 	return status;

@@ -23,6 +23,8 @@ struct relay_metrics {
 		metrics_series *s;
 	} cache[CACHE_SLOTS];
 	int64_t written_us;
+	int last_status;       /* the last write's: a skipped write repeats it */
+	errinfo last_err;
 };
 
 static const double latency_buckets[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
@@ -124,8 +126,11 @@ int relay_metrics_write(relay_metrics *m, sqlite3 *db, const char *qtable, uint6
 			errinfo *err)
 {
 	int64_t now = timefmt_now_us();
-	if (min_interval_ms && now - m->written_us < (int64_t)min_interval_ms * 1000)
-		return 0;
+	if (min_interval_ms && now - m->written_us < (int64_t)min_interval_ms * 1000) {
+		if (m->last_status && err)
+			*err = m->last_err;
+		return m->last_status;
+	}
 	/* Both through the partial index on pending rows: cheap at any size. */
 	char sql[256];
 	snprintf(sql, sizeof sql,
@@ -147,7 +152,10 @@ int relay_metrics_write(relay_metrics *m, sqlite3 *db, const char *qtable, uint6
 	if (s)
 		metrics_set(s, (double)now / 1e6);
 	m->written_us = now;
-	return metrics_write_file(m->reg, m->path, 0, err);
+	m->last_status = metrics_write_file(m->reg, m->path, 0, &m->last_err);
+	if (m->last_status && err)
+		*err = m->last_err;
+	return m->last_status;
 }
 
 void relay_metrics_free(relay_metrics *m)

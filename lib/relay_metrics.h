@@ -32,7 +32,8 @@ void relay_metrics_batch(relay_metrics *m, double seconds);
 
 /* Read the outbox size and oldest pending age from db (qtable quoted) and
  * write the file atomically when at least min_interval_ms passed since
- * the last write (0: now). 0, or 73/74 with err set (the old file stays). */
+ * the last write (0: now). 0, or 73/74 with err set (the old file stays); a write
+ * not yet due returns the last write's status and reason again. */
 int relay_metrics_write(relay_metrics *m, sqlite3 *db, const char *qtable, uint64_t min_interval_ms,
 			errinfo *err);
 

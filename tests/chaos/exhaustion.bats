@@ -201,3 +201,100 @@ topic_ids() {
 	assert_output --partial "$T/fs/d.db"
 	assert_output --partial 'Read-only file system'
 }
+
+# The metrics files: secondary to the events. On a full or read-only file
+# system the events still go out and are recorded; the file keeps its last
+# complete contents (written beside it, then renamed), no temporary is
+# left behind, --once ends with the file's status (74 full, 73 read-only)
+# naming it, a daemon warns once and writes it again by itself.
+
+# no_temporaries DIR: only the files the test put there.
+no_temporaries() { [ -z "$(find "$1" -name '.*.prom.*')" ]; }
+
+@test "exhaustion: outbox-relay --once with its metrics file on a full disk: every row sent, 74 naming the file, the old file unchanged" {
+	small_fs "$T/fs" 1m
+	events 1 10 | outbox-enqueue -q --db "$T/o.db"
+	run -0 outbox-relay --once -q --db "$T/o.db" -B "$T/b.conf" --metrics-file "$T/fs/r.prom"
+	grep -q '^outbox_relay_events_published_total{.*} 10$' "$T/fs/r.prom"
+	cp "$T/fs/r.prom" "$T/before.prom"
+	fill "$T/fs"
+	events 11 20 | outbox-enqueue -q --db "$T/o.db"
+	run -74 outbox-relay --once --db "$T/o.db" -B "$T/b.conf" --metrics-file "$T/fs/r.prom"
+	assert_output --partial "error: $T/fs/r.prom: cannot write: No space left on device"
+	refute_output --partial 'will retry'
+	run rows "$T/o.db"
+	assert_output 'sent|20 '
+	cmp "$T/before.prom" "$T/fs/r.prom"
+	no_temporaries "$T/fs"
+	free_space "$T/fs"
+	events 21 25 | outbox-enqueue -q --db "$T/o.db"
+	run -0 outbox-relay --once -q --db "$T/o.db" -B "$T/b.conf" --metrics-file "$T/fs/r.prom"
+	grep -q '^outbox_relay_events_published_total{.*} 5$' "$T/fs/r.prom"
+	grep -q '^outbox_relay_outbox_pending{.*} 0$' "$T/fs/r.prom"
+	[ "$(stat -c %a "$T/fs/r.prom")" = 600 ]
+}
+
+@test "exhaustion: outbox-relay run with its metrics file on a full disk warns once, keeps publishing, and writes the file once space is back" {
+	small_fs "$T/fs" 1m
+	fill "$T/fs"
+	events 1 10 | outbox-enqueue -q --db "$T/o.db"
+	outbox-relay run --db "$T/o.db" -B "$T/b.conf" --interval 100ms --metrics-file "$T/fs/r.prom" 2>"$T/err" &
+	DAEMON=$!
+	sent() { [ "$(sqlite3 "$T/o.db" "SELECT count(*) FROM outbox WHERE status = 'sent'")" = "$1" ]; }
+	wait_for 30 sent 10
+	warned() { grep -q "warning: $T/fs/r.prom: cannot write: No space left on device.*will retry" "$T/err"; }
+	wait_for 30 warned
+	events 11 20 | outbox-enqueue -q --db "$T/o.db"
+	wait_for 30 sent 20
+	# Several passes failed to write it; it said so once.
+	[ "$(grep -c 'r.prom' "$T/err")" -eq 1 ]
+	[ ! -e "$T/fs/r.prom" ]
+	free_space "$T/fs"
+	written() { grep -qs '^outbox_relay_events_published_total{.*} 20$' "$T/fs/r.prom"; }
+	wait_for 30 written
+	no_temporaries "$T/fs"
+	kill -TERM "$DAEMON"
+	local rc=0
+	wait "$DAEMON" || rc=$?
+	DAEMON=
+	[ "$rc" -eq 0 ]
+}
+
+@test "exhaustion: metrics files on a read-only file system: the events go, then 73 naming the file" {
+	small_fs "$T/fs" 1m
+	mount -o remount,ro "$T/fs"
+	events 1 5 | outbox-enqueue -q --db "$T/o.db"
+	run -73 outbox-relay --once --db "$T/o.db" -B "$T/b.conf" --metrics-file "$T/fs/r.prom"
+	assert_output --partial "error: $T/fs/r.prom: cannot create a temporary file beside it: Read-only file system"
+	run rows "$T/o.db"
+	assert_output 'sent|5 '
+	run -73 timeout 60 event-consume -t "$TOPIC" --from beginning --exit-eof --metrics-file "$T/fs/c.prom"
+	assert_output --partial "error: $T/fs/c.prom: cannot create a temporary file beside it: Read-only file system"
+	[ "$(grep -c '"specversion"' <<<"$output")" -eq 5 ]
+}
+
+@test "exhaustion: event-consume with its metrics file on a full disk: events handled and committed, 74 naming the file; the next run writes it" {
+	small_fs "$T/fs" 1m
+	kafka_mock_cmd topic "error.$TOPIC.g" 1 >/dev/null
+	events 1 10 | outbox-enqueue -q --db "$T/o.db"
+	outbox-relay --once -q --db "$T/o.db" -B "$T/b.conf"
+	local args=(-t "$TOPIC" -g g -X session.timeout.ms=6000 --metrics-file "$T/fs/c.prom"
+		--exec "cat >/dev/null; echo \"\$CE_ID\" >>'$T/handled'")
+	run -0 timeout 60 event-consume -q "${args[@]}" --exit-eof
+	grep -q '^event_consume_handled_total{.*} 10$' "$T/fs/c.prom"
+	cp "$T/fs/c.prom" "$T/before.prom"
+	fill "$T/fs"
+	events 11 20 | outbox-enqueue -q --db "$T/o.db"
+	outbox-relay --once -q --db "$T/o.db" -B "$T/b.conf"
+	run -74 timeout 60 event-consume "${args[@]}" --exit-eof
+	assert_output --partial "error: $T/fs/c.prom: cannot write: No space left on device"
+	[ "$(wc -l <"$T/handled")" -eq 20 ]
+	cmp "$T/before.prom" "$T/fs/c.prom"
+	no_temporaries "$T/fs"
+	free_space "$T/fs"
+	# The offsets were committed: the next run has nothing to handle again.
+	run -0 timeout 60 event-consume -q "${args[@]}" --exit-eof
+	[ "$(wc -l <"$T/handled")" -eq 20 ]
+	[ -s "$T/fs/c.prom" ]
+	no_temporaries "$T/fs"
+}

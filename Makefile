@@ -183,3 +183,12 @@ test-chaos:
 	@BUILD=$(BUILD) sh tests/chaos/run
 
 .PHONY: test-chaos
+
+# One run of each tool under valgrind's memcheck: no leak, no invalid
+# access (tests/valgrind.sh; .ci/run runs it).
+test-valgrind:
+	@sh .ci/deps
+	@$(MAKE) --no-print-directory all
+	@BUILD=$(BUILD) bash tests/valgrind.sh
+
+.PHONY: test-valgrind

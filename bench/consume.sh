@@ -13,6 +13,10 @@
 # Also: event-consume --dedupe FILE (a fresh store per run), and peak RSS
 # at N/10 and N events.
 #   BUILD=build sh bench/consume.sh [N] [ROUNDS]      (defaults 1000000, 3)
+#   KAFKA=real sh bench/consume.sh [N] [ROUNDS]       the same against a real
+#       Apache Kafka broker (tests/kafka/broker.sh, one KRaft node on this
+#       machine, started in the work dir and stopped at exit, failure
+#       included; PARTITIONS default 16 there: it keeps every message)
 # CONSUME_FLAGS adds flags to every event-consume run, to isolate a cost
 # (e.g. CONSUME_FLAGS='-X fetch.wait.max.ms=10').
 # Targets (DESIGN.md, issue): >= 0.8x kcat's events/s; with --dedupe
@@ -26,17 +30,28 @@ ROUNDS=${2:-3}
 # Many keys, so the relay's key hashing spreads events evenly: the mock
 # keeps only about 5 MB per partition and drops the oldest beyond that.
 KEYS=100000
-PARTITIONS=${PARTITIONS:-128}
+KAFKA=${KAFKA:-mock}
+case $KAFKA in
+mock) PARTITIONS=${PARTITIONS:-128} ;;
+real) PARTITIONS=${PARTITIONS:-16} ;;
+*) echo "consume.sh: KAFKA is mock or real, not $KAFKA" >&2; exit 64 ;;
+esac
 CONSUME_FLAGS=${CONSUME_FLAGS:-}
-for t in "$bin/event-consume" "$bin/outbox-relay" "$bin/outbox-enqueue" "$top/$BUILD/tests/kafka-mock"; do
+need="$bin/event-consume $bin/outbox-relay $bin/outbox-enqueue $top/$BUILD/tests/kafka-mock"
+[ "$KAFKA" = real ] && need="$need $top/$BUILD/tests/kafka-admin"
+for t in $need; do
 	[ -x "$t" ] || { echo "consume.sh: build first: $t" >&2; exit 1; }
 done
 command -v kcat >/dev/null || { echo "consume.sh: kcat is needed (make deps)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "consume.sh: GNU time is needed (make deps)" >&2; exit 1; }
 work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/consume-bench.XXXXXX")
-mock_pid=""
+mock_pid="" broker_dir=""
 cleanup() {
 	[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null
+	# The broker goes before its directory does.
+	if [ -n "$broker_dir" ] && ! bash "$top/tests/kafka/broker.sh" stop "$broker_dir"; then
+		echo "consume.sh: warning: could not stop the broker of $broker_dir" >&2
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -60,19 +75,34 @@ gen() {
 now() { date +%s.%N; }
 rate() { echo "$1 $2" | awk '{ printf "%.0f", $1 / $2 }'; }
 
-# The mock keeps a few MB per partition: enough partitions keep every message.
-# <> on a FIFO: the mock holds a writer itself, so it never reads EOF.
-mkfifo "$work/mock.in"
-"$top/$BUILD/tests/kafka-mock" -t "bench-binary:$PARTITIONS" -t "bench-structured:$PARTITIONS" \
-	-t "bench-small:$PARTITIONS" <>"$work/mock.in" >"$work/mock.out" 2>"$work/mock.err" &
-mock_pid=$!
-i=0
-while [ ! -s "$work/mock.out" ]; do
-	i=$((i + 1))
-	[ "$i" -lt 200 ] || { echo "consume.sh: kafka-mock did not start" >&2; cat "$work/mock.err" >&2; exit 1; }
-	sleep 0.05
-done
-B=$(head -n 1 "$work/mock.out")
+if [ "$KAFKA" = real ]; then
+	# broker.sh fetches Kafka once (cached), waits (bounded) until the
+	# broker answers metadata, and says why on stderr when it cannot.
+	broker_dir=$work/broker
+	t0=$(now)
+	BUILD=$BUILD bash "$top/tests/kafka/broker.sh" start "$broker_dir" >"$work/broker.env" ||
+		{ echo "consume.sh: the Kafka broker did not start (above)" >&2; exit 1; }
+	B=$(sed -n 's/^KAFKA_REAL_BROKERS=//p' "$work/broker.env")
+	for t in bench-binary bench-structured bench-small; do
+		"$top/$BUILD/tests/kafka-admin" -b "$B" create "$t" "$PARTITIONS" >/dev/null
+	done
+	cluster="real Apache Kafka ${KAFKA_VERSION:-4.4.0} broker on this machine, up in $(echo "$t0 $(now)" | awk '{ printf "%.1f", $2 - $1 }') s ($PARTITIONS partitions)"
+else
+	# The mock keeps a few MB per partition: enough partitions keep every message.
+	# <> on a FIFO: the mock holds a writer itself, so it never reads EOF.
+	mkfifo "$work/mock.in"
+	"$top/$BUILD/tests/kafka-mock" -t "bench-binary:$PARTITIONS" -t "bench-structured:$PARTITIONS" \
+		-t "bench-small:$PARTITIONS" <>"$work/mock.in" >"$work/mock.out" 2>"$work/mock.err" &
+	mock_pid=$!
+	i=0
+	while [ ! -s "$work/mock.out" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || { echo "consume.sh: kafka-mock did not start" >&2; cat "$work/mock.err" >&2; exit 1; }
+		sleep 0.05
+	done
+	B=$(head -n 1 "$work/mock.out")
+	cluster="mock cluster ($PARTITIONS partitions)"
+fi
 
 # produce TOPIC MODE DB: outbox-relay publishes every row of a copy of DB to
 # TOPIC (a bindings file routes the type there) in content mode MODE.
@@ -109,7 +139,7 @@ timed() {
 	t1=$(now)
 	rc=$(cat "$work/rc")
 	if [ "$rc" -ne 0 ] || [ "$lines" -ne "$want" ]; then
-		echo "consume.sh: $label: exit $rc, $lines lines, wanted $want (too few partitions for the mock? PARTITIONS=$PARTITIONS)" >&2
+		echo "consume.sh: $label: exit $rc, $lines lines, wanted $want (too few partitions for the mock? KAFKA=$KAFKA PARTITIONS=$PARTITIONS)" >&2
 		cat "$work/err" >&2
 		exit 1
 	fi
@@ -125,7 +155,7 @@ run_dedupe() {
 		--exit-eof --dedupe "$work/dedupe" $CONSUME_FLAGS
 }
 
-echo "event-consume${CONSUME_FLAGS:+ $CONSUME_FLAGS} vs kcat -C -e -q, to stdout: $N events of $size bytes (as NDJSON), $KEYS keys, mock cluster ($PARTITIONS partitions), $(nproc) cores, $ROUNDS rounds"
+echo "event-consume${CONSUME_FLAGS:+ $CONSUME_FLAGS} vs kcat -C -e -q, to stdout: $N events of $size bytes (as NDJSON), $KEYS keys, $cluster, $(nproc) cores, $ROUNDS rounds"
 for mode in binary structured; do
 	eval "k_$mode='' t_$mode='' d_$mode=''"
 done

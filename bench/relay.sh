@@ -10,6 +10,10 @@
 # the table against an empty history, and run-mode latency (commit to
 # recorded delivery) for events arriving one at a time.
 #   BUILD=build sh bench/relay.sh [N] [ROUNDS]      (defaults 1000000, 2)
+#   KAFKA=real sh bench/relay.sh [N] [ROUNDS]       the same against a real
+#       Apache Kafka broker (tests/kafka/broker.sh, one KRaft node on this
+#       machine, started in the work dir and stopped at exit, failure
+#       included; PARTITIONS default 16 there: it keeps every message)
 # Targets (issue 8): structured >= 1.0x the pipeline, binary >= 0.8x; RSS
 # flat; history cost <= 1.2x; run-mode p99 < 50 ms.
 set -eu
@@ -19,15 +23,26 @@ bin="$top/$BUILD/bin"
 N=${1:-1000000}
 ROUNDS=${2:-2}
 KEYS=1000
-PARTITIONS=${PARTITIONS:-128}
-for t in "$bin/outbox-relay" "$bin/outbox-enqueue" "$top/$BUILD/tests/kafka-mock"; do
+KAFKA=${KAFKA:-mock}
+case $KAFKA in
+mock) PARTITIONS=${PARTITIONS:-128} ;;
+real) PARTITIONS=${PARTITIONS:-16} ;;
+*) echo "relay.sh: KAFKA is mock or real, not $KAFKA" >&2; exit 64 ;;
+esac
+need="$bin/outbox-relay $bin/outbox-enqueue $top/$BUILD/tests/kafka-mock"
+[ "$KAFKA" = real ] && need="$need $top/$BUILD/tests/kafka-admin"
+for t in $need; do
 	[ -x "$t" ] || { echo "relay.sh: build first: $t" >&2; exit 1; }
 done
 command -v kcat >/dev/null || { echo "relay.sh: kcat is needed (make deps)" >&2; exit 1; }
 work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/relay-bench.XXXXXX")
-mock_pid=""
+mock_pid="" broker_dir=""
 cleanup() {
 	[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null
+	# The broker goes before its directory does.
+	if [ -n "$broker_dir" ] && ! bash "$top/tests/kafka/broker.sh" stop "$broker_dir"; then
+		echo "relay.sh: warning: could not stop the broker of $broker_dir" >&2
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -56,19 +71,32 @@ fresh() {
 	cp "$1" "$work/db"
 }
 
-# The mock keeps a few MB per partition: enough partitions keep every message.
-# <> on a FIFO: the mock holds a writer itself, so it never reads EOF.
-mkfifo "$work/mock.in"
-"$top/$BUILD/tests/kafka-mock" -t "funds-added-events:$PARTITIONS" \
-	<>"$work/mock.in" >"$work/mock.out" 2>"$work/mock.err" &
-mock_pid=$!
-i=0
-while [ ! -s "$work/mock.out" ]; do
-	i=$((i + 1))
-	[ "$i" -lt 200 ] || { echo "relay.sh: kafka-mock did not start" >&2; cat "$work/mock.err" >&2; exit 1; }
-	sleep 0.05
-done
-B=$(head -n 1 "$work/mock.out")
+if [ "$KAFKA" = real ]; then
+	# broker.sh fetches Kafka once (cached), waits (bounded) until the
+	# broker answers metadata, and says why on stderr when it cannot.
+	broker_dir=$work/broker
+	t0=$(date +%s.%N)
+	BUILD=$BUILD bash "$top/tests/kafka/broker.sh" start "$broker_dir" >"$work/broker.env" ||
+		{ echo "relay.sh: the Kafka broker did not start (above)" >&2; exit 1; }
+	B=$(sed -n 's/^KAFKA_REAL_BROKERS=//p' "$work/broker.env")
+	"$top/$BUILD/tests/kafka-admin" -b "$B" create funds-added-events "$PARTITIONS" >/dev/null
+	cluster="real Apache Kafka ${KAFKA_VERSION:-4.4.0} broker on this machine, up in $(echo "$t0 $(date +%s.%N)" | awk '{ printf "%.1f", $2 - $1 }') s ($PARTITIONS partitions)"
+else
+	# The mock keeps a few MB per partition: enough partitions keep every message.
+	# <> on a FIFO: the mock holds a writer itself, so it never reads EOF.
+	mkfifo "$work/mock.in"
+	"$top/$BUILD/tests/kafka-mock" -t "funds-added-events:$PARTITIONS" \
+		<>"$work/mock.in" >"$work/mock.out" 2>"$work/mock.err" &
+	mock_pid=$!
+	i=0
+	while [ ! -s "$work/mock.out" ]; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || { echo "relay.sh: kafka-mock did not start" >&2; cat "$work/mock.err" >&2; exit 1; }
+		sleep 0.05
+	done
+	B=$(head -n 1 "$work/mock.out")
+	cluster="mock cluster ($PARTITIONS partitions)"
+fi
 KCAT_X="-X acks=all -X enable.idempotence=true"
 
 gen "$N" "$KEYS" >"$work/events.ndjson"
@@ -97,7 +125,7 @@ run_relay() {
 	elapsed "$t0" "$t1"
 }
 
-echo "outbox-relay vs sqlite3 | kcat -P + bulk UPDATE: $N events of $size bytes, $KEYS keys, mock cluster ($PARTITIONS partitions), $(nproc) cores"
+echo "outbox-relay vs sqlite3 | kcat -P + bulk UPDATE: $N events of $size bytes, $KEYS keys, $cluster, $(nproc) cores"
 ref_all="" st_all="" bin_all=""
 r=1
 while [ "$r" -le "$ROUNDS" ]; do

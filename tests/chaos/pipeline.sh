@@ -522,21 +522,27 @@ timeout 120 kcat -C -b "$B" -t "$DLQ" -e -q -f '%p\t%o\t%h\n' >"$W/dlq.tsv" 2>"$
 	die "kcat cannot read $DLQ: $(cat "$W/kcat.err")"
 q "$HDB" -separator '	' "SELECT id, count(*) FROM h GROUP BY id" >"$W/handled.tsv" ||
 	die "cannot read the handler's records"
-# The one double handling at-least-once allows: the consumer was SIGKILLed
-# within KILL_WINDOW_MS of its handler's commit, between the handler's end
-# and the dedupe record (or with the handler still finishing). Every other
-# double (two copies in one batch, a redelivery the dedupe store should
-# have stopped) stays a violation.
+# The one repeated handling at-least-once allows: the consumer was
+# SIGKILLed within KILL_WINDOW_MS of its handler's commit, between the
+# handler's end and the dedupe record (or with the handler still
+# finishing), and a later consumer run handled the event again. An event
+# handled k times is excused only when each of its first k-1 handlings
+# was such a killed run, and all k were different runs (two consecutive
+# kills can each land in that window: seen with the mock, seed 2912079093,
+# runs 1, 2 and 3). Every other repeat (two copies in one batch or one
+# run, a redelivery the dedupe store should have stopped) stays a violation.
 KILL_WINDOW_MS=${KILL_WINDOW_MS:-200}
 cp "$HDB" "$W/window.db" && rm -f "$W/window.db-wal" "$W/window.db-shm"
 {
 	echo "CREATE TABLE kills (run TEXT, at INTEGER);"
 	awk '{ printf "INSERT INTO kills VALUES (\047%s\047, %s);\n", $1, $2 }' "$W/consume.kills" 2>/dev/null
-	echo "SELECT DISTINCT first.id FROM h AS first
-		JOIN (SELECT id, min(rowid) AS r FROM h GROUP BY id HAVING count(*) = 2) AS d
-			ON first.id = d.id AND first.rowid = d.r
-		JOIN kills ON kills.run = first.run AND abs(kills.at - first.at) <= $KILL_WINDOW_MS;"
-} | q "$W/window.db" >"$W/excused.txt" || die "cannot classify double handlings"
+	echo "CREATE TABLE rep AS SELECT id, max(rowid) AS last FROM h GROUP BY id
+			HAVING count(*) >= 2 AND count(DISTINCT run) = count(*);
+		SELECT rep.id FROM rep JOIN h ON h.id = rep.id
+		GROUP BY rep.id
+		HAVING sum(h.rowid <> rep.last AND NOT EXISTS (SELECT 1 FROM kills
+			WHERE kills.run = h.run AND abs(kills.at - h.at) <= $KILL_WINDOW_MS)) = 0;"
+} | q "$W/window.db" >"$W/excused.txt" || die "cannot classify repeated handlings"
 printf '%s\n' "${poison[@]}" >"$W/poison.txt"
 
 awk -F '\t' -v n="$N" -v seed="$SEED" -v out="$W/figures" '
@@ -596,7 +602,7 @@ FILENAME ~ /dlq.tsv$/ {
 FILENAME ~ /excused.txt$/ { excused[$1] = 1; next }
 FILENAME ~ /handled.tsv$/ {
 	handled[$1] = $2
-	if ($2 == 2 && ($1 in excused)) atleastonce++
+	if ($2 > 1 && ($1 in excused)) atleastonce++
 	else if ($2 > 1) bad("handled-twice", $1 " was handled " $2 " times (the handler recorded it " $2 " times)")
 	next
 }
@@ -676,7 +682,7 @@ log "faults: $RELAY_KILLS relay SIGKILLs, $CONSUMER_KILLS consumer SIGKILLs, $(c
 [ "$relay_exits" -eq 0 ] || log "relay exited by itself $relay_exits times: $(sort "$W/relay.exits" | uniq -c | tr -s ' \n' ' ')"
 [ "$consume_exits" -eq 0 ] || log "event-consume exited by itself $consume_exits times: $(sort "$W/consume.exits" | uniq -c | tr -s ' \n' ' ')"
 echo "events $N, in topic $f_distinct distinct ($f_dups duplicates$same), handled $f_handled ($N - $f_dl), dead-lettered $f_dl ($f_dlqmsgs dead letters, ${#poison[@]} poison events and their batch-mates), lost $f_lost"
-echo "chaos: $f_sent of $f_rows outbox rows marked sent, each found at its recorded partition/offset; $f_both handled events also have a dead letter from an earlier try; $f_twice handled twice, each by a batch whose consumer was SIGKILLed within ${KILL_WINDOW_MS} ms of its handler's commit (at-least-once); $(elapsed) s"
+echo "chaos: $f_sent of $f_rows outbox rows marked sent, each found at its recorded partition/offset; $f_both handled events also have a dead letter from an earlier try; $f_twice handled more than once, each time but the last by a batch whose consumer was SIGKILLed within ${KILL_WINDOW_MS} ms of its handler's commit (at-least-once); $(elapsed) s"
 # The daemons: neither may give up by itself under these faults, and a
 # relay stopped by SIGTERM with no row pending has nothing to report.
 [ "$final_rc" -eq 0 ] || { verdict=1; echo "chaos: VIOLATION the final event-consume --exit-eof exited $final_rc: $(tail -n 2 "$W/consume.err" | tr '\n' ' ')"; }

@@ -101,13 +101,19 @@ cleanup() {
 	# The tier's broker outlives the run: up again if the run died while
 	# it was down (the files after this one need it).
 	if [ -e "$W/broker.down" ]; then
-		bash "$BROKER_SH" start "$KAFKA_BROKER_DIR" >>"$W/broker.log" 2>&1 ||
+		if [ -f "$KAFKA_BROKER_DIR/pid" ] && alive "$(cat "$KAFKA_BROKER_DIR/pid")"; then
+			echo "chaos: the broker's restart was under way (pid $(cat "$KAFKA_BROKER_DIR/pid")); it goes on" >&2
+		elif setsid -w bash "$BROKER_SH" start "$KAFKA_BROKER_DIR" >>"$W/broker.log" 2>&1; then
+			echo "chaos: the broker was down: restarted" >&2
+		else
 			echo "chaos: could not restart the broker in $KAFKA_BROKER_DIR (see $W/broker.log)" >&2
+		fi
 	fi
 	if [ "$failed" -eq 0 ] && [ "${CHAOS_KEEP:-0}" != 1 ]; then rm -rf "$W"; fi
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# Interrupted (timeout(1) included): the work directory and its logs stay.
+trap 'failed=1; exit 130' INT TERM
 
 die() {
 	failed=1
@@ -261,11 +267,14 @@ if [ "$REAL" = 0 ]; then
 else
 	B=$KAFKA_REAL_BROKERS
 	# A clean cluster, as the mock starts: no group offsets or messages of
-	# an earlier run. Auto-create is off: the topics are made here.
-	kafka-admin -b "$B" reset >>"$W/broker.log" 2>&1 &&
-		kafka-admin -b "$B" create "$TOPIC" 16 >>"$W/broker.log" 2>&1 &&
+	# an earlier run. A group is deleted only once empty: the members of a
+	# run that was killed leave when their 6-second sessions end.
+	reset_cluster() { kafka-admin -b "$B" reset >>"$W/broker.log" 2>&1; }
+	wait_until 30 "kafka-admin reset (see $W/broker.log)" reset_cluster
+	# Auto-create is off: the topics are made here.
+	kafka-admin -b "$B" create "$TOPIC" 16 >>"$W/broker.log" 2>&1 &&
 		kafka-admin -b "$B" create "$DLQ" 2 >>"$W/broker.log" 2>&1 ||
-		die "kafka-admin cannot reset the broker at $B or create the topics: $(tail -n 3 "$W/broker.log")"
+		die "kafka-admin cannot create the topics at $B: $(tail -n 3 "$W/broker.log")"
 	log "real broker: Apache Kafka at $B ($KAFKA_BROKER_DIR), topic $TOPIC (16 partitions), dead letters to $DLQ"
 	log "real broker: $broker_kills SIGKILLs of the broker process replace the mock's outages; the mock's injected produce errors are skipped (a real broker cannot be made to return them): ${skipped_faults[*]}"
 fi
@@ -373,8 +382,10 @@ fault_supervisor() {
 			bash "$BROKER_SH" kill "$KAFKA_BROKER_DIR" >>"$W/broker.log" 2>&1 || { echo "broker.sh kill" >"$W/faults.failed"; return 1; }
 			sleep_ms "$hold"
 			t0=$(now_ms)
-			# {lk}>&-: the broker process must not hold the lock.
-			bash "$BROKER_SH" start "$KAFKA_BROKER_DIR" >>"$W/broker.log" 2>&1 {lk}>&- ||
+			# {lk}>&-: the broker process must not hold the lock. setsid:
+			# nor belong to this run's process group (timeout(1) in
+			# chaos.bats signals the whole group).
+			setsid -w bash "$BROKER_SH" start "$KAFKA_BROKER_DIR" >>"$W/broker.log" 2>&1 {lk}>&- ||
 				{ echo "broker.sh start" >"$W/faults.failed"; return 1; }
 			rm -f "$W/broker.down"
 			exec {lk}>&-
@@ -419,6 +430,7 @@ past_startup() { # past_startup PID: it has the dedupe store open, or ended
 start_consumer() { # start_consumer RUN: the handler records RUN with each event
 	local lk pid
 	exec {lk}>>"$W/broker.lock"
+	[ -e "$W/broker.down" ] && log "consumer: run $1 waits for the broker to come back"
 	flock "$lk"
 	CHAOS_RUN=$1 event-consume "${consume_args[@]}" >>"$W/consume.out" 2>>"$W/consume.err" {lk}>&- &
 	pid=$!

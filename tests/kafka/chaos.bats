@@ -13,11 +13,12 @@
 # Real tier only: skipped elsewhere.
 #
 # Size: the full 50,000 events (CHAOS_EVENTS overrides), as in
-# `make test-chaos`: measured here at 88 s (broker restarts included) against
+# `make test-chaos`: 72-102 s a run here, broker restarts included, against
 # 69 s for 20,000 - the consumer's five restarts, each waiting out a
 # 6-second session, dominate and do not shrink with the event count, and
-# fewer events squeeze the two broker kills out of the enqueue phase. The
-# tier's 10-minute budget holds it; see the README, "Nothing lost".
+# fewer events push the two broker kills past the enqueue phase. The
+# tier's 10-minute budget holds it (the whole tier: 3 min 37-45 s here
+# with it); see the README, "Nothing lost".
 
 load ../helpers/common
 load ../helpers/kafka
@@ -43,7 +44,7 @@ setup() {
 		timeout --kill-after=20 "$((limit + 60))" bash "$TOP/tests/chaos/pipeline.sh" 3>&-
 	# The seed, the faults as they happened and the figures, in the tier's
 	# output whatever the outcome.
-	printf '%s\n' "$output" | grep -E '^(chaos: seed|chaos: \[ *[0-9]+s\] (broker|real broker|faults)|events |chaos: [0-9]+ of|chaos: ok)' |
+	printf '%s\n' "$output" | grep -E '^(chaos: seed|chaos: \[ *[0-9]+s\] (broker|real broker|faults|consumer: run [0-9]+ waits)|events |chaos: [0-9]+ of|chaos: ok)' |
 		sed 's/^/# /' >&3
 	assert_success
 	assert_line --regexp '^chaos: ok \(seed [0-9]+\)$'

@@ -33,6 +33,7 @@
 #define COMMIT_EVERY_MS 1000
 #define FLUSH_EVERY_MS 100
 #define FLUSH_EVERY_EVENTS 8192
+#define NUDGE_TIMEOUT_MS 500
 
 /* What the consumer knows of one assigned partition. */
 struct part {
@@ -43,6 +44,7 @@ struct part {
 	int64_t handled_next; /* offset after the last event handled; -1 none */
 	int64_t done_next;    /* ... and, for printed output, flushed: storable */
 	int64_t stored_next;  /* what was last handed to offsets_store */
+	int64_t fetched_next; /* offset after the last message read; -1 none */
 	int started;          /* assigned before in this run: --from applies once */
 	int held;             /* a batch holding this partition waits for a retry */
 	int64_t held_offset;  /* the first offset of this partition in that batch */
@@ -127,6 +129,7 @@ struct consumer {
 	int metrics_failed;           /* its last write's exit code */
 	int assigned_once;            /* an assignment has happened */
 	int64_t last_msg_us, last_commit_us, last_flush_us;
+	unsigned long nudges;         /* see nudge_fetcher */
 	unsigned long events;         /* counted for -c */
 	int stop_code;                /* a handler asked to stop */
 	int fatal;
@@ -260,6 +263,7 @@ static struct part *find_part(struct consumer *c, const char *topic, int32_t par
 	p->handled_next = -1;
 	p->done_next = -1;
 	p->stored_next = -1;
+	p->fetched_next = -1;
 	c->n_parts++;
 	return c->last_part = p;
 }
@@ -811,6 +815,7 @@ static int retry_due(struct consumer *c)
 				p->held = 0;
 				/* Resume after the last offset of this partition in the batch. */
 				set_paused(c, p->topic, p->partition, 0, p->handled_next);
+				p->fetched_next = p->handled_next;
 			}
 		}
 		batch_clear(b);
@@ -1031,6 +1036,7 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 	/* A held partition's messages come again after it resumes. */
 	if (p->held)
 		return 0;
+	p->fetched_next = m->offset + 1;
 	c->st->consumed++;
 	if (c->o->exit_eof && p->end >= 0 && m->offset + 1 >= p->end)
 		p->done = 1;
@@ -1284,6 +1290,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				p->handled_next = -1;
 				p->done_next = -1;
 				p->stored_next = -1;
+				p->fetched_next = -1;
 			}
 		}
 		/* End offsets before the fetcher starts: once it long-polls, each
@@ -1458,6 +1465,42 @@ static void write_metrics(struct consumer *c, uint64_t min_ms)
 	c->metrics_failed = s;
 }
 
+/* librdkafka 2.0.2 stops fetching once its queue holds
+ * queued.max.messages.kbytes and looks again only when its broker thread
+ * wakes, up to a second later (librdkafka #2879; 2.1 added
+ * fetch.queue.backoff.ms for it). A consumer slower than the fetcher then
+ * drains the queue and waits: most of the run when the queue holds a small
+ * part of a second's events. So when the queue is found empty while some
+ * partition has messages on the broker that were not fetched yet (the
+ * high watermark of the last fetch is beyond the last message read), the
+ * leaders of those partitions are asked for their end offsets: the
+ * request wakes each broker thread, which then fetches again. Nothing of
+ * the consumer's state is touched (no seek, no pause); with data waiting
+ * a broker answers at once (a fetch waits only when nothing is there). */
+static void nudge_fetcher(struct consumer *c)
+{
+	rd_kafka_topic_partition_list_t *l = NULL;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		int64_t lo, hi;
+		if (!p->assigned || p->held || p->fetched_next < 0 ||
+		    rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) != 0 ||
+		    hi <= p->fetched_next)
+			continue;
+		if (!l)
+			l = rd_kafka_topic_partition_list_new(16);
+		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+			RD_KAFKA_OFFSET_END;
+	}
+	if (!l)
+		return;
+	c->nudges++;
+	rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->rk, l, NUDGE_TIMEOUT_MS);
+	if (e)
+		diag_debug("waking the fetcher: %s", rd_kafka_err2str(e));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
 static int all_done(const struct consumer *c)
 {
 	if (!c->assigned_once)
@@ -1522,6 +1565,9 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		status = retry_due(&c);
 		if (status)
 			break;
+		/* A retry may have finished the -c events: take no more. */
+		if (o->count && c.events >= o->count && !c.held)
+			break;
 		if (c.metrics)
 			write_metrics(&c, 5000);
 		/* A consumer slower than the fetcher may never find the queue
@@ -1538,6 +1584,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 				break;
 			if ((status = flush_batch(&c)) != 0)
 				break;
+			nudge_fetcher(&c);
 			int timeout = 100;
 			int64_t r = next_retry_us(&c);
 			if (r >= 0) {
@@ -1571,6 +1618,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	}
 	if (!status && c.fatal)
 		status = c.err.code ? c.err.code : EXIT_SOFTWARE;
+	diag_debug("the fetcher was woken %lu times", c.nudges);
 	flush_output(&c);
 	/* A batch still being gathered was not started: on a signal it stays
 	 * uncommitted and comes again; otherwise (-c, --exit-eof) run it. */

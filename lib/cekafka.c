@@ -409,7 +409,7 @@ static void info_trace(cekafka_info *info, const cekafka_header *tp, int tp_dup,
 }
 
 static int decode_structured(const cekafka_header *cth, const void *value, size_t value_len,
-			     buf *out, errinfo *err)
+			     buf *out, cekafka_info *info, errinfo *err)
 {
 	size_t n;
 	const char *ct = hval(cth, &n);
@@ -435,6 +435,12 @@ static int decode_structured(const cekafka_header *cth, const void *value, size_
 		return r;
 	if (ce_write_json(&ev, out) != 0)
 		return errinfo_set(err, EXIT_SOFTWARE, "output buffer full");
+	if (info && json_string_is_plain(ev.id.value) && json_string_is_plain(ev.source.value)) {
+		info->id = ev.id.value.p + 1;
+		info->id_len = ev.id.value.n - 2;
+		info->source = ev.source.value.p + 1;
+		info->source_len = ev.source.value.n - 2;
+	}
 	return 0;
 }
 
@@ -552,6 +558,8 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 	}
 	if (info) {
 		info->mode = CEKAFKA_BINARY;
+		info->id = info->source = NULL;
+		info->id_len = info->source_len = 0;
 		info_trace(info, tp, tp_dup, ts, ts_dup);
 	}
 
@@ -607,7 +615,7 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 	if (ctv && iprefix(ctv, ctn, "application/cloudevents")) {
 		if (info)
 			info->mode = CEKAFKA_STRUCTURED;
-		return decode_structured(ct, value, value_len, out, err);
+		return decode_structured(ct, value, value_len, out, info, err);
 	}
 	if (info)
 		info->mode = CEKAFKA_BINARY;
@@ -630,7 +638,12 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 		core[6] = ce_ct;
 		from_header = 0;
 	}
-	return decode_binary(core, from_header, ext, n_ext, value, value_len, out, err);
+	int r = decode_binary(core, from_header, ext, n_ext, value, value_len, out, err);
+	if (r == 0 && info) {
+		info->id = hval(core[1], &info->id_len);
+		info->source = hval(core[2], &info->source_len);
+	}
+	return r;
 }
 
 /* ---- the round-trip rule ---- */

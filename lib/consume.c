@@ -105,6 +105,85 @@ struct pending_ids {
 	size_t cap, n;
 };
 
+/* Bytes that live until the next flush (the source and id of printed
+ * events): carved from 64 KiB chunks that never move, so pointers into
+ * them stay valid; no malloc per event. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t cap;
+	char data[];
+};
+struct arena {
+	struct arena_chunk *head; /* the chunk being filled */
+	size_t used;              /* bytes of head in use */
+};
+#define ARENA_CHUNK (64u * 1024)
+
+/* n bytes, or NULL when out of memory. */
+static char *arena_alloc(struct arena *a, size_t n)
+{
+	if (!a->head || a->head->cap - a->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		struct arena_chunk *k = malloc(sizeof *k + cap);
+		if (!k)
+			return NULL;
+		k->next = a->head;
+		k->cap = cap;
+		a->head = k;
+		a->used = 0;
+	}
+	char *p = a->head->data + a->used;
+	a->used += n;
+	return p;
+}
+
+/* Forget every allocation; keep one chunk for the next round. */
+static void arena_reset(struct arena *a)
+{
+	if (!a->head)
+		return;
+	struct arena_chunk *k = a->head->next;
+	while (k) {
+		struct arena_chunk *next = k->next;
+		free(k);
+		k = next;
+	}
+	a->head->next = NULL;
+	a->used = 0;
+}
+
+static void arena_free(struct arena *a)
+{
+	arena_reset(a);
+	free(a->head);
+	a->head = NULL;
+}
+
+/* A copy of s[0..n) in a. */
+static int arena_copy(struct arena *a, const char *s, size_t n, const char **out)
+{
+	char *d = arena_alloc(a, n ? n : 1);
+	if (!d)
+		return -1;
+	memcpy(d, s, n);
+	*out = d;
+	return 0;
+}
+
+/* The decoded text of a validated string token, in a. */
+static int arena_decode(struct arena *a, json_span tok, const char **out, size_t *len)
+{
+	char *d = arena_alloc(a, tok.n); /* decoded is shorter than the token */
+	if (!d)
+		return -1;
+	size_t k = json_string_decode_fixed(tok, d, tok.n);
+	if (k == (size_t)-1)
+		return -1;
+	*out = d;
+	*len = k;
+	return 0;
+}
+
 struct consumer {
 	const consume_options *o;
 	consume_stats *st;
@@ -118,11 +197,9 @@ struct consumer {
 	struct batch *held;           /* batches waiting for a retry */
 	struct batch cur;             /* the batch being filled */
 	buf event;                    /* decoded event of the message at hand */
-	struct {
-		char *source, *id;
-		size_t source_len, id_len;
-	} *printed;                   /* stdout + dedupe: printed since the last flush */
+	dedupe_key *printed;          /* stdout + dedupe: printed since the last flush */
 	size_t n_printed, cap_printed;
+	struct arena ids;             /* their source and id bytes */
 	dedupe *dd;
 	struct pending_ids pending;   /* see pending_check_add */
 	consume_metrics *metrics;     /* NULL without --metrics-file */
@@ -306,28 +383,22 @@ static void commit_sync(struct consumer *c)
 
 static int flush_output(struct consumer *c)
 {
-	if (c->o->handler)
+	if (c->o->handler) {
+		dedupe_release(c->dd); /* called before waiting for messages */
 		return 0;
+	}
 	if (outbuf_flush(c->o->out) != 0) {
 		c->out_failed = 1;
 		return -1;
 	}
 	if (c->dd && c->n_printed) {
 		errinfo e;
-		int s = dedupe_begin(c->dd, &e);
-		for (size_t i = 0; i < c->n_printed && !s; i++)
-			s = dedupe_record(c->dd, c->printed[i].source, c->printed[i].source_len,
-					  c->printed[i].id, c->printed[i].id_len, &e);
-		if (!s)
-			s = dedupe_commit(c->dd, &e);
-		if (s)
+		if (dedupe_record_many(c->dd, c->printed, c->n_printed, &e) != 0)
 			diag_warn("%s (those events may be printed again)", e.text);
 	}
-	for (size_t i = 0; i < c->n_printed; i++) {
-		free(c->printed[i].source);
-		free(c->printed[i].id);
-	}
+	dedupe_release(c->dd);
 	c->n_printed = 0;
+	arena_reset(&c->ids);
 	pending_clear(&c->pending);
 	/* What was printed is out: its offsets may be stored now. */
 	for (size_t i = 0; i < c->n_parts; i++)
@@ -665,6 +736,7 @@ static int run_batch(struct consumer *c, struct batch *b, int *held_out)
 			k++;
 		}
 		int stop_code = 0;
+		dedupe_release(c->dd); /* no snapshot held while the handler runs */
 		int64_t t0 = timefmt_now_us();
 		r = c->o->handler->handle(c->o->handler->self, ev, k, why, sizeof why, &stop_code);
 		free(ev);
@@ -1081,9 +1153,11 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		return 0;
 	}
 	/* The event printed as it is needs no second parse (cekafka_decode
-	 * validated it); filters, dedupe, metrics and --data-only do. */
+	 * validated it); filters, metrics and --data-only do, and dedupe when
+	 * cekafka_decode could not point at the decoded id and source. */
 	cloudevent ev;
-	int need_parse = c->o->n_types || c->dd || c->metrics || c->o->output == CONSUME_OUT_DATA;
+	int need_parse = c->o->n_types || c->metrics || c->o->output == CONSUME_OUT_DATA ||
+			 (c->dd && !(info.id && info.source));
 	if (need_parse && ce_parse(&ev, c->event.data, c->event.len, NULL) != 0)
 		return errinfo_set(&c->err, EXIT_SOFTWARE, "decoded event does not parse");
 	if (c->metrics) {
@@ -1097,34 +1171,31 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		mark_handled(c, topic, m->partition, m->offset);
 		return 0;
 	}
-	char *source = NULL, *id = NULL;
+	/* source and id live in c->ids until the flush that records them */
+	const char *source = NULL, *id = NULL;
 	size_t source_len = 0, id_len = 0;
 	if (c->dd) {
-		if (copy_attr(&ev.source, &source, &source_len) != 0 ||
-		    copy_attr(&ev.id, &id, &id_len) != 0) {
-			free(source);
+		if (info.id && info.source ? arena_copy(&c->ids, info.source, info.source_len, &source) != 0 ||
+						     arena_copy(&c->ids, info.id, info.id_len, &id) != 0
+					   : arena_decode(&c->ids, ev.source.value, &source, &source_len) != 0 ||
+						     arena_decode(&c->ids, ev.id.value, &id, &id_len) != 0)
 			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		if (info.id && info.source) {
+			source_len = info.source_len;
+			id_len = info.id_len;
 		}
 		int seen = dedupe_seen(c->dd, source, source_len, id, id_len, &e);
-		if (seen < 0) {
-			free(source);
-			free(id);
+		if (seen < 0)
 			return errinfo_set(&c->err, -seen, "%s", e.text);
-		}
 		/* Printed since the last flush but not recorded yet: a copy too. */
-		if (!seen && (seen = pending_check_add(&c->pending, source, source_len, id, id_len)) < 0) {
-			free(source);
-			free(id);
+		if (!seen && (seen = pending_check_add(&c->pending, source, source_len, id, id_len)) < 0)
 			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
-		}
 		if (seen) {
 			c->st->duplicates++;
 			if (c->metrics)
 				consume_metrics_duplicate(c->metrics);
-			diag_debug("%s [%" PRId32 "] @%" PRId64 ": duplicate of a handled event (id %s), skipped",
-				   topic, m->partition, m->offset, id);
-			free(source);
-			free(id);
+			diag_debug("%s [%" PRId32 "] @%" PRId64 ": duplicate of a handled event (id %.*s), skipped",
+				   topic, m->partition, m->offset, (int)(id_len > 200 ? 200 : id_len), id);
 			mark_handled(c, topic, m->partition, m->offset);
 			return 0;
 		}
@@ -1144,10 +1215,8 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		    outbuf_write(c->o->out, "\n", 1) != 0;
 	}
 	if (w) {
-		/* Not printed: the pending entry points at strings freed here. */
+		/* Not printed: not pending either. */
 		pending_clear(&c->pending);
-		free(source);
-		free(id);
 		c->out_failed = 1;
 		return 0;
 	}
@@ -1161,18 +1230,12 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 			void *np = realloc(c->printed, cap * sizeof *c->printed);
 			if (!np) {
 				pending_clear(&c->pending);
-				free(source);
-				free(id);
 				return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
 			}
 			c->printed = np;
 			c->cap_printed = cap;
 		}
-		c->printed[c->n_printed].source = source;
-		c->printed[c->n_printed].source_len = source_len;
-		c->printed[c->n_printed].id = id;
-		c->printed[c->n_printed].id_len = id_len;
-		c->n_printed++;
+		c->printed[c->n_printed++] = (dedupe_key){ source, id, source_len, id_len };
 	}
 	return 0;
 }
@@ -1645,11 +1708,8 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	}
 	batch_clear(&c.cur);
 	free(c.cur.items);
-	for (size_t i = 0; i < c.n_printed; i++) {
-		free(c.printed[i].source);
-		free(c.printed[i].id);
-	}
 	free(c.printed);
+	arena_free(&c.ids);
 	pending_free(&c.pending);
 	for (size_t i = 0; i < c.n_parts; i++)
 		free(c.parts[i].topic);

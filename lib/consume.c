@@ -207,6 +207,7 @@ struct consumer {
 	int assigned_once;            /* an assignment has happened */
 	int64_t last_msg_us, last_commit_us, last_flush_us;
 	unsigned long nudges;         /* see nudge_fetcher */
+	int64_t nudge_failed_us;      /* when the last one failed; 0 when it did not */
 	unsigned long events;         /* counted for -c */
 	int stop_code;                /* a handler asked to stop */
 	int fatal;
@@ -1542,6 +1543,10 @@ static void write_metrics(struct consumer *c, uint64_t min_ms)
  * a broker answers at once (a fetch waits only when nothing is there). */
 static void nudge_fetcher(struct consumer *c)
 {
+	/* A broker that did not answer is not asked again for a second: each
+	 * question may block the loop for NUDGE_TIMEOUT_MS. */
+	if (c->nudge_failed_us && timefmt_now_us() - c->nudge_failed_us < 1000000)
+		return;
 	rd_kafka_topic_partition_list_t *l = NULL;
 	for (size_t i = 0; i < c->n_parts; i++) {
 		struct part *p = &c->parts[i];
@@ -1559,6 +1564,7 @@ static void nudge_fetcher(struct consumer *c)
 		return;
 	c->nudges++;
 	rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->rk, l, NUDGE_TIMEOUT_MS);
+	c->nudge_failed_us = e ? timefmt_now_us() : 0;
 	if (e)
 		diag_debug("waking the fetcher: %s", rd_kafka_err2str(e));
 	rd_kafka_topic_partition_list_destroy(l);

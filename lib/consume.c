@@ -1648,12 +1648,13 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 			break;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
 		if (!m) {
-			/* Nothing waiting: flush what is done before blocking. */
+			/* Nothing waiting: wake the fetcher first, so that its
+			 * fetch runs while we flush what is done before blocking. */
+			nudge_fetcher(&c);
 			if (flush_output(&c) != 0)
 				break;
 			if ((status = flush_batch(&c)) != 0)
 				break;
-			nudge_fetcher(&c);
 			int timeout = 100;
 			int64_t r = next_retry_us(&c);
 			if (r >= 0) {

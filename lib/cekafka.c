@@ -8,6 +8,7 @@
 #include "base64.h"
 #include "exitcode.h"
 #include "json.h"
+#include "strscan.h"
 #include "utf8.h"
 
 /* ---- small helpers ---- */
@@ -333,7 +334,11 @@ int cekafka_hop_headers(cekafka_msg *m, traceparent *hop, errinfo *err)
 /* Valid UTF-8 and no C0, DEL or C1 control character. */
 static int header_text_ok(const char *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
+	/* the usual value: printable ASCII, 16 bytes a step */
+	size_t i = strscan_plain((const unsigned char *)s, n, 1);
+	if (i == n)
+		return 1;
+	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7F)
 			return 0;
@@ -345,8 +350,10 @@ static int header_text_ok(const char *s, size_t n)
 
 static int core_index(const char *s, size_t n)
 {
+	/* every header of every message comes here: lengths first */
+	static const unsigned char len[8] = { 11, 2, 6, 4, 7, 4, 15, 10 };
 	for (int i = 0; i < 8; i++)
-		if (eq(s, n, core_name[i]))
+		if (n == len[i] && memcmp(s, core_name[i], n) == 0)
 			return i;
 	return -1;
 }
@@ -382,6 +389,11 @@ static int put_member(buf *out, int first, const char *name, size_t name_len,
 	if ((first ? buf_putc(out, '"') : buf_append(out, ",\"", 2)) != 0 ||
 	    buf_append(out, name, name_len) != 0 || buf_append(out, "\":", 2) != 0)
 		return -1;
+	/* nothing to escape (header_text_ok ruled out controls): copy it */
+	if (strscan_plain((const unsigned char *)v, n, 0) == n)
+		return buf_putc(out, '"') != 0 || buf_append(out, v, n) != 0 || buf_putc(out, '"') != 0
+			       ? -1
+			       : 0;
 	return json_string_encode(out, v, n);
 }
 
@@ -409,7 +421,7 @@ static void info_trace(cekafka_info *info, const cekafka_header *tp, int tp_dup,
 }
 
 static int decode_structured(const cekafka_header *cth, const void *value, size_t value_len,
-			     buf *out, errinfo *err)
+			     buf *out, cekafka_info *info, errinfo *err)
 {
 	size_t n;
 	const char *ct = hval(cth, &n);
@@ -435,6 +447,12 @@ static int decode_structured(const cekafka_header *cth, const void *value, size_
 		return r;
 	if (ce_write_json(&ev, out) != 0)
 		return errinfo_set(err, EXIT_SOFTWARE, "output buffer full");
+	if (info && json_string_is_plain(ev.id.value) && json_string_is_plain(ev.source.value)) {
+		info->id = ev.id.value.p + 1;
+		info->id_len = ev.id.value.n - 2;
+		info->source = ev.source.value.p + 1;
+		info->source_len = ev.source.value.n - 2;
+	}
 	return 0;
 }
 
@@ -552,6 +570,8 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 	}
 	if (info) {
 		info->mode = CEKAFKA_BINARY;
+		info->id = info->source = NULL;
+		info->id_len = info->source_len = 0;
 		info_trace(info, tp, tp_dup, ts, ts_dup);
 	}
 
@@ -607,7 +627,7 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 	if (ctv && iprefix(ctv, ctn, "application/cloudevents")) {
 		if (info)
 			info->mode = CEKAFKA_STRUCTURED;
-		return decode_structured(ct, value, value_len, out, err);
+		return decode_structured(ct, value, value_len, out, info, err);
 	}
 	if (info)
 		info->mode = CEKAFKA_BINARY;
@@ -630,7 +650,12 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 		core[6] = ce_ct;
 		from_header = 0;
 	}
-	return decode_binary(core, from_header, ext, n_ext, value, value_len, out, err);
+	int r = decode_binary(core, from_header, ext, n_ext, value, value_len, out, err);
+	if (r == 0 && info) {
+		info->id = hval(core[1], &info->id_len);
+		info->source = hval(core[2], &info->source_len);
+	}
+	return r;
 }
 
 /* ---- the round-trip rule ---- */

@@ -168,6 +168,12 @@ typedef struct cekafka_info {
 	traceparent traceparent;
 	const char *tracestate; /* into the caller's header; NULL when absent */
 	size_t tracestate_len;
+	/* Set on success: the event's decoded id and source, pointing into
+	 * the caller's header values (binary) or value (structured); NULL
+	 * when a structured value writes them with escapes (decode them from
+	 * the event then). */
+	const char *id, *source;
+	size_t id_len, source_len;
 } cekafka_info;
 
 /* Decode one Kafka message (headers h[0..n), value[0..value_len), value

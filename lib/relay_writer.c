@@ -17,6 +17,9 @@
 #define ERROR_TEXT_MAX 400
 #define LINGER_ROWS 4096
 #define LINGER_MS 20
+/* WAL size (frames) past which a commit asks for a checkpoint: SQLite's
+ * own wal_autocheckpoint default, so the WAL stays as small as before. */
+#define CHECKPOINT_FRAMES 1000
 
 struct relay_writer {
 	const relay_options *o;
@@ -32,6 +35,12 @@ struct relay_writer {
 	pthread_mutex_t mu;
 	pthread_cond_t work;  /* marks queued, or quit */
 	pthread_cond_t idle;  /* the queue was written, or a write failed */
+	/* The checkpointer: its own thread and connection (see on_wal). */
+	sqlite3 *ck_db;
+	pthread_t ck_thread;
+	int ck_started;
+	pthread_cond_t ck_work; /* ck_wanted or quit changed */
+	int ck_wanted;
 	relay_mark *queue;    /* marks waiting, in arrival order */
 	size_t n, cap;
 	relay_mark *taken;    /* the batch the thread is writing */
@@ -260,6 +269,77 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
+/* Checkpoints. SQLite's automatic checkpoint runs inside the COMMIT that
+ * pushed the WAL past its limit, on the committing connection: here the
+ * writer thread, which is what bounds the relay. A checkpoint copies the
+ * WAL's pages into the database file and fsyncs both, and an fsync also
+ * waits for whatever else of the file is still dirty in the page cache (a
+ * copied database: 0.22-0.27 s against 0.007 s for the same 10,000 rows in
+ * a small file, strace -T). So the writer's connection only asks
+ * (sqlite3_wal_hook replaces the automatic checkpoint) and a second thread
+ * on a third connection checkpoints PASSIVE: it never waits for or blocks
+ * the writer, the reader or the application's connections, and copies
+ * what no reader still needs. The WAL stays near CHECKPOINT_FRAMES as
+ * before. */
+static int on_wal(void *ctx, sqlite3 *db, const char *name, int frames)
+{
+	relay_writer *w = ctx;
+	(void)db;
+	(void)name;
+	if (frames >= CHECKPOINT_FRAMES && w->ck_started) {
+		pthread_mutex_lock(&w->mu);
+		w->ck_wanted = 1;
+		pthread_cond_signal(&w->ck_work);
+		pthread_mutex_unlock(&w->mu);
+	}
+	return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+	relay_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->ck_wanted && !w->quit)
+			pthread_cond_wait(&w->ck_work, &w->mu);
+		if (w->quit)
+			break;
+		w->ck_wanted = 0;
+		pthread_mutex_unlock(&w->mu);
+		/* SQLITE_BUSY (another connection checkpoints) or an I/O error
+		 * leaves the frames in the WAL, where readers find them: the
+		 * next commit asks again, and the last connection to close
+		 * checkpoints anyway. */
+		int rc = sqlite3_wal_checkpoint_v2(w->ck_db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+			diag_debug("%s: checkpoint: %s", w->o->db, sqlite3_errmsg(w->ck_db));
+		pthread_mutex_lock(&w->mu);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+/* Open the checkpointer's connection and start its thread; the writer's
+ * connection then stops checkpointing itself. On failure the writer keeps
+ * SQLite's automatic checkpoint: slower, still correct. */
+static void checkpointer_start(relay_writer *w)
+{
+	if (sqlite3_open_v2(w->o->db, &w->ck_db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) !=
+		    SQLITE_OK ||
+	    /* A read opens the WAL: a connection that never read cannot
+	     * checkpoint it. */
+	    sqlite3_exec(w->ck_db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK ||
+	    pthread_create(&w->ck_thread, NULL, checkpointer_main, w) != 0) {
+		diag_debug("%s: no checkpointer thread: %s", w->o->db,
+			   w->ck_db ? sqlite3_errmsg(w->ck_db) : "out of memory");
+		sqlite3_close(w->ck_db);
+		w->ck_db = NULL;
+		return;
+	}
+	w->ck_started = 1;
+	sqlite3_wal_hook(w->db, on_wal, w);
+}
+
 static void *writer_main(void *arg)
 {
 	relay_writer *w = arg;
@@ -375,6 +455,7 @@ relay_writer *relay_writer_open(const relay_options *o, const char *qtable, erri
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
+	pthread_cond_init(&w->ck_work, NULL);
 	int rc = sqlite3_open_v2(o->db, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
 	int status = rc == SQLITE_OK ? 0 : fail(w, rc, "opening", err);
 	unsigned busy = o->busy_ms == OUTBOX_NO_WAIT ? 0 : o->busy_ms ? o->busy_ms : OUTBOX_DEFAULT_BUSY_MS;
@@ -425,6 +506,8 @@ relay_writer *relay_writer_open(const relay_options *o, const char *qtable, erri
 				 "UPDATE %s SET status = 'dead', attempts = attempts + 1, last_error = ?1, "
 				 "next_attempt_at = NULL WHERE seq = ?2 AND status = 'pending'",
 				 qtable, err);
+	if (!status)
+		checkpointer_start(w);
 	if (!status) {
 		if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
 			status = errinfo_set(err, EXIT_SOFTWARE, "cannot start the writer thread");
@@ -527,13 +610,20 @@ void relay_writer_close(relay_writer *w)
 {
 	if (!w)
 		return;
-	if (w->started) {
-		pthread_mutex_lock(&w->mu);
-		w->quit = 1;
-		pthread_cond_signal(&w->work);
-		pthread_mutex_unlock(&w->mu);
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_signal(&w->work);
+	pthread_cond_signal(&w->ck_work);
+	pthread_mutex_unlock(&w->mu);
+	if (w->started)
 		pthread_join(w->thread, NULL);
+	if (w->ck_started) {
+		/* The writer's last commits may have asked for it: no matter,
+		 * the last connection to close checkpoints. */
+		pthread_join(w->ck_thread, NULL);
+		w->ck_started = 0;
 	}
+	sqlite3_close(w->ck_db);
 	for (size_t i = 0; i < w->n; i++)
 		free(w->queue[i].error);
 	free(w->queue);
@@ -547,5 +637,6 @@ void relay_writer_close(relay_writer *w)
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->idle);
+	pthread_cond_destroy(&w->ck_work);
 	free(w);
 }

@@ -30,6 +30,11 @@ struct relay_writer {
 	 * for the SQL functions of write_sent_ranges; last: a lookup cache. */
 	const relay_mark **sent_marks;
 	size_t n_sent, cap_sent, last;
+	/* The same marks by seq - dlo when their seqs are dense enough
+	 * (dspan > 0): sorting without a sort, and an O(1) lookup. */
+	const relay_mark **direct;
+	size_t cap_direct, dspan;
+	int64_t dlo;
 	pthread_t thread;
 	int started;
 	pthread_mutex_t mu;
@@ -133,6 +138,9 @@ static int bind_mark(relay_writer *w, const relay_mark *m, const char *now, int6
 
 static const relay_mark *sent_lookup(relay_writer *w, sqlite3_int64 seq)
 {
+	if (w->dspan)
+		return seq >= w->dlo && (uint64_t)(seq - w->dlo) < w->dspan ? w->direct[seq - w->dlo]
+									      : NULL;
 	if (w->last < w->n_sent && w->sent_marks[w->last]->seq == seq)
 		return w->sent_marks[w->last];
 	size_t lo = 0, hi = w->n_sent;
@@ -179,6 +187,44 @@ static int by_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* Put sent_marks in seq order. Delivery reports come nearly in seq order
+ * (each partition's in order, partitions interleaved), so the seqs of a
+ * transaction are dense: placed by seq - lo into a table as long as that
+ * is at most a few times their number, else sorted. A seq appears at most
+ * once (a row is in flight once). */
+static int order_by_seq(relay_writer *w)
+{
+	int64_t lo = w->sent_marks[0]->seq, hi = lo;
+	for (size_t i = 1; i < w->n_sent; i++) {
+		int64_t q = w->sent_marks[i]->seq;
+		lo = q < lo ? q : lo;
+		hi = q > hi ? q : hi;
+	}
+	uint64_t span = (uint64_t)(hi - lo) + 1;
+	if (span > 4 * (uint64_t)w->n_sent + 1024) {
+		qsort(w->sent_marks, w->n_sent, sizeof *w->sent_marks, by_seq);
+		return 0;
+	}
+	if (span > w->cap_direct) {
+		const relay_mark **p = realloc(w->direct, span * sizeof *p);
+		if (!p)
+			return -1;
+		w->direct = p;
+		w->cap_direct = span;
+	}
+	memset(w->direct, 0, span * sizeof *w->direct);
+	for (size_t i = 0; i < w->n_sent; i++)
+		w->direct[w->sent_marks[i]->seq - lo] = w->sent_marks[i];
+	size_t n = 0;
+	for (uint64_t k = 0; k < span; k++)
+		if (w->direct[k])
+			w->sent_marks[n++] = w->direct[k];
+	w->n_sent = n;
+	w->dlo = lo;
+	w->dspan = span;
+	return 0;
+}
+
 static int write_sent_ranges(relay_writer *w, const relay_mark *v, size_t n, const char *now)
 {
 	w->n_sent = 0;
@@ -195,9 +241,11 @@ static int write_sent_ranges(relay_writer *w, const relay_mark *v, size_t n, con
 		}
 		w->sent_marks[w->n_sent++] = &v[i];
 	}
+	w->dspan = 0;
 	if (!w->n_sent)
 		return SQLITE_OK;
-	qsort(w->sent_marks, w->n_sent, sizeof *w->sent_marks, by_seq);
+	if (order_by_seq(w) != 0)
+		return SQLITE_NOMEM;
 	w->last = 0;
 	int rc = SQLITE_OK;
 	for (size_t i = 0; i < w->n_sent && rc == SQLITE_OK;) {
@@ -631,6 +679,7 @@ void relay_writer_close(relay_writer *w)
 	sqlite3_finalize(w->mark_sent);
 	sqlite3_finalize(w->mark_sent_range);
 	free(w->sent_marks);
+	free(w->direct);
 	sqlite3_finalize(w->mark_retry);
 	sqlite3_finalize(w->mark_dead);
 	sqlite3_close(w->db);

@@ -12,10 +12,13 @@
  * freed once written) and copies the array itself. Everything else given
  * to relay_writer_open() is borrowed for the writer's lifetime.
  *
+ * Transactions: at most about 4096 marks each (a short hold of the write
+ * lock), the sent marks in seq order.
+ *
  * Failure: a transaction that fails (locked past the busy timeout, disk
- * full) writes nothing; the marks wait and are tried again every
- * RELAY_WRITER_RETRY_MS. The rows they concern stay pending until then,
- * so the worst a lost mark causes is a duplicate publication.
+ * full) writes nothing; its marks and the later ones wait and are tried
+ * again every RELAY_WRITER_RETRY_MS. The rows they concern stay pending
+ * until then, so the worst a lost mark causes is a duplicate publication.
  */
 #ifndef RELAY_WRITER_H
 #define RELAY_WRITER_H
@@ -38,6 +41,7 @@ typedef struct relay_mark {
 	int64_t offset;               /* SENT to Kafka; -1: NULL */
 	const char *topic;            /* SENT to Kafka; NULL otherwise; borrowed */
 	char *error;                  /* RETRY/DEAD reason; owned */
+	int written;                  /* the writer's: committed */
 } relay_mark;
 
 typedef struct relay_writer relay_writer;

@@ -708,7 +708,10 @@ due_now() {
 
 @test "kill -9 in the middle of a large run, then a restart: every event there, no false sent mark" {
 	gen 20000 A 50 | enqueue
-	outbox-relay --once --db "$DB" -q -X linger.ms=20 -X batch.num.messages=200 --batch 100 3>&- &
+	# Slow enough that the kill lands mid-run: 200-message batches alone
+	# went out so fast that the run could end before the kill.
+	kafka_mock_cmd rtt 1 50
+	outbox-relay --once --db "$DB" -q -X linger.ms=20 -X batch.num.messages=20 --batch 100 3>&- &
 	local pid=$!
 	PIDS+=("$pid")
 	wait_for 60 sent_at_least 1000
@@ -718,6 +721,7 @@ due_now() {
 	[ "$sent_before" -lt 20000 ]
 	# Nothing marked sent that is not in the topic.
 	[ -z "$(audit_mismatches)" ]
+	kafka_mock_cmd rtt 1 0
 	run relay --once
 	assert_success
 	all_sent
@@ -927,6 +931,36 @@ due_now() {
 	all_sent
 	[ -z "$(audit_mismatches)" ]
 	[ -z "$(stranger_ids)" ]
+}
+
+@test "a write transaction refused midway: the earlier ones stay recorded and counted, the rest pending" {
+	# Enough rows for several write transactions (at most ~4096 marks each).
+	gen 10000 A 50 | enqueue
+	# An application's trigger refuses to let seq 9000 become sent.
+	q "CREATE TRIGGER refuse BEFORE UPDATE OF status ON outbox
+	   WHEN NEW.seq = 9000 AND NEW.status = 'sent' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+	run --separate-stderr relay --once
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"recording outcomes: refused"* ]]
+	sent=$(count_status sent)
+	# What the relay reports is what was committed, no more, no less.
+	[[ $stderr == *"sent $sent"* ]]
+	[ "$sent" -ge 2000 ]
+	[ "$(q "SELECT status FROM outbox WHERE seq = 9000")" = pending ]
+	[ "$(count_status pending)" -eq $((10000 - sent)) ]
+	# The transaction holding seq 9000 covers at most ~6144 seqs: the first
+	# 2000 were in earlier ones, committed.
+	[ "$(q "SELECT count(*) FROM outbox WHERE seq <= 2000 AND status <> 'sent'")" -eq 0 ]
+	[ -z "$(audit_mismatches)" ]
+	[ "$(q "SELECT count(*) FROM outbox WHERE status = 'sent' AND (attempts <> 1 OR sent_at IS NULL)")" -eq 0 ]
+	# The rest was published; a rerun republishes it (same ids) and marks it.
+	q "DROP TRIGGER refuse"
+	run relay --once
+	assert_success
+	all_sent
+	[ -z "$(audit_mismatches)" ]
+	[ -z "$(stranger_ids)" ]
+	[ "$(q "SELECT count(*) FROM outbox WHERE attempts <> 1")" -eq 0 ]
 }
 
 # ------------------------------------------------------------ other sinks

@@ -93,14 +93,6 @@ struct config {
 	inputs in;
 };
 
-static int usage_error(const char *why, const char *arg)
-{
-	char a[DIAG_ARG_MAX];
-	if (arg)
-		return cli_usage_error(usage_text, "%s: %s", why, diag_arg(arg, a));
-	return cli_usage_error(usage_text, "%s", why);
-}
-
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	int opt, modes = 0;
@@ -115,9 +107,9 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case 'e': {
 			char *eq = strchr(optarg, '=');
 			if (!eq)
-				return usage_error("-e wants NAME=VALUE", optarg);
+				return cli_bad_value(usage_text, "-e wants NAME=VALUE", optarg);
 			if (c->wrap.n_ext >= MAX_EXT)
-				return usage_error("too many -e options", NULL);
+				return cli_bad_value(usage_text, "too many -e options", NULL);
 			*eq = '\0';
 			c->ext[c->wrap.n_ext++] = (wrap_ext){ optarg, eq + 1 };
 			break;
@@ -127,7 +119,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_PK_FROM: c->wrap.partition_key_from = optarg; break;
 		case OPT_MASK:
 			if (c->wrap.n_mask >= MAX_MASK)
-				return usage_error("too many --mask options", NULL);
+				return cli_bad_value(usage_text, "too many --mask options", NULL);
 			c->mask[c->wrap.n_mask++] = optarg;
 			break;
 		case OPT_TEXT: c->wrap.payload = WRAP_TEXT; modes |= 8; break;
@@ -137,11 +129,11 @@ static int parse_args(int argc, char **argv, struct config *c)
 		case OPT_RAW: c->raw = 1; break;
 		case OPT_ON_ERROR:
 			if (on_error_parse(optarg, &c->in.on_error) != 0)
-				return usage_error("--on-error wants fail or skip", optarg);
+				return cli_bad_value(usage_text, "--on-error wants fail or skip", optarg);
 			break;
 		case OPT_MAX_LINE:
 			if (cli_parse_size(optarg, (size_t)1 << 30, &c->in.max_line) != 0 || c->in.max_line == 0)
-				return usage_error("--max-line wants a size from 1 to 1G", optarg);
+				return cli_bad_value(usage_text, "--max-line wants a size from 1 to 1G", optarg);
 			break;
 		default:
 			if (cli_common_option(opt, usage_text, help_text) != 0)
@@ -149,16 +141,16 @@ static int parse_args(int argc, char **argv, struct config *c)
 		}
 	}
 	if ((modes & 3) == 3)
-		return usage_error("--validate and --unwrap exclude each other", NULL);
+		return cli_bad_value(usage_text, "--validate and --unwrap exclude each other", NULL);
 	if ((modes & 24) == 24)
-		return usage_error("--text and --base64 exclude each other", NULL);
+		return cli_bad_value(usage_text, "--text and --base64 exclude each other", NULL);
 	if (c->raw && c->mode != MODE_UNWRAP)
-		return usage_error("--raw goes with --unwrap", NULL);
+		return cli_bad_value(usage_text, "--raw goes with --unwrap", NULL);
 	if (c->mode != MODE_WRAP && (c->wrap.type || c->wrap.source || c->wrap.n_ext || modes & 24 ||
 				     c->wrap.n_mask || c->wrap.id_from || c->wrap.subject_from ||
 				     c->wrap.partition_key_from || c->wrap.subject || c->wrap.time ||
 				     c->wrap.dataschema || c->wrap.datacontenttype))
-		return usage_error("event attribute options only apply when wrapping", NULL);
+		return cli_bad_value(usage_text, "event attribute options only apply when wrapping", NULL);
 	c->wrap.ext = c->ext;
 	c->wrap.mask = c->mask;
 	c->in.files = argv + optind;
@@ -185,7 +177,7 @@ int main(int argc, char **argv)
 		c.wrap.tracestate = getenv("TRACESTATE");
 		if ((status = wrapper_new(&sink.w, &c.wrap, &err)) != 0) {
 			if (status == EXIT_USAGE)
-				return usage_error(err.text, NULL);
+				return cli_bad_value(usage_text, err.text, NULL);
 			diag_errinfo(&err);
 			return status;
 		}

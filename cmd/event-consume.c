@@ -119,26 +119,6 @@ struct config {
 	uint64_t handler_timeout_ms;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = sig;
-}
-
-static int usage_error(const char *why, const char *arg)
-{
-	if (arg)
-		return cli_usage_error(usage_text, "%s: %s", why, arg);
-	return cli_usage_error(usage_text, "%s", why);
-}
-
-static int parse_duration(const char *s, uint64_t *ms)
-{
-	return cli_parse_duration_ms(s, ms) == 0 && *ms <= (uint64_t)INT_MAX * 1000 ? 0 : -1;
-}
-
-
 /* --from: beginning, end, stored, an RFC 3339 time, or epoch milliseconds. */
 static int parse_from(const char *s, consume_options *co)
 {
@@ -179,7 +159,7 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 		switch (opt) {
 		case 't':
 			if (!bindings_topic_valid(optarg, strlen(optarg)))
-				return usage_error("-t wants a Kafka topic name [a-zA-Z0-9._-]{1,249}", optarg);
+				return cli_bad_value(usage_text, "-t wants a Kafka topic name [a-zA-Z0-9._-]{1,249}", optarg);
 			c->topics[c->n_topics++] = optarg;
 			break;
 		case OPT_BINDING:
@@ -187,16 +167,16 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			break;
 		case 'g':
 			if (!*optarg)
-				return usage_error("-g wants a group id", NULL);
+				return cli_bad_value(usage_text, "-g wants a group id", NULL);
 			co->group = optarg;
 			break;
 		case 'b':
 			if (kafkaconf_set_brokers(kc, optarg, &err) != 0)
-				return usage_error(err.text, NULL);
+				return cli_bad_value(usage_text, err.text, NULL);
 			break;
 		case 'X':
 			if (kafkaconf_set_flag(kc, optarg, &err) != 0)
-				return usage_error(err.text, NULL);
+				return cli_bad_value(usage_text, err.text, NULL);
 			break;
 		case 'F':
 			c->kafka_file = optarg;
@@ -206,23 +186,23 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			break;
 		case OPT_FROM:
 			if (parse_from(optarg, co) != 0)
-				return usage_error("--from wants beginning, end, stored, an RFC 3339 time "
+				return cli_bad_value(usage_text, "--from wants beginning, end, stored, an RFC 3339 time "
 						   "or epoch milliseconds", optarg);
 			break;
 		case 'c':
 			if (cli_parse_uint(optarg, UINT64_MAX, &co->count) != 0 || co->count == 0)
-				return usage_error("-c wants a positive number of events", optarg);
+				return cli_bad_value(usage_text, "-c wants a positive number of events", optarg);
 			break;
 		case OPT_EXIT_EOF:
 			co->exit_eof = 1;
 			break;
 		case OPT_IDLE:
-			if (parse_duration(optarg, &co->idle_timeout_ms) != 0 || co->idle_timeout_ms == 0)
-				return usage_error("--idle-timeout wants a positive duration", optarg);
+			if (cli_parse_timeout_ms(optarg, &co->idle_timeout_ms) != 0 || co->idle_timeout_ms == 0)
+				return cli_bad_value(usage_text, "--idle-timeout wants a positive duration", optarg);
 			break;
 		case OPT_TYPE:
 			if (!*optarg)
-				return usage_error("--type wants an event type", NULL);
+				return cli_bad_value(usage_text, "--type wants an event type", NULL);
 			c->types[c->n_types++] = optarg;
 			break;
 		case OPT_DATA_ONLY:
@@ -233,12 +213,12 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			break;
 		case OPT_EXEC:
 			if (!*optarg)
-				return usage_error("--exec wants a command", NULL);
+				return cli_bad_value(usage_text, "--exec wants a command", NULL);
 			c->exec_cmd = optarg;
 			break;
 		case OPT_POST:
 			if (!*optarg)
-				return usage_error("--post wants a URL", NULL);
+				return cli_bad_value(usage_text, "--post wants a URL", NULL);
 			c->post_url = optarg;
 			break;
 		case OPT_MODE:
@@ -247,31 +227,31 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			else if (strcmp(optarg, "structured") == 0)
 				c->structured = 1;
 			else
-				return usage_error("--mode wants binary or structured", optarg);
+				return cli_bad_value(usage_text, "--mode wants binary or structured", optarg);
 			c->mode_given = 1;
 			break;
 		case OPT_BATCH:
 			if (cli_parse_uint(optarg, 100000, &v) != 0 || v == 0)
-				return usage_error("--batch wants a number from 1 to 100000", optarg);
+				return cli_bad_value(usage_text, "--batch wants a number from 1 to 100000", optarg);
 			co->batch = (unsigned)v;
 			break;
 		case OPT_HANDLER_TIMEOUT:
-			if (parse_duration(optarg, &c->handler_timeout_ms) != 0 || c->handler_timeout_ms == 0)
-				return usage_error("--handler-timeout wants a positive duration", optarg);
+			if (cli_parse_timeout_ms(optarg, &c->handler_timeout_ms) != 0 || c->handler_timeout_ms == 0)
+				return cli_bad_value(usage_text, "--handler-timeout wants a positive duration", optarg);
 			break;
 		case OPT_MAX_ATTEMPTS:
 			if (cli_parse_uint(optarg, 1000000, &v) != 0 || v == 0)
-				return usage_error("--max-attempts wants a number from 1 to 1000000", optarg);
+				return cli_bad_value(usage_text, "--max-attempts wants a number from 1 to 1000000", optarg);
 			co->max_attempts = (unsigned)v;
 			break;
 		case OPT_BACKOFF:
 			if (cli_parse_backoff(optarg, &co->backoff_min_ms, &co->backoff_max_ms) != 0)
-				return usage_error("--backoff wants MIN,MAX durations with 0 < MIN <= MAX, "
+				return cli_bad_value(usage_text, "--backoff wants MIN,MAX durations with 0 < MIN <= MAX, "
 						   "such as 1s,1m", optarg);
 			break;
 		case OPT_DLQ:
 			if (!bindings_topic_valid(optarg, strlen(optarg)))
-				return usage_error("--dlq wants a Kafka topic name", optarg);
+				return cli_bad_value(usage_text, "--dlq wants a Kafka topic name", optarg);
 			co->dlq_topic = optarg;
 			break;
 		case OPT_NO_DLQ:
@@ -279,16 +259,16 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			break;
 		case OPT_DEDUPE:
 			if (!*optarg)
-				return usage_error("--dedupe wants a file name", NULL);
+				return cli_bad_value(usage_text, "--dedupe wants a file name", NULL);
 			co->dedupe_file = optarg;
 			break;
 		case OPT_DEDUPE_TTL:
-			if (parse_duration(optarg, &co->dedupe_ttl_ms) != 0 || co->dedupe_ttl_ms == 0)
-				return usage_error("--dedupe-ttl wants a positive duration", optarg);
+			if (cli_parse_timeout_ms(optarg, &co->dedupe_ttl_ms) != 0 || co->dedupe_ttl_ms == 0)
+				return cli_bad_value(usage_text, "--dedupe-ttl wants a positive duration", optarg);
 			break;
 		case OPT_METRICS:
 			if (!*optarg)
-				return usage_error("--metrics-file wants a file name", NULL);
+				return cli_bad_value(usage_text, "--metrics-file wants a file name", NULL);
 			co->metrics_file = optarg;
 			break;
 		default:
@@ -297,24 +277,24 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected operand", argv[optind]);
+		return cli_bad_value(usage_text, "unexpected operand", argv[optind]);
 	if (!c->n_topics && !c->binding)
-		return usage_error("name a topic with -t or a consumer binding with --binding", NULL);
+		return cli_bad_value(usage_text, "name a topic with -t or a consumer binding with --binding", NULL);
 	if (c->exec_cmd && c->post_url)
-		return usage_error("--exec and --post exclude each other", NULL);
+		return cli_bad_value(usage_text, "--exec and --post exclude each other", NULL);
 	if ((c->exec_cmd || c->post_url) && co->output != CONSUME_OUT_EVENT)
-		return usage_error("--data-only and --with-kafka shape printed output; a handler gets "
+		return cli_bad_value(usage_text, "--data-only and --with-kafka shape printed output; a handler gets "
 				   "the events", NULL);
 	if (c->mode_given && !c->post_url)
-		return usage_error("--mode goes with --post", NULL);
+		return cli_bad_value(usage_text, "--mode goes with --post", NULL);
 	if (co->batch > 1 && !c->exec_cmd && !c->post_url)
-		return usage_error("--batch goes with --exec or --post", NULL);
+		return cli_bad_value(usage_text, "--batch goes with --exec or --post", NULL);
 	if (co->dedupe_ttl_ms && !co->dedupe_file)
-		return usage_error("--dedupe-ttl goes with --dedupe", NULL);
+		return cli_bad_value(usage_text, "--dedupe-ttl goes with --dedupe", NULL);
 	if (co->from == CONSUME_FROM_STORED && !co->group && !c->binding)
-		return usage_error("--from stored needs a group (-g)", NULL);
+		return cli_bad_value(usage_text, "--from stored needs a group (-g)", NULL);
 	if (co->dlq_topic && co->no_dlq)
-		return usage_error("--dlq and --no-dlq exclude each other", NULL);
+		return cli_bad_value(usage_text, "--dlq and --no-dlq exclude each other", NULL);
 	return 0;
 }
 
@@ -403,12 +383,7 @@ int main(int argc, char **argv)
 		}
 	}
 	if (!status) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_signal; /* no SA_RESTART: waits end early */
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+		cli_catch_stop();
 		c.co.topics = c.topics;
 		c.co.n_topics = c.n_topics;
 		c.co.types = c.types;
@@ -418,7 +393,7 @@ int main(int argc, char **argv)
 		c.co.handler = handler.handle ? &handler : NULL;
 		c.co.handler_timeout_ms = c.handler_timeout_ms;
 		consume_stats st;
-		status = consume_run(&c.co, &stop, &st, &err);
+		status = consume_run(&c.co, &cli_stop, &st, &err);
 		if (status)
 			diag_errinfo(&err);
 		summary(&st);

@@ -108,13 +108,6 @@ static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig) { interrupted = sig; }
 
-static int usage_error(const char *why, const char *arg)
-{
-	if (arg)
-		return cli_usage_error(usage_text, "%s: %s", why, arg);
-	return cli_usage_error(usage_text, "%s", why);
-}
-
 static int parse_args(int argc, char **argv, struct config *c)
 {
 	int opt;
@@ -129,23 +122,23 @@ static int parse_args(int argc, char **argv, struct config *c)
 		switch (opt) {
 		case OPT_DB:
 			if (!*optarg)
-				return usage_error("--db wants a file name", NULL);
+				return cli_bad_value(usage_text, "--db wants a file name", NULL);
 			if (outbox_path_check(optarg, &err) != 0)
-				return usage_error("--db", err.text);
+				return cli_usage_error(usage_text, "--db: %s", err.text);
 			c->db = optarg;
 			break;
 		case OPT_TABLE:
 			if (!strncasecmp(optarg, "sqlite_", 7))
-				return usage_error("--table: names starting with sqlite_ are reserved "
+				return cli_bad_value(usage_text, "--table: names starting with sqlite_ are reserved "
 						   "for SQLite's own tables", optarg);
 			if (!outbox_table_valid(optarg))
-				return usage_error("--table wants an identifier "
+				return cli_bad_value(usage_text, "--table wants an identifier "
 						   "[A-Za-z_][A-Za-z0-9_]{0,63}", optarg);
 			c->opt.table = optarg;
 			break;
 		case OPT_BATCH:
 			if (cli_parse_uint(optarg, ULONG_MAX, &c->batch) != 0 || c->batch == 0)
-				return usage_error("--batch wants a positive number of events", optarg);
+				return cli_bad_value(usage_text, "--batch wants a positive number of events", optarg);
 			break;
 		case OPT_EXEC:
 		case OPT_EXEC_FILE:
@@ -153,13 +146,13 @@ static int parse_args(int argc, char **argv, struct config *c)
 			break;
 		case OPT_BUSY:
 			if (cli_parse_duration_ms(optarg, &v) != 0 || v > INT_MAX)
-				return usage_error("--busy-timeout wants a duration such as 500ms, 5s or 1m",
+				return cli_bad_value(usage_text, "--busy-timeout wants a duration such as 500ms, 5s or 1m",
 						   optarg);
 			c->opt.busy_ms = v == 0 ? OUTBOX_NO_WAIT : (unsigned)v;
 			break;
 		case OPT_MAX_LINE:
 			if (cli_parse_size(optarg, (size_t)1 << 30, &c->max_line) != 0 || c->max_line == 0)
-				return usage_error("--max-line wants a size from 1 to 1G", optarg);
+				return cli_bad_value(usage_text, "--max-line wants a size from 1 to 1G", optarg);
 			break;
 		default:
 			if (cli_common_option(opt, usage_text, help_text) != 0)
@@ -170,7 +163,7 @@ static int parse_args(int argc, char **argv, struct config *c)
 		const char *env = getenv("OUTBOX_DB");
 		c->db = env && *env ? env : "./outbox.db";
 		if (outbox_path_check(c->db, &err) != 0)
-			return usage_error("OUTBOX_DB", err.text);
+			return cli_usage_error(usage_text, "OUTBOX_DB: %s", err.text);
 	}
 	if (!c->max_line)
 		c->max_line = NDJSON_DEFAULT_MAX_LINE;
@@ -188,11 +181,11 @@ static int parse_args(int argc, char **argv, struct config *c)
 	for (int i = 0; i < c->nsql; i++)
 		sql_stdin += c->sql[i].is_file && !strcmp(c->sql[i].text, "-");
 	if (sql_stdin > 1)
-		return usage_error("--exec-file - may be given once (standard input is read once)",
+		return cli_bad_value(usage_text, "--exec-file - may be given once (standard input is read once)",
 				   NULL);
 	for (int i = 0; sql_stdin && i <= c->nfiles; i++)
 		if (i == c->nfiles ? c->nfiles == 0 : !strcmp(c->files[i], "-"))
-			return usage_error("--exec-file - reads the SQL from standard input: give the "
+			return cli_bad_value(usage_text, "--exec-file - reads the SQL from standard input: give the "
 					   "events as FILE arguments, not on standard input", NULL);
 	return 0;
 }

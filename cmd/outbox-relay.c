@@ -131,26 +131,6 @@ struct config {
 	int sink_given, url_given;
 };
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-	stop = sig;
-}
-
-static int usage_error(const char *why, const char *arg)
-{
-	if (arg)
-		return cli_usage_error(usage_text, "%s: %s", why, arg);
-	return cli_usage_error(usage_text, "%s", why);
-}
-
-static int parse_duration(const char *s, uint64_t *ms)
-{
-	return cli_parse_duration_ms(s, ms) == 0 && *ms <= (uint64_t)INT_MAX * 1000 ? 0 : -1;
-}
-
-
 /* --db, --table, --busy-timeout: the same for every command. Returns 0
  * when opt was one of them, EXIT_USAGE for a bad value, -1 otherwise. */
 static int store_option(int opt, const char *arg, const char **db, outbox_options *store)
@@ -159,17 +139,17 @@ static int store_option(int opt, const char *arg, const char **db, outbox_option
 	switch (opt) {
 	case OPT_DB:
 		if (!*arg)
-			return usage_error("--db wants a file name", NULL);
+			return cli_bad_value(usage_text, "--db wants a file name", NULL);
 		*db = arg;
 		return 0;
 	case OPT_TABLE:
 		if (!outbox_table_valid(arg))
-			return usage_error("--table wants an identifier [A-Za-z_][A-Za-z0-9_]{0,63}", arg);
+			return cli_bad_value(usage_text, "--table wants an identifier [A-Za-z_][A-Za-z0-9_]{0,63}", arg);
 		store->table = arg;
 		return 0;
 	case OPT_BUSY:
-		if (parse_duration(arg, &v) != 0 || v > INT_MAX)
-			return usage_error("--busy-timeout wants a duration such as 500ms, 5s or 1m", arg);
+		if (cli_parse_timeout_ms(arg, &v) != 0 || v > INT_MAX)
+			return cli_bad_value(usage_text, "--busy-timeout wants a duration such as 500ms, 5s or 1m", arg);
 		store->busy_ms = v == 0 ? OUTBOX_NO_WAIT : (unsigned)v;
 		return 0;
 	default:
@@ -200,11 +180,11 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			break;
 		case 'b':
 			if (kafkaconf_set_brokers(kc, optarg, &err) != 0)
-				return usage_error(err.text, NULL);
+				return cli_bad_value(usage_text, err.text, NULL);
 			break;
 		case 'X':
 			if (kafkaconf_set_flag(kc, optarg, &err) != 0)
-				return usage_error(err.text, NULL);
+				return cli_bad_value(usage_text, err.text, NULL);
 			break;
 		case 'F':
 			c->kafka_file = optarg;
@@ -217,12 +197,12 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			else if (strcmp(optarg, "http") == 0)
 				ro->sink = RELAY_SINK_HTTP;
 			else
-				return usage_error("--sink wants kafka, stdout or http", optarg);
+				return cli_bad_value(usage_text, "--sink wants kafka, stdout or http", optarg);
 			c->sink_given = 1;
 			break;
 		case OPT_URL:
 			if (!*optarg)
-				return usage_error("--url wants a URL", NULL);
+				return cli_bad_value(usage_text, "--url wants a URL", NULL);
 			ro->url = optarg;
 			c->url_given = 1;
 			break;
@@ -232,11 +212,11 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			else if (strcmp(optarg, "structured") == 0)
 				ro->mode = RELAY_MODE_STRUCTURED;
 			else
-				return usage_error("--mode wants binary or structured", optarg);
+				return cli_bad_value(usage_text, "--mode wants binary or structured", optarg);
 			break;
 		case OPT_BATCH:
 			if (cli_parse_uint(optarg, 100000, &v) != 0 || v == 0)
-				return usage_error("--batch wants a number from 1 to 100000", optarg);
+				return cli_bad_value(usage_text, "--batch wants a number from 1 to 100000", optarg);
 			ro->batch = (unsigned)v;
 			break;
 		case OPT_ORDERING:
@@ -245,30 +225,30 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			else if (strcmp(optarg, "none") == 0)
 				ro->ordering = 0;
 			else
-				return usage_error("--ordering wants key or none", optarg);
+				return cli_bad_value(usage_text, "--ordering wants key or none", optarg);
 			break;
 		case OPT_MAX_ATTEMPTS:
 			if (cli_parse_uint(optarg, 1000000, &v) != 0 || v == 0)
-				return usage_error("--max-attempts wants a number from 1 to 1000000", optarg);
+				return cli_bad_value(usage_text, "--max-attempts wants a number from 1 to 1000000", optarg);
 			ro->max_attempts = (unsigned)v;
 			break;
 		case OPT_BACKOFF:
 			if (cli_parse_backoff(optarg, &ro->backoff_min_ms, &ro->backoff_max_ms) != 0)
-				return usage_error("--backoff wants MIN,MAX durations with 0 < MIN <= MAX, "
+				return cli_bad_value(usage_text, "--backoff wants MIN,MAX durations with 0 < MIN <= MAX, "
 						   "such as 1s,5m", optarg);
 			break;
 		case OPT_INTERVAL:
-			if (parse_duration(optarg, &ro->interval_ms) != 0 || ro->interval_ms == 0)
-				return usage_error("--interval wants a positive duration such as 5s", optarg);
+			if (cli_parse_timeout_ms(optarg, &ro->interval_ms) != 0 || ro->interval_ms == 0)
+				return cli_bad_value(usage_text, "--interval wants a positive duration such as 5s", optarg);
 			break;
 		case OPT_DRAIN:
-			if (parse_duration(optarg, &ro->drain_timeout_ms) != 0)
-				return usage_error("--drain-timeout wants a duration such as 30s", optarg);
+			if (cli_parse_timeout_ms(optarg, &ro->drain_timeout_ms) != 0)
+				return cli_bad_value(usage_text, "--drain-timeout wants a duration such as 30s", optarg);
 			break;
 		case OPT_TIMEOUT:
-			if (parse_duration(optarg, &ro->connect_timeout_ms) != 0 ||
+			if (cli_parse_timeout_ms(optarg, &ro->connect_timeout_ms) != 0 ||
 			    ro->connect_timeout_ms < 100)
-				return usage_error("--timeout wants a duration of at least 100ms", optarg);
+				return cli_bad_value(usage_text, "--timeout wants a duration of at least 100ms", optarg);
 			ro->http_timeout_ms = ro->connect_timeout_ms;
 			break;
 		case OPT_WAIT:
@@ -276,7 +256,7 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 			break;
 		case OPT_METRICS:
 			if (!*optarg)
-				return usage_error("--metrics-file wants a file name", NULL);
+				return cli_bad_value(usage_text, "--metrics-file wants a file name", NULL);
 			ro->metrics_file = optarg;
 			break;
 		default:
@@ -285,13 +265,13 @@ static int parse_args(int argc, char **argv, struct config *c, kafkaconf *kc)
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected operand", argv[optind]);
+		return cli_bad_value(usage_text, "unexpected operand", argv[optind]);
 	ro->table = store.table;
 	ro->busy_ms = store.busy_ms;
 	if (ro->sink == RELAY_SINK_HTTP && !ro->url)
-		return usage_error("--sink http wants --url", NULL);
+		return cli_bad_value(usage_text, "--sink http wants --url", NULL);
 	if (ro->url && ro->sink != RELAY_SINK_HTTP)
-		return usage_error("--url goes with --sink http", NULL);
+		return cli_bad_value(usage_text, "--url goes with --sink http", NULL);
 	if (!ro->db) {
 		const char *env = getenv("OUTBOX_DB");
 		ro->db = env && *env ? env : "./outbox.db";
@@ -382,7 +362,7 @@ static int run(struct config *c, kafkaconf *kc)
 		c->ro.out = &out;
 	}
 	relay_stats st;
-	status = relay_run(&c->ro, &stop, &st, &err);
+	status = relay_run(&c->ro, &cli_stop, &st, &err);
 	if (err.code)
 		diag_errinfo(&err);
 	if (st.passes) /* nothing to sum up when it never got to work */
@@ -506,7 +486,7 @@ static int parse_admin(int argc, char **argv, struct admin_config *a)
 			break;
 		case OPT_MAX_AGE:
 			if (outbox_admin_parse_age(optarg, &us) != 0)
-				return usage_error("--max-age wants an age such as 90s, 15m or 2h", optarg);
+				return cli_bad_value(usage_text, "--max-age wants an age such as 90s, 15m or 2h", optarg);
 			a->th.max_age_s = us / 1000000;
 			break;
 		case OPT_MAX_PENDING:
@@ -519,7 +499,7 @@ static int parse_admin(int argc, char **argv, struct admin_config *a)
 			break;
 		case OPT_STATUS:
 			if (outbox_admin_parse_state(optarg, &a->sel.state) != 0)
-				return usage_error("--status wants pending, sent, dead or any", optarg);
+				return cli_bad_value(usage_text, "--status wants pending, sent, dead or any", optarg);
 			a->state_given = 1;
 			break;
 		case OPT_TYPE:
@@ -533,13 +513,13 @@ static int parse_admin(int argc, char **argv, struct admin_config *a)
 			break;
 		case OPT_SINCE:
 			if (outbox_admin_parse_time(optarg, now, &a->sel.since_us) != 0)
-				return usage_error("--since wants an RFC 3339 time or an age such as 2h",
+				return cli_bad_value(usage_text, "--since wants an RFC 3339 time or an age such as 2h",
 						   optarg);
 			a->sel.has_since = 1;
 			break;
 		case OPT_LIMIT:
 			if (cli_parse_uint(optarg, UINT64_MAX, &a->limit) != 0 || a->limit == 0)
-				return usage_error("--limit wants a positive number", optarg);
+				return cli_bad_value(usage_text, "--limit wants a positive number", optarg);
 			break;
 		case OPT_EVENTS:
 			a->events = 1;
@@ -552,13 +532,13 @@ static int parse_admin(int argc, char **argv, struct admin_config *a)
 			break;
 		case OPT_SENT_BEFORE:
 			if (outbox_admin_parse_time(optarg, now, &a->purge.sent_before_us) != 0)
-				return usage_error("--sent-before wants an RFC 3339 time or an age such as 7d",
+				return cli_bad_value(usage_text, "--sent-before wants an RFC 3339 time or an age such as 7d",
 						   optarg);
 			a->purge.has_sent_before = 1;
 			break;
 		case OPT_DEAD_BEFORE:
 			if (outbox_admin_parse_time(optarg, now, &a->purge.dead_before_us) != 0)
-				return usage_error("--dead-before wants an RFC 3339 time or an age such as 30d",
+				return cli_bad_value(usage_text, "--dead-before wants an RFC 3339 time or an age such as 30d",
 						   optarg);
 			a->purge.has_dead_before = 1;
 			break;
@@ -568,21 +548,21 @@ static int parse_admin(int argc, char **argv, struct admin_config *a)
 		}
 	}
 	if (optind < argc)
-		return usage_error("unexpected operand", argv[optind]);
+		return cli_bad_value(usage_text, "unexpected operand", argv[optind]);
 	a->sel.ids = a->ids;
 	if (a->cmd == ADMIN_REQUEUE) {
 		int ways = (a->sel.n_ids > 0) + a->dead + (a->sel.type != NULL && !a->sel.n_ids);
 		if (!ways)
-			return usage_error("requeue wants --id, --dead or --type", NULL);
+			return cli_bad_value(usage_text, "requeue wants --id, --dead or --type", NULL);
 		if (a->dead && a->state_given)
-			return usage_error("--dead and --status exclude each other", NULL);
+			return cli_bad_value(usage_text, "--dead and --status exclude each other", NULL);
 		if (a->dead)
 			a->sel.state = OUTBOX_DEAD;
 		else if (!a->sel.n_ids && !a->state_given)
 			a->sel.state = OUTBOX_DEAD;
 	}
 	if (a->cmd == ADMIN_PURGE && !a->purge.has_sent_before && !a->purge.has_dead_before)
-		return usage_error("purge wants --sent-before or --dead-before", NULL);
+		return cli_bad_value(usage_text, "purge wants --sent-before or --dead-before", NULL);
 	if (!a->db) {
 		const char *env = getenv("OUTBOX_DB");
 		a->db = env && *env ? env : "./outbox.db";
@@ -625,14 +605,14 @@ static int admin(int argc, char **argv, enum admin_command cmd)
 		break;
 	}
 	case ADMIN_REQUEUE: {
-		outbox_requeue_options ro = { a.sel, a.dry_run, 0, &stop };
+		outbox_requeue_options ro = { a.sel, a.dry_run, 0, &cli_stop };
 		outbox_requeue_result res;
 		status = outbox_admin_requeue(ad, &ro, stdout, info, &res, &err);
 		break;
 	}
 	case ADMIN_PURGE: {
 		a.purge.dry_run = a.dry_run;
-		a.purge.stop = &stop;
+		a.purge.stop = &cli_stop;
 		outbox_purge_result res;
 		status = outbox_admin_purge(ad, &a.purge, info, &res, &err);
 		break;
@@ -656,12 +636,7 @@ int main(int argc, char **argv)
 	cli_start(argv[0]);
 	if (outbox_process_init() != 0)
 		return EXIT_SOFTWARE;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal; /* no SA_RESTART: waits end early */
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	cli_catch_stop();
 	/* "run" is the default command and may be named. */
 	if (argc > 1 && strcmp(argv[1], "run") == 0) {
 		argv[1] = argv[0];

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -193,4 +194,34 @@ int cli_finish_output(outbuf *o, int status)
 		return EXIT_IOERR;
 	}
 	return status;
+}
+
+int cli_bad_value(const char *usage, const char *why, const char *arg)
+{
+	char a[DIAG_ARG_MAX];
+	if (arg)
+		return cli_usage_error(usage, "%s: %s", why, diag_arg(arg, a));
+	return cli_usage_error(usage, "%s", why);
+}
+
+volatile sig_atomic_t cli_stop;
+
+static void on_stop_signal(int sig)
+{
+	cli_stop = sig;
+}
+
+void cli_catch_stop(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop_signal; /* no SA_RESTART: waits end early */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+int cli_parse_timeout_ms(const char *s, uint64_t *ms)
+{
+	return cli_parse_duration_ms(s, ms) == 0 && *ms <= (uint64_t)INT_MAX * 1000 ? 0 : -1;
 }

@@ -14,6 +14,7 @@
 #define CLI_H
 
 #include <getopt.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,6 +48,17 @@ int cli_usage_error(const char *usage, const char *fmt, ...)
 #endif
 	;
 
+/* "PROG: error: WHY: ARG" (ARG with control bytes escaped and shortened,
+ * as diag_arg does: an option value is user input and may hold anything)
+ * or "PROG: error: WHY" when arg is NULL, then the usage; EXIT_USAGE. */
+int cli_bad_value(const char *usage, const char *why, const char *arg);
+
+/* The daemons' stop flag: 0 until SIGINT or SIGTERM arrives, then the
+ * signal's number. cli_catch_stop() installs the handler without
+ * SA_RESTART, so a blocking wait returns early and its loop sees it. */
+extern volatile sig_atomic_t cli_stop;
+void cli_catch_stop(void);
+
 /* Parse a byte size: decimal digits with an optional K, M or G suffix
  * (binary multiples). 0 on success, -1 if not a size or over max. */
 int cli_parse_size(const char *s, size_t max, size_t *out);
@@ -55,6 +67,9 @@ int cli_parse_uint(const char *s, uint64_t max, uint64_t *out);
 /* Parse a duration: a number with an optional unit ms, s (default), m, h,
  * d. Result in milliseconds. 0 or -1. */
 int cli_parse_duration_ms(const char *s, uint64_t *ms);
+/* The same, bounded to INT_MAX seconds: the timeouts and intervals the
+ * daemons keep in int-sized fields and librdkafka properties. 0 or -1. */
+int cli_parse_timeout_ms(const char *s, uint64_t *ms);
 
 /* Parse "MIN,MAX" durations (as cli_parse_duration_ms) with
  * 0 < MIN <= MAX, for --backoff. 0 or -1. */

@@ -44,65 +44,11 @@ for t in $need; do
 done
 command -v kcat >/dev/null || { echo "consume.sh: kcat is needed (make deps)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "consume.sh: GNU time is needed (make deps)" >&2; exit 1; }
-work=$(mktemp -d "${BENCH_TMPDIR:-/var/tmp}/consume-bench.XXXXXX")
-mock_pid="" broker_dir=""
-cleanup() {
-	[ -n "$mock_pid" ] && kill "$mock_pid" 2>/dev/null
-	# The broker goes before its directory does.
-	if [ -n "$broker_dir" ] && ! bash "$top/tests/kafka/broker.sh" stop "$broker_dir"; then
-		echo "consume.sh: warning: could not stop the broker of $broker_dir" >&2
-	fi
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+bench_name=consume
+. "$top/bench/kafka.sh"
+bench_workdir
 
-# gen N KEYS: events of about 360 bytes, UUIDv7-like ids, KEYS partition
-# keys (the events of bench/relay.sh).
-gen() {
-	awk -v n="$1" -v keys="$2" 'BEGIN {
-		srand(42); ms = 1795000000000
-		for (i = 1; i <= n; i++) {
-			if (i % 50 == 0) ms++
-			id = sprintf("%08x-%04x-7%03x-%04x-%012x", int(ms / 65536), ms % 65536,
-				i % 4096, 32768 + int(rand() * 16384), int(rand() * 281474976710656))
-			w = sprintf("wallet-%06d", i % keys)
-			printf "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/wallet-hub/wallets\",\"type\":\"FundsAddedEvent\",\"subject\":\"%s\",\"time\":\"2026-11-27T09:51:38.%06dZ\",\"datacontenttype\":\"application/json\",\"partitionkey\":\"%s\",\"data\":{\"walletId\":\"%s\",\"amount\":\"%d.50\",\"currency\":\"EUR\",\"reference\":\"txn-%012d\"}}\n", id, w, i % 1000000, w, w, i % 1000, i
-		}
-	}'
-}
-
-now() { date +%s.%N; }
-rate() { echo "$1 $2" | awk '{ printf "%.0f", $1 / $2 }'; }
-
-if [ "$KAFKA" = real ]; then
-	# broker.sh fetches Kafka once (cached), waits (bounded) until the
-	# broker answers metadata, and says why on stderr when it cannot.
-	broker_dir=$work/broker
-	t0=$(now)
-	BUILD=$BUILD bash "$top/tests/kafka/broker.sh" start "$broker_dir" >"$work/broker.env" ||
-		{ echo "consume.sh: the Kafka broker did not start (above)" >&2; exit 1; }
-	B=$(sed -n 's/^KAFKA_REAL_BROKERS=//p' "$work/broker.env")
-	for t in bench-binary bench-structured bench-small; do
-		"$top/$BUILD/tests/kafka-admin" -b "$B" create "$t" "$PARTITIONS" >/dev/null
-	done
-	cluster="real Apache Kafka ${KAFKA_VERSION:-4.4.0} broker on this machine, up in $(echo "$t0 $(now)" | awk '{ printf "%.1f", $2 - $1 }') s ($PARTITIONS partitions)"
-else
-	# The mock keeps a few MB per partition: enough partitions keep every message.
-	# <> on a FIFO: the mock holds a writer itself, so it never reads EOF.
-	mkfifo "$work/mock.in"
-	"$top/$BUILD/tests/kafka-mock" -t "bench-binary:$PARTITIONS" -t "bench-structured:$PARTITIONS" \
-		-t "bench-small:$PARTITIONS" <>"$work/mock.in" >"$work/mock.out" 2>"$work/mock.err" &
-	mock_pid=$!
-	i=0
-	while [ ! -s "$work/mock.out" ]; do
-		i=$((i + 1))
-		[ "$i" -lt 200 ] || { echo "consume.sh: kafka-mock did not start" >&2; cat "$work/mock.err" >&2; exit 1; }
-		sleep 0.05
-	done
-	B=$(head -n 1 "$work/mock.out")
-	cluster="mock cluster ($PARTITIONS partitions)"
-fi
+bench_cluster bench-binary bench-structured bench-small
 
 # produce TOPIC MODE DB: outbox-relay publishes every row of a copy of DB to
 # TOPIC (a bindings file routes the type there) in content mode MODE.

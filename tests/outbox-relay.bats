@@ -528,16 +528,35 @@ due_now() {
 	[ -z "$(stranger_ids)" ]
 }
 
-@test "a permanent produce error (INVALID_RECORD) makes the row dead; the rest go later, in key order" {
-	kafka_need_mock "fails exactly one Produce request with INVALID_RECORD"
-	gen 20 A 3 | enqueue
-	kafka_fault error Produce INVALID_RECORD 1
-	run --separate-stderr relay --once -X batch.num.messages=1 -X max.in.flight=1
-	[ "$status" -eq 65 ] || [ "$status" -eq 75 ]
+@test "a permanent produce error (INVALID_RECORD; a real broker's MSG_SIZE_TOO_LARGE) makes the row dead; the rest go later, in key order" {
+	local err opts
+	if [ "$(kafka_tier)" = mock ]; then
+		gen 20 A 3 | enqueue
+		kafka_fault error Produce INVALID_RECORD 1
+		err=INVALID_RECORD
+		opts=(-X batch.num.messages=1 -X max.in.flight=1)
+	else
+		# The broker's own refusal in the middle of the run, with the
+		# producer's defaults (the broker checks the idempotent producer's
+		# sequence numbers): e7 is over the broker's message.max.bytes
+		# (1048588 by default), which the producer's raised limit lets by.
+		local big
+		big=$(head -c 1100000 /dev/zero | tr '\0' x)
+		{
+			gen 6 A 3
+			echo '{"specversion":"1.0","id":"e7","source":"/s","type":"A","partitionkey":"k1","data":"'"$big"'"}'
+			gen 20 A 3 | tail -n 13
+		} | enqueue --max-line 2M
+		err=MSG_SIZE_TOO_LARGE
+		opts=(-X message.max.bytes=2000000)
+	fi
+	run --separate-stderr relay --once "${opts[@]}"
+	[ "$status" -eq 65 ] || [ "$status" -eq 75 ] || { echo "exit $status: $stderr"; dump | cut -c 1-300; return 1; }
 	[ "$(count_status dead)" -eq 1 ]
 	run q "SELECT attempts || '|' || last_error FROM outbox WHERE status = 'dead'"
-	assert_output --regexp '^1\|kafka: INVALID_RECORD'
+	assert_output --regexp "^1\|kafka: $err"
 	dead=$(q "SELECT id FROM outbox WHERE status = 'dead'")
+	[ "$(kafka_tier)" = mock ] || [ "$dead" = e7 ]
 	run relay --once
 	assert_success
 	[ "$(count_status sent)" -eq 19 ]

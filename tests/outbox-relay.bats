@@ -615,8 +615,17 @@ due_now() {
 	kafka_fault error Produce TOPIC_AUTHORIZATION_FAILED 1
 	run relay --once -X batch.num.messages=1 -X max.in.flight=1 --backoff 10ms,20ms
 	[ "$status" -eq 75 ]
-	# one key, so the first request held e1
-	[ "$(q "SELECT attempts FROM outbox WHERE id = 'e1'")" -eq 1 ]
+	# One key, so the first request held e1. The failure made the producer
+	# fatal (gapless); --once goes on with a new producer and what is due
+	# then: on a slow machine (sanitizers) e1's 10 ms have passed by then
+	# and it went again within the run.
+	run q "SELECT status || '|' || attempts FROM outbox WHERE id = 'e1'"
+	if [ "$output" = 'sent|2' ]; then
+		all_sent
+		[ -z "$(key_order_violations)" ]
+		return
+	fi
+	assert_output 'pending|1'
 	# next_attempt_at is 10 to 20 ms after the failure was recorded
 	run q "SELECT (julianday(next_attempt_at) - julianday('now')) * 86400000 < 25 FROM outbox WHERE id = 'e1'"
 	assert_output 1

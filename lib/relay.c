@@ -43,6 +43,7 @@
 #define READ_TXN_MS 100
 #define WRITER_BACKLOG_MAX 32768 /* marks queued for the writer */
 #define ERROR_TEXT_MAX 400
+#define REOPEN_GRACE_MS 5000 /* for the reports of a producer gone fatal */
 
 /* One row handed to the sink whose outcome has not arrived. */
 struct slot {
@@ -459,8 +460,19 @@ static void drain(struct relay *r, volatile sig_atomic_t *stop)
 			deadline = timefmt_now_us() + (int64_t)r->o->drain_timeout_ms * 1000;
 		errinfo e;
 		/* A sink that cannot go on delivers nothing more: stop waiting. */
-		if (!purged && r->sink->ops->broken(r->sink, &e) > 0)
+		int b = purged ? 0 : r->sink->ops->broken(r->sink, &e);
+		if (b > 0)
 			deadline = timefmt_now_us();
+		/* One to be replaced gets a while for the answers to what it
+		 * sent (fewer duplicates), then the purge reports the rest:
+		 * librdkafka 2.0.2 never reports on its own a batch it set
+		 * aside for a retry after an epoch bump that the fatal error
+		 * then forbids, and the drain would wait for ever. */
+		if (b == RELAY_SINK_REOPEN) {
+			int64_t d = timefmt_now_us() + (int64_t)REOPEN_GRACE_MS * 1000;
+			if (!deadline || d < deadline)
+				deadline = d;
+		}
 		if (deadline && !purged && timefmt_now_us() >= deadline) {
 			r->sink->ops->purge(r->sink);
 			purged = 1;

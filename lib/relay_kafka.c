@@ -188,8 +188,14 @@ static int k_submit(relay_sink *s, const relay_item *it, errinfo *err)
 		done_now(k, it->token, RELAY_OUT_DEAD, why, rd_kafka_err2name(e));
 		return 0;
 	}
-	if (e == RD_KAFKA_RESP_ERR__FATAL)
+	if (e == RD_KAFKA_RESP_ERR__FATAL) {
+		/* The producer went fatal (another message's failure) before
+		 * this row left: no attempt of its own. It stays pending and
+		 * its key waits, as for the collateral in dr_msg_cb(). */
 		k->fatal = 1;
+		done_now(k, it->token, RELAY_OUT_UNTOUCHED, NULL, NULL);
+		return 0;
+	}
 	snprintf(why, sizeof why, "kafka: %s: %s", rd_kafka_err2name(e), rd_kafka_err2str(e));
 	done_now(k, it->token, RELAY_OUT_RETRY, why, rd_kafka_err2name(e));
 	return 0;

@@ -134,6 +134,8 @@ kafka_mock_stop() {
 #   setup()         { common_setup; kafka_env; }
 #   ... -b "$KAFKA_TEST_BROKERS" ...   kafka_topic later 3
 #   kafka_fault down 1                 # the mock only: skips under real
+#   kafka_need_mock "injects a Produce error"   # skip under real, say why
+#   kafka_down; ...; kafka_up          # unreachable, then back: both tiers
 #
 # Under the real tier kafka_start gives the file a clean cluster, as the
 # mock does: it deletes every consumer group and every non-internal topic
@@ -205,6 +207,105 @@ kafka_fault() {
 		skip "needs the mock's fault injection"
 	fi
 	kafka_mock_cmd "$@"
+}
+
+# kafka_need_mock REASON: skip under the real tier, saying why (a test that
+# cannot be written without the mock's fault injection: errors injected
+# into requests, a slow broker). Call it first, before the test does work.
+kafka_need_mock() {
+	if [ "$(kafka_tier)" = real ]; then
+		skip "needs the mock's fault injection: $*"
+	fi
+}
+
+# kafka_down / kafka_up: the test's cluster stops answering, then answers
+# again, on either tier. The mock stops and starts its brokers (down -1,
+# up -1). A real broker is not stopped (the next files need it): instead
+# kafka_down points KAFKA_BROKERS and KAFKA_TEST_BROKERS at a loopback
+# port nothing listens on (exported, so clients started from here on
+# bootstrap from it), and kafka_up restores them and opens that port as a
+# TCP forwarder to the broker, so that a client still trying the dead
+# address gets through. Through the forwarder a client only bootstraps:
+# the metadata names the broker's own listener, which it then uses. The
+# forwarder ends with the test's process (or after 10 minutes).
+kafka_down() {
+	if [ "$(kafka_tier)" = mock ]; then
+		kafka_mock_cmd down -1 >/dev/null
+		return
+	fi
+	KAFKA_DOWN_PORT=$(python3 -c '
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])') || return 1
+	KAFKA_UP_BROKERS=$KAFKA_TEST_BROKERS
+	KAFKA_TEST_BROKERS=127.0.0.1:$KAFKA_DOWN_PORT
+	KAFKA_BROKERS=$KAFKA_TEST_BROKERS
+	export KAFKA_DOWN_PORT KAFKA_UP_BROKERS KAFKA_TEST_BROKERS KAFKA_BROKERS
+}
+
+kafka_up() {
+	if [ "$(kafka_tier)" = mock ]; then
+		kafka_mock_cmd up -1 >/dev/null
+		return
+	fi
+	if [ -z "${KAFKA_DOWN_PORT:-}" ]; then
+		echo "kafka_up: kafka_down was not called" >&2
+		return 1
+	fi
+	local ready="${BATS_TEST_TMPDIR:-$BATS_TMPDIR}/kafka-forwarder.$KAFKA_DOWN_PORT"
+	# Taken here: inside the background job below, BASHPID is the job's.
+	local parent=$BASHPID
+	rm -f "$ready"
+	python3 -c '
+import os, socket, sys, threading, time
+port, target, parent, ready = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+host, tport = target.rsplit(":", 1)
+srv = socket.socket()
+srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", port))
+srv.listen(16)
+srv.settimeout(0.2)
+open(ready, "w").write("listening\n")
+def pipe(a, b):
+    try:
+        while True:
+            d = a.recv(65536)
+            if not d:
+                break
+            b.sendall(d)
+    except OSError:
+        pass
+    for s in (a, b):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+end = time.monotonic() + 600
+while time.monotonic() < end:
+    try:
+        os.kill(parent, 0)
+    except OSError:
+        break
+    try:
+        c, _ = srv.accept()
+    except socket.timeout:
+        continue
+    try:
+        u = socket.create_connection((host, int(tport)), 5)
+    except OSError:
+        c.close()
+        continue
+    for a, b in ((c, u), (u, c)):
+        threading.Thread(target=pipe, args=(a, b), daemon=True).start()
+' "$KAFKA_DOWN_PORT" "${KAFKA_UP_BROKERS%%,*}" "$parent" "$ready" </dev/null >/dev/null 2>&1 3>&- &
+	if ! wait_for 10 test -s "$ready"; then
+		echo "kafka_up: the forwarder on 127.0.0.1:$KAFKA_DOWN_PORT did not start" >&2
+		return 1
+	fi
+	KAFKA_TEST_BROKERS=$KAFKA_UP_BROKERS
+	KAFKA_BROKERS=$KAFKA_TEST_BROKERS
+	export KAFKA_TEST_BROKERS KAFKA_BROKERS
 }
 
 # kafka_need_real: skip unless the real tier runs (tests that prove what

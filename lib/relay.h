@@ -71,7 +71,8 @@ typedef struct relay_stats {
 	unsigned long dead;        /* marked dead (bad row, permanent error, gave up) */
 	unsigned long unbound;     /* due rows whose type has no binding (skipped) */
 	unsigned long blocked;     /* due rows held behind an earlier row of their key */
-	unsigned long untouched;   /* handed over, outcome unknown at exit (left pending) */
+	unsigned long untouched;   /* handed over, outcome unknown at exit (left pending);
+				    * during the run it counts every pass's */
 	unsigned passes;
 } relay_stats;
 

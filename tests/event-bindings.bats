@@ -707,12 +707,12 @@ producer A aProducer-out-0 t"
 }
 
 @test "check: a cluster that stops answering exits 69 within the timeout" {
-	kafka_fault down -1
+	kafka_down
 	local start end
 	start=$(date +%s)
 	run --separate-stderr timeout 30 event-bindings check -b "$KAFKA_TEST_BROKERS" --timeout 2s
 	end=$(date +%s)
-	kafka_fault up -1
+	kafka_up
 	assert_failure 69
 	[ $((end - start)) -le 5 ]
 	run --separate-stderr event-bindings check -b "$KAFKA_TEST_BROKERS"

@@ -33,6 +33,7 @@
 #define COMMIT_EVERY_MS 1000
 #define FLUSH_EVERY_MS 100
 #define FLUSH_EVERY_EVENTS 8192
+#define RECORDING_MAX (8 * FLUSH_EVERY_EVENTS) /* see flush_output_mode */
 #define NUDGE_TIMEOUT_MS 500
 
 /* What the consumer knows of one assigned partition. */
@@ -43,6 +44,7 @@ struct part {
 	int done;             /* --exit-eof: reached end */
 	int64_t handled_next; /* offset after the last event handled; -1 none */
 	int64_t done_next;    /* ... and, for printed output, flushed: storable */
+	int64_t recording_next; /* flushed, its dedupe records with the writer; -1 none */
 	int64_t stored_next;  /* what was last handed to offsets_store */
 	int64_t fetched_next; /* offset after the last message read; -1 none */
 	int started;          /* assigned before in this run: --from applies once */
@@ -199,9 +201,18 @@ struct consumer {
 	buf event;                    /* decoded event of the message at hand */
 	dedupe_key *printed;          /* stdout + dedupe: printed since the last flush */
 	size_t n_printed, cap_printed;
+	size_t n_printed_flushed;     /* n_printed at the last flush */
 	struct arena ids;             /* their source and id bytes */
 	dedupe *dd;
 	struct pending_ids pending;   /* see pending_check_add */
+	/* stdout + dedupe: the last flush's records, being written by dw
+	 * (the printed list, its bytes and its pending set, swapped in at a
+	 * flush and out again once written; see flush_output) */
+	dedupe_writer *dw;
+	dedupe_key *recording;
+	size_t n_recording, cap_recording;
+	struct arena recording_ids;
+	struct pending_ids recording_pending;
 	consume_metrics *metrics;     /* NULL without --metrics-file */
 	int metrics_failed;           /* its last write's exit code */
 	errinfo metrics_err;          /* and why */
@@ -293,6 +304,20 @@ static int pending_check_add(struct pending_ids *p, const char *source, size_t s
 	return 0;
 }
 
+/* 1 when (source, id) is in p. */
+static int pending_has(const struct pending_ids *p, const char *source, size_t sl, const char *id,
+		       size_t il)
+{
+	if (!p->n)
+		return 0;
+	uint64_t h = id_hash(source, sl, id, il);
+	for (size_t j = h & (p->cap - 1); p->hash[j]; j = (j + 1) & (p->cap - 1))
+		if (p->hash[j] == h && p->source_len[j] == sl && p->id_len[j] == il &&
+		    memcmp(p->source[j], source, sl) == 0 && memcmp(p->id[j], id, il) == 0)
+			return 1;
+	return 0;
+}
+
 static void pending_free(struct pending_ids *p)
 {
 	free(p->hash);
@@ -341,6 +366,7 @@ static struct part *find_part(struct consumer *c, const char *topic, int32_t par
 	p->end = -1;
 	p->handled_next = -1;
 	p->done_next = -1;
+	p->recording_next = -1;
 	p->stored_next = -1;
 	p->fetched_next = -1;
 	c->n_parts++;
@@ -383,31 +409,90 @@ static void commit_sync(struct consumer *c)
 
 /* ---- output ---- */
 
-static int flush_output(struct consumer *c)
+/* The writer's job (the last flush's records) is written: wait for it,
+ * then its offsets may be stored and its pending set goes. The read
+ * transaction ends first, so the next lookup sees the records. */
+static void recording_done(struct consumer *c)
+{
+	if (!dedupe_writer_busy(c->dw))
+		return;
+	errinfo e;
+	if (dedupe_writer_wait(c->dw, &e) != 0)
+		diag_warn("%s (those events may be printed again)", e.text);
+	dedupe_release(c->dd);
+	c->n_recording = 0;
+	arena_reset(&c->recording_ids);
+	pending_clear(&c->recording_pending);
+	for (size_t i = 0; i < c->n_parts; i++)
+		if (c->parts[i].recording_next >= 0) {
+			c->parts[i].done_next = c->parts[i].recording_next;
+			c->parts[i].recording_next = -1;
+		}
+}
+
+#define SWAP(T, a, b) do { T swap_tmp_ = (a); (a) = (b); (b) = swap_tmp_; } while (0)
+
+/* Write out what was printed, then record its dedupe entries and store
+ * its offsets. With a writer (stdout + dedupe) the records are written
+ * while the next events are printed: a flush hands the writer what was
+ * printed since its last job when that job is written (else the records
+ * wait for a later flush, so the writer's transactions grow when it is
+ * the slower one, up to RECORDING_MAX keys); offsets are stored only once
+ * their records are written, and until then their keys stay pending (a
+ * copy arriving meanwhile is a duplicate). drain waits for everything
+ * (before a revoke, at exit). */
+static int flush_output_mode(struct consumer *c, int drain)
 {
 	if (c->o->handler) {
 		dedupe_release(c->dd); /* called before waiting for messages */
 		return 0;
 	}
 	if (outbuf_flush(c->o->out) != 0) {
+		recording_done(c);
 		c->out_failed = 1;
 		return -1;
 	}
-	if (c->dd && c->n_printed) {
-		errinfo e;
-		if (dedupe_record_many(c->dd, c->printed, c->n_printed, &e) != 0)
-			diag_warn("%s (those events may be printed again)", e.text);
+	if (c->dw && (drain || c->n_printed >= RECORDING_MAX || dedupe_writer_idle(c->dw)))
+		recording_done(c);
+	if (c->dw && dedupe_writer_busy(c->dw)) {
+		/* the writer is still at the last job: these records wait */
+		dedupe_release(c->dd); /* called before waiting for messages */
+	} else if (c->dw && c->n_printed) {
+		SWAP(dedupe_key *, c->printed, c->recording);
+		SWAP(size_t, c->cap_printed, c->cap_recording);
+		SWAP(struct arena, c->ids, c->recording_ids);
+		SWAP(struct pending_ids, c->pending, c->recording_pending);
+		c->n_recording = c->n_printed;
+		c->n_printed = 0;
+		for (size_t i = 0; i < c->n_parts; i++)
+			c->parts[i].recording_next = c->parts[i].handled_next;
+		dedupe_writer_submit(c->dw, c->recording, c->n_recording);
+		if (drain)
+			recording_done(c);
+	} else {
+		if (c->dd && c->n_printed) {
+			errinfo e;
+			if (dedupe_record_many(c->dd, c->printed, c->n_printed, &e) != 0)
+				diag_warn("%s (those events may be printed again)", e.text);
+		}
+		dedupe_release(c->dd);
+		arena_reset(&c->ids);
+		pending_clear(&c->pending);
+		/* What was printed is out (and recorded): its offsets may be
+		 * stored now. */
+		for (size_t i = 0; i < c->n_parts; i++)
+			c->parts[i].done_next = c->parts[i].handled_next;
+		c->n_printed = 0;
 	}
-	dedupe_release(c->dd);
-	c->n_printed = 0;
-	arena_reset(&c->ids);
-	pending_clear(&c->pending);
-	/* What was printed is out: its offsets may be stored now. */
-	for (size_t i = 0; i < c->n_parts; i++)
-		c->parts[i].done_next = c->parts[i].handled_next;
+	c->n_printed_flushed = c->n_printed;
 	c->last_flush_us = timefmt_now_us();
 	store_offsets(c);
 	return 0;
+}
+
+static int flush_output(struct consumer *c)
+{
+	return flush_output_mode(c, 1);
 }
 
 /* --with-kafka: {"topic":..,"partition":..,"offset":..,"key":..,"timestamp":..,"event":{..}} */
@@ -1189,7 +1274,9 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 		int seen = dedupe_seen(c->dd, source, source_len, id, id_len, &e);
 		if (seen < 0)
 			return errinfo_set(&c->err, -seen, "%s", e.text);
-		/* Printed since the last flush but not recorded yet: a copy too. */
+		/* Printed but not recorded yet: a copy too. */
+		if (!seen)
+			seen = pending_has(&c->recording_pending, source, source_len, id, id_len);
 		if (!seen && (seen = pending_check_add(&c->pending, source, source_len, id, id_len)) < 0)
 			return errinfo_set(&c->err, EXIT_SOFTWARE, "out of memory");
 		if (seen) {
@@ -1354,6 +1441,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 				p->end = -1;
 				p->handled_next = -1;
 				p->done_next = -1;
+				p->recording_next = -1;
 				p->stored_next = -1;
 				p->fetched_next = -1;
 			}
@@ -1612,6 +1700,9 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 			if (n < 0)
 				diag_warn("%s", e.text);
 		}
+		/* printing: the records are written by a thread (flush_output) */
+		if (c.dd && !o->handler && !(c.dw = dedupe_writer_start(o->dedupe_file, &c.err)))
+			status = c.err.code;
 	}
 	if (!status && o->metrics_file) {
 		c.metrics = consume_metrics_new(o->metrics_file, o->group, &c.err);
@@ -1644,15 +1735,15 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		 * empty: flush (and so store offsets and record dedupe entries)
 		 * at least every FLUSH_EVERY_MS too. */
 		if (!o->handler && (now - c.last_flush_us >= FLUSH_EVERY_MS * 1000 ||
-				    c.n_printed >= FLUSH_EVERY_EVENTS) &&
-		    flush_output(&c) != 0)
+				    c.n_printed - c.n_printed_flushed >= FLUSH_EVERY_EVENTS) &&
+		    flush_output_mode(&c, 0) != 0)
 			break;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
 		if (!m) {
 			/* Nothing waiting: wake the fetcher first, so that its
 			 * fetch runs while we flush what is done before blocking. */
 			nudge_fetcher(&c);
-			if (flush_output(&c) != 0)
+			if (flush_output_mode(&c, 0) != 0)
 				break;
 			if ((status = flush_batch(&c)) != 0)
 				break;
@@ -1716,9 +1807,13 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 	}
 	batch_clear(&c.cur);
 	free(c.cur.items);
+	dedupe_writer_stop(c.dw); /* flush_output waited for its last job */
 	free(c.printed);
 	arena_free(&c.ids);
 	pending_free(&c.pending);
+	free(c.recording);
+	arena_free(&c.recording_ids);
+	pending_free(&c.recording_pending);
 	for (size_t i = 0; i < c.n_parts; i++)
 		free(c.parts[i].topic);
 	free(c.parts);

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +53,14 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 	if (!status && (rc = sqlite3_exec(d->db,
 					  "PRAGMA journal_mode = WAL;"
 					  "PRAGMA synchronous = NORMAL;"
+					  /* id first: ids differ where sources are
+					   * alike, so a key comparison ends at its
+					   * first column. The handled_at index comes
+					   * with the first dedupe_expire(). */
 					  "CREATE TABLE IF NOT EXISTS handled ("
 					  " source TEXT NOT NULL, id TEXT NOT NULL,"
 					  " handled_at INTEGER NOT NULL,"
-					  " PRIMARY KEY (source, id)) WITHOUT ROWID;"
-					  "CREATE INDEX IF NOT EXISTS handled_at ON handled(handled_at);",
+					  " PRIMARY KEY (id, source)) WITHOUT ROWID;",
 					  NULL, NULL, NULL)) != SQLITE_OK)
 		status = fail(d, rc, "creating the store", err);
 	if (!status &&
@@ -67,11 +71,6 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 						"INSERT INTO handled (source, id, handled_at) "
 						"VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
 						-1, &d->record, NULL)) != SQLITE_OK)
-		status = fail(d, rc, "preparing", err);
-	if (!status && (rc = sqlite3_prepare_v2(d->db,
-						"DELETE FROM handled WHERE (source, id) IN (SELECT source, id "
-						"FROM handled WHERE handled_at < ?1 LIMIT ?2)",
-						-1, &d->expire, NULL)) != SQLITE_OK)
 		status = fail(d, rc, "preparing", err);
 	if (status) {
 		dedupe_close(d);
@@ -175,10 +174,24 @@ int dedupe_commit(dedupe *d, errinfo *err)
 long dedupe_expire(dedupe *d, uint64_t ttl_ms, long max_rows, errinfo *err)
 {
 	dedupe_release(d);
+	/* Only a store with a TTL pays for the index on every insert (a
+	 * store created by an earlier version has it anyway): the first
+	 * expiry builds it, in one pass over the store. */
+	int rc;
+	if (!d->expire) {
+		if ((rc = sqlite3_exec(d->db, "CREATE INDEX IF NOT EXISTS handled_at ON handled(handled_at)",
+				       NULL, NULL, NULL)) != SQLITE_OK)
+			return -fail(d, rc, "indexing", err);
+		if ((rc = sqlite3_prepare_v2(d->db,
+					     "DELETE FROM handled WHERE (source, id) IN (SELECT source, id "
+					     "FROM handled WHERE handled_at < ?1 LIMIT ?2)",
+					     -1, &d->expire, NULL)) != SQLITE_OK)
+			return -fail(d, rc, "preparing", err);
+	}
 	int64_t cutoff = timefmt_now_us() / 1000 - (int64_t)ttl_ms;
 	sqlite3_bind_int64(d->expire, 1, cutoff);
 	sqlite3_bind_int64(d->expire, 2, max_rows);
-	int rc = sqlite3_step(d->expire);
+	rc = sqlite3_step(d->expire);
 	sqlite3_reset(d->expire);
 	if (rc != SQLITE_DONE)
 		return -fail(d, rc, "expiring", err);
@@ -198,4 +211,135 @@ void dedupe_close(dedupe *d)
 	sqlite3_close(d->db);
 	free(d->path);
 	free(d);
+}
+
+struct dedupe_writer {
+	dedupe *d;
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;   /* a job came, or quit; or the job is done */
+	const dedupe_key *keys;
+	size_t n;
+	int job;             /* submitted, not yet written */
+	int submitted;       /* submitted, not yet waited for */
+	int quit;
+	int status;          /* the last job's */
+	errinfo err;
+};
+
+static void *writer_main(void *arg)
+{
+	dedupe_writer *w = arg;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		while (!w->job && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (!w->job)
+			break;
+		const dedupe_key *keys = w->keys;
+		size_t n = w->n;
+		pthread_mutex_unlock(&w->mu);
+		errinfo e = { 0 };
+		int s = dedupe_record_many(w->d, keys, n, &e);
+		pthread_mutex_lock(&w->mu);
+		w->status = s;
+		w->err = e;
+		w->job = 0;
+		pthread_cond_broadcast(&w->cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+dedupe_writer *dedupe_writer_start(const char *path, errinfo *err)
+{
+	dedupe_writer *w = calloc(1, sizeof *w);
+	if (!w) {
+		errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+		return NULL;
+	}
+	if (!(w->d = dedupe_open(path, 0, err))) {
+		free(w);
+		return NULL;
+	}
+	if (pthread_mutex_init(&w->mu, NULL) != 0) {
+		errinfo_set(err, EXIT_SOFTWARE, "%s: cannot create a mutex", path);
+		dedupe_close(w->d);
+		free(w);
+		return NULL;
+	}
+	if (pthread_cond_init(&w->cv, NULL) != 0) {
+		errinfo_set(err, EXIT_SOFTWARE, "%s: cannot create a condition variable", path);
+		pthread_mutex_destroy(&w->mu);
+		dedupe_close(w->d);
+		free(w);
+		return NULL;
+	}
+	int rc = pthread_create(&w->thread, NULL, writer_main, w);
+	if (rc != 0) {
+		errinfo_set(err, EXIT_SOFTWARE, "%s: cannot start the writer thread: %s", path, strerror(rc));
+		pthread_cond_destroy(&w->cv);
+		pthread_mutex_destroy(&w->mu);
+		dedupe_close(w->d);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void dedupe_writer_submit(dedupe_writer *w, const dedupe_key *keys, size_t n)
+{
+	errinfo ignored;
+	if (w->submitted)
+		(void)dedupe_writer_wait(w, &ignored);
+	pthread_mutex_lock(&w->mu);
+	w->keys = keys;
+	w->n = n;
+	w->job = 1;
+	w->submitted = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+int dedupe_writer_wait(dedupe_writer *w, errinfo *err)
+{
+	if (!w->submitted)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	while (w->job)
+		pthread_cond_wait(&w->cv, &w->mu);
+	int s = w->status;
+	if (s)
+		*err = w->err;
+	w->submitted = 0;
+	pthread_mutex_unlock(&w->mu);
+	return s;
+}
+
+int dedupe_writer_busy(const dedupe_writer *w)
+{
+	return w && w->submitted;
+}
+
+int dedupe_writer_idle(dedupe_writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int idle = !w->job;
+	pthread_mutex_unlock(&w->mu);
+	return idle;
+}
+
+void dedupe_writer_stop(dedupe_writer *w)
+{
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->quit = 1;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+	dedupe_close(w->d);
+	free(w);
 }

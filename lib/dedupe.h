@@ -65,4 +65,36 @@ long dedupe_expire(dedupe *d, uint64_t ttl_ms, long max_rows, errinfo *err);
 
 void dedupe_close(dedupe *d);
 
+/* A thread with a connection of its own that records keys while the
+ * caller goes on (event-consume prints the next events while the last
+ * flush's records are written). One job at a time: submit, then wait
+ * before the next submit. The keys (and the bytes they point to) are
+ * borrowed until dedupe_writer_wait() returns; until then they are not
+ * in the store as the caller's other connection sees it, so the caller
+ * keeps them in its own pending set and stores no offset of theirs.
+ *
+ * Ownership: the writer owns its thread and connection;
+ * dedupe_writer_stop() waits for a job running, then releases them. */
+typedef struct dedupe_writer dedupe_writer;
+
+/* Start a writer on the store at path (opened before with dedupe_open).
+ * NULL with err set (the codes of dedupe_open; 70 no thread). */
+dedupe_writer *dedupe_writer_start(const char *path, errinfo *err);
+
+/* Hand keys[0..n) to the writer, which records them in one transaction
+ * (as dedupe_record_many). A job already running is waited for first. */
+void dedupe_writer_submit(dedupe_writer *w, const dedupe_key *keys, size_t n);
+
+/* Wait until the job submitted last (if any) is written. 0, or its exit
+ * code with err set (nothing of it recorded). */
+int dedupe_writer_wait(dedupe_writer *w, errinfo *err);
+
+/* 1 while a job is submitted and not waited for. */
+int dedupe_writer_busy(const dedupe_writer *w);
+
+/* 1 when dedupe_writer_wait() would not block. */
+int dedupe_writer_idle(dedupe_writer *w);
+
+void dedupe_writer_stop(dedupe_writer *w);
+
 #endif

@@ -71,6 +71,40 @@ produce() {
 	[ "$(sqlite3 "$T/old.db" "SELECT id FROM handled ORDER BY id" | tr '\n' ' ')" = "e1 e2 e3 " ]
 }
 
+@test "--dedupe: a new store is keyed (id, source); its handled_at index comes with the first --dedupe-ttl, which forgets old records" {
+	topic ttl 1
+	events 1 3 | produce ttl "${SH[@]}"
+	run --separate-stderr timeout 60 event-consume -t ttl --exit-eof --dedupe "$T/new.db"
+	assert_success
+	[ "${#lines[@]}" -eq 3 ]
+	[[ $(sqlite3 "$T/new.db" "SELECT sql FROM sqlite_master WHERE name = 'handled'") == *"PRIMARY KEY (id, source)) WITHOUT ROWID" ]]
+	[ "$(sqlite3 "$T/new.db" "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'handled_at'")" -eq 0 ]
+	# e2 recorded long ago: a TTL of an hour forgets it, and it comes again
+	sqlite3 "$T/new.db" "UPDATE handled SET handled_at = 1 WHERE id = 'e2'"
+	run --separate-stderr timeout 60 event-consume -t ttl --exit-eof --dedupe "$T/new.db" --dedupe-ttl 1h
+	assert_success
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r .id)" = e2 ]
+	[[ $stderr == *"duplicates skipped 2"* ]]
+	[ "$(sqlite3 "$T/new.db" "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'handled_at'")" -eq 1 ]
+	[ "$(sqlite3 "$T/new.db" "SELECT count(*), min(handled_at) > 1 FROM handled")" = "3|1" ]
+}
+
+@test "--dedupe in a group while printing: every committed offset's event is recorded (the writer is drained at exit)" {
+	topic grp 4
+	{ events 1 20000; events 19001 20000; } | produce grp "${SH[@]}"
+	local gx=(-X session.timeout.ms=4000 -X heartbeat.interval.ms=300)
+	run --separate-stderr timeout 120 event-consume -t grp -g grp "${gx[@]}" --exit-eof --dedupe "$T/g.db"
+	assert_success
+	[ "${#lines[@]}" -eq 20000 ]
+	[[ $stderr == *"duplicates skipped 1000"* ]]
+	[ "$(sqlite3 "$T/g.db" "SELECT count(*) FROM handled")" -eq 20000 ]
+	# all 21,000 offsets were committed: the group reads nothing more
+	run --separate-stderr timeout 120 event-consume -t grp -g grp "${gx[@]}" --exit-eof --dedupe "$T/g.db"
+	assert_success
+	assert_output ""
+	[[ $stderr != *"duplicates skipped"* ]]
+}
+
 @test "--dedupe with a handler: the lookups' snapshot is let go before the handler runs" {
 	topic snap 1
 	events 1 4 | produce snap "${SH[@]}"

@@ -8,22 +8,22 @@ load helpers/common
 load helpers/kafka
 
 setup_file() {
-	kafka_mock_start -b 1
+	kafka_start -b 1
 }
 
 teardown_file() {
-	kafka_mock_stop
+	kafka_stop
 }
 
 setup() {
 	common_setup
-	kafka_mock_env
+	kafka_env
 }
 
 SH=(-H 'content-type=application/cloudevents+json; charset=UTF-8')
 
 topic() {
-	kafka_mock_cmd topic "$1" "$2" >/dev/null
+	kafka_topic "$1" "$2" >/dev/null
 }
 
 # events FIRST LAST: structured events with ids eFIRST..eLAST.
@@ -92,7 +92,8 @@ produce() {
 @test "--dedupe in a group while printing: every committed offset's event is recorded (the writer is drained at exit)" {
 	topic grp 4
 	{ events 1 20000; events 19001 20000; } | produce grp "${SH[@]}"
-	local gx=(-X session.timeout.ms=4000 -X heartbeat.interval.ms=300)
+	# 6 s: the shortest session a real broker accepts.
+	local gx=(-X session.timeout.ms=6000 -X heartbeat.interval.ms=300)
 	run --separate-stderr timeout 120 event-consume -t grp -g grp "${gx[@]}" --exit-eof --dedupe "$T/g.db"
 	assert_success
 	[ "${#lines[@]}" -eq 20000 ]
@@ -125,8 +126,8 @@ produce() {
 
 @test "a consumer slower than the fetcher is not left waiting on a full queue" {
 	topic slow 1
-	# 15 batches of 20 messages of about 70 bytes: the mock answers a
-	# fetch with one batch, more than a queue of 1 KB holds.
+	# 15 batches of 20 messages of about 70 bytes: a fetch is answered
+	# with at least one batch, more than a queue of 1 KB holds.
 	events 1 300 | produce slow "${SH[@]}" -X batch.num.messages=20 -X linger.ms=100
 	# librdkafka 2.0.2 alone would look again only after up to a second
 	# after each fetch; woken, the run takes well under the bound.

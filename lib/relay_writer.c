@@ -191,6 +191,19 @@ static int by_seq(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* The CLOCK_REALTIME moment ms from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(long ms)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_nsec += ms * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec += t.tv_nsec / 1000000000L;
+		t.tv_nsec %= 1000000000L;
+	}
+	return t;
+}
+
 /* Put sent_marks in seq order. Delivery reports come nearly in seq order
  * (each partition's in order, partitions interleaved), so the seqs of a
  * transaction are dense: placed by seq - lo into a table as long as that
@@ -446,13 +459,7 @@ static void *writer_main(void *arg)
 		 * transactions write far less than many small ones. Not while
 		 * someone waits for the queue to be written. */
 		if (w->n < LINGER_ROWS && !w->quit && !w->syncing) {
-			struct timespec until;
-			clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += LINGER_MS * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			struct timespec until = deadline_in(LINGER_MS);
 			while (w->n < LINGER_ROWS && !w->quit && !w->syncing &&
 			       pthread_cond_timedwait(&w->work, &w->mu, &until) == 0)
 				;
@@ -650,13 +657,7 @@ void relay_writer_wait_below(relay_writer *w, size_t limit)
 {
 	pthread_mutex_lock(&w->mu);
 	while (w->n > limit && !w->failed) {
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 50 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = deadline_in(50);
 		pthread_cond_timedwait(&w->idle, &w->mu, &until);
 	}
 	pthread_mutex_unlock(&w->mu);
@@ -683,13 +684,7 @@ int relay_writer_sync(relay_writer *w, int give_up, volatile sig_atomic_t *stop,
 			diag_warn("%s (will retry)", w->err.text);
 		}
 		/* Timed, so a signal that arrives while we wait is seen. */
-		struct timespec until;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 200 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		struct timespec until = deadline_in(200);
 		pthread_cond_timedwait(&w->idle, &w->mu, &until);
 	}
 	w->syncing = 0;

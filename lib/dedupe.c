@@ -17,6 +17,8 @@ struct dedupe {
 	sqlite3 *db;
 	sqlite3_stmt *seen, *record, *expire;
 	char *path;
+	const dedupe_key **order; /* dedupe_record_many's insertion order */
+	size_t cap_order;
 	int in_txn;
 	int in_read; /* lookups share one read transaction: see dedupe_release */
 };
@@ -108,10 +110,38 @@ int dedupe_record(dedupe *d, const char *source, size_t source_len, const char *
 	return rc == SQLITE_DONE ? 0 : fail(d, rc, "recording", err);
 }
 
+/* The store's key order, (id, source) compared as SQLite's BINARY
+ * collation does: bytes, then length. */
+static int text_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+	return c ? c : (al > bl) - (al < bl);
+}
+
+static int key_cmp(const void *pa, const void *pb)
+{
+	const dedupe_key *a = *(const dedupe_key *const *)pa, *b = *(const dedupe_key *const *)pb;
+	int c = text_cmp(a->id, a->id_len, b->id, b->id_len);
+	return c ? c : text_cmp(a->source, a->source_len, b->source, b->source_len);
+}
+
 int dedupe_record_many(dedupe *d, const dedupe_key *keys, size_t n, errinfo *err)
 {
 	if (!n)
 		return 0;
+	/* Inserted in key order: ids from many partitions land all over the
+	 * B-tree, and in arrival order a transaction writes a leaf again
+	 * for each of its keys that the page cache has let go meanwhile. */
+	if (n > d->cap_order) {
+		const dedupe_key **o = realloc(d->order, n * sizeof *o);
+		if (!o)
+			return errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+		d->order = o;
+		d->cap_order = n;
+	}
+	for (size_t i = 0; i < n; i++)
+		d->order[i] = &keys[i];
+	qsort(d->order, n, sizeof *d->order, key_cmp);
 	int s = dedupe_begin(d, err);
 	if (s)
 		return s;
@@ -121,8 +151,9 @@ int dedupe_record_many(dedupe *d, const dedupe_key *keys, size_t n, errinfo *err
 	size_t i = 0;
 	int rc = SQLITE_DONE;
 	for (; i < n && rc == SQLITE_DONE; i++) {
-		sqlite3_bind_text(d->record, 1, keys[i].source, (int)keys[i].source_len, SQLITE_STATIC);
-		sqlite3_bind_text(d->record, 2, keys[i].id, (int)keys[i].id_len, SQLITE_STATIC);
+		const dedupe_key *k = d->order[i];
+		sqlite3_bind_text(d->record, 1, k->source, (int)k->source_len, SQLITE_STATIC);
+		sqlite3_bind_text(d->record, 2, k->id, (int)k->id_len, SQLITE_STATIC);
 		sqlite3_bind_int64(d->record, 3, now);
 		rc = sqlite3_step(d->record);
 		sqlite3_reset(d->record);
@@ -209,6 +240,7 @@ void dedupe_close(dedupe *d)
 	sqlite3_finalize(d->record);
 	sqlite3_finalize(d->expire);
 	sqlite3_close(d->db);
+	free(d->order);
 	free(d->path);
 	free(d);
 }

@@ -100,10 +100,15 @@ struct batch {
 
 /* (source, id) of events printed or gathered whose dedupe record is not
  * written yet; see pending_check_add. */
+/* One entry per slot, so a probe touches one cache line, not five
+ * arrays (the set holds up to RECORDING_MAX keys, far beyond the caches). */
+struct pending_id {
+	uint64_t hash; /* 0: empty */
+	const char *source, *id; /* borrowed from the printed list or the batch */
+	size_t source_len, id_len;
+};
 struct pending_ids {
-	uint64_t *hash;
-	const char **source, **id; /* borrowed from the printed list or the batch */
-	size_t *source_len, *id_len;
+	struct pending_id *slot;
 	size_t cap, n;
 };
 
@@ -243,8 +248,15 @@ static uint64_t id_hash(const char *source, size_t sl, const char *id, size_t il
 static void pending_clear(struct pending_ids *p)
 {
 	if (p->n)
-		memset(p->hash, 0, p->cap * sizeof *p->hash);
+		memset(p->slot, 0, p->cap * sizeof *p->slot);
 	p->n = 0;
+}
+
+static int pending_match(const struct pending_id *e, uint64_t h, const char *source, size_t sl,
+			 const char *id, size_t il)
+{
+	return e->hash == h && e->source_len == sl && e->id_len == il &&
+	       memcmp(e->source, source, sl) == 0 && memcmp(e->id, id, il) == 0;
 }
 
 /* 1 when (source, id) is already pending, else add it: 0; -1 out of memory. */
@@ -254,52 +266,26 @@ static int pending_check_add(struct pending_ids *p, const char *source, size_t s
 	if ((p->n + 1) * 2 > p->cap) {
 		struct pending_ids q = { 0 };
 		q.cap = p->cap ? p->cap * 2 : 1024;
-		q.hash = calloc(q.cap, sizeof *q.hash);
-		q.source = calloc(q.cap, sizeof *q.source);
-		q.id = calloc(q.cap, sizeof *q.id);
-		q.source_len = calloc(q.cap, sizeof *q.source_len);
-		q.id_len = calloc(q.cap, sizeof *q.id_len);
-		if (!q.hash || !q.source || !q.id || !q.source_len || !q.id_len) {
-			free(q.hash);
-			free(q.source);
-			free(q.id);
-			free(q.source_len);
-			free(q.id_len);
+		if (!(q.slot = calloc(q.cap, sizeof *q.slot)))
 			return -1;
-		}
 		for (size_t i = 0; i < p->cap; i++) {
-			if (!p->hash[i])
+			if (!p->slot[i].hash)
 				continue;
-			size_t j = p->hash[i] & (q.cap - 1);
-			while (q.hash[j])
+			size_t j = p->slot[i].hash & (q.cap - 1);
+			while (q.slot[j].hash)
 				j = (j + 1) & (q.cap - 1);
-			q.hash[j] = p->hash[i];
-			q.source[j] = p->source[i];
-			q.id[j] = p->id[i];
-			q.source_len[j] = p->source_len[i];
-			q.id_len[j] = p->id_len[i];
+			q.slot[j] = p->slot[i];
 		}
 		q.n = p->n;
-		free(p->hash);
-		free(p->source);
-		free(p->id);
-		free(p->source_len);
-		free(p->id_len);
+		free(p->slot);
 		*p = q;
 	}
 	uint64_t h = id_hash(source, sl, id, il);
 	size_t j = h & (p->cap - 1);
-	while (p->hash[j]) {
-		if (p->hash[j] == h && p->source_len[j] == sl && p->id_len[j] == il &&
-		    memcmp(p->source[j], source, sl) == 0 && memcmp(p->id[j], id, il) == 0)
+	for (; p->slot[j].hash; j = (j + 1) & (p->cap - 1))
+		if (pending_match(&p->slot[j], h, source, sl, id, il))
 			return 1;
-		j = (j + 1) & (p->cap - 1);
-	}
-	p->hash[j] = h;
-	p->source[j] = source;
-	p->id[j] = id;
-	p->source_len[j] = sl;
-	p->id_len[j] = il;
+	p->slot[j] = (struct pending_id){ h, source, id, sl, il };
 	p->n++;
 	return 0;
 }
@@ -311,20 +297,15 @@ static int pending_has(const struct pending_ids *p, const char *source, size_t s
 	if (!p->n)
 		return 0;
 	uint64_t h = id_hash(source, sl, id, il);
-	for (size_t j = h & (p->cap - 1); p->hash[j]; j = (j + 1) & (p->cap - 1))
-		if (p->hash[j] == h && p->source_len[j] == sl && p->id_len[j] == il &&
-		    memcmp(p->source[j], source, sl) == 0 && memcmp(p->id[j], id, il) == 0)
+	for (size_t j = h & (p->cap - 1); p->slot[j].hash; j = (j + 1) & (p->cap - 1))
+		if (pending_match(&p->slot[j], h, source, sl, id, il))
 			return 1;
 	return 0;
 }
 
 static void pending_free(struct pending_ids *p)
 {
-	free(p->hash);
-	free(p->source);
-	free(p->id);
-	free(p->source_len);
-	free(p->id_len);
+	free(p->slot);
 	memset(p, 0, sizeof *p);
 }
 
@@ -1734,11 +1715,14 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		/* A consumer slower than the fetcher may never find the queue
 		 * empty: flush (and so store offsets and record dedupe entries)
 		 * at least every FLUSH_EVERY_MS too. */
-		if (!o->handler && (now - c.last_flush_us >= FLUSH_EVERY_MS * 1000 ||
-				    c.n_printed - c.n_printed_flushed >= FLUSH_EVERY_EVENTS) &&
-		    flush_output_mode(&c, 0) != 0)
+		int flushing = !o->handler && (now - c.last_flush_us >= FLUSH_EVERY_MS * 1000 ||
+					       c.n_printed - c.n_printed_flushed >= FLUSH_EVERY_EVENTS);
+		if (flushing && flush_output_mode(&c, 0) != 0)
 			break;
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
+		/* A message was waiting: the time read above is the time it
+		 * came, unless a flush (a slow pipe) ran since. */
+		int64_t got_us = flushing ? timefmt_now_us() : now;
 		if (!m) {
 			/* Nothing waiting: wake the fetcher first, so that its
 			 * fetch runs while we flush what is done before blocking. */
@@ -1757,6 +1741,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 			m = rd_kafka_consumer_poll(c.rk, timeout);
 			if (!m)
 				continue;
+			got_us = timefmt_now_us();
 		}
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			struct part *p = find_part(&c, rd_kafka_topic_name(m->rkt), m->partition, 0);
@@ -1770,7 +1755,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 				diag_debug("consumer: %s", rd_kafka_message_errstr(m));
 			}
 		} else {
-			c.last_msg_us = timefmt_now_us();
+			c.last_msg_us = got_us;
 			status = handle_message(&c, m);
 		}
 		rd_kafka_message_destroy(m);

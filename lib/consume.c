@@ -1675,6 +1675,8 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		c.dd = dedupe_open(o->dedupe_file, 0, &c.err);
 		if (!c.dd)
 			status = c.err.code;
+		else if (dedupe_filter_start(c.dd, &c.err) != 0)
+			status = c.err.code;
 		else if (o->dedupe_ttl_ms) {
 			errinfo e;
 			long n = dedupe_expire(c.dd, o->dedupe_ttl_ms, 1000000, &e);

@@ -1,6 +1,9 @@
 /* dedupe.c - see dedupe.h. */
 #include "dedupe.h"
+#include "bloom.h"
 #include "exitcode.h"
+#include "filelock.h"
+#include "fnv.h"
 #include "sqlerr.h"
 #include "timefmt.h"
 
@@ -21,7 +24,21 @@ struct dedupe {
 	size_t cap_order;
 	int in_txn;
 	int in_read; /* lookups share one read transaction: see dedupe_release */
+	/* dedupe_filter_start() */
+	bloom filter;
+	filelock users; /* shared: one per process using the store */
+	enum { FILTER_OFF, FILTER_LEARNING, FILTER_ACTIVE } filter_state;
+	unsigned long lookups;
 };
+
+#define FILTER_BITS_LOG2 25 /* 4 MiB */
+#define FILTER_MAX_KEYS (1L << 22)
+#define FILTER_MIN_LOOKUPS 8192
+/* The byte every user of a store holds shared (filelock.h). */
+#define FILTER_LOCK_NAME "event-consume --dedupe users"
+/* Keys in a store page, for the size estimate: (id, source, handled_at)
+ * rows of 60-80 bytes in 4 KiB pages. */
+#define KEYS_PER_PAGE 50
 
 static int fail(dedupe *d, int rc, const char *what, errinfo *err)
 {
@@ -31,6 +48,8 @@ static int fail(dedupe *d, int rc, const char *what, errinfo *err)
 dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 {
 	dedupe *d = calloc(1, sizeof *d);
+	if (d)
+		d->users.fd = -1;
 	if (!d || !(d->path = strdup(path))) {
 		free(d);
 		errinfo_set(err, EXIT_SOFTWARE, "out of memory");
@@ -81,9 +100,106 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 	return d;
 }
 
+static uint64_t key_hash(const char *source, size_t sl, const char *id, size_t il)
+{
+	uint64_t h = fnv1a(FNV1A_START, source, sl);
+	h = fnv1a(h, "\xff", 1); /* ("ab","c") != ("a","bc") */
+	return fnv1a(h, id, il);
+}
+
+int dedupe_filter_start(dedupe *d, errinfo *err)
+{
+	if (d->filter_state != FILTER_OFF)
+		return 0;
+	int s = filelock_share(&d->users, d->path, FILTER_LOCK_NAME, err);
+	if (s)
+		return s;
+	if (bloom_init(&d->filter, FILTER_BITS_LOG2) != 0) {
+		filelock_release(&d->users);
+		return errinfo_set(err, EXIT_SOFTWARE, "out of memory");
+	}
+	d->filter_state = FILTER_LEARNING;
+	return 0;
+}
+
+int dedupe_filter_active(const dedupe *d)
+{
+	return d->filter_state == FILTER_ACTIVE;
+}
+
+/* For good: the filter no longer knows every key. The shared hold stays,
+ * so others still see that the store is shared. */
+static void filter_off(dedupe *d, const char *why)
+{
+	if (d->filter_state == FILTER_OFF)
+		return;
+	diag_debug("%s: no in-memory filter: %s", d->path, why);
+	bloom_free(&d->filter);
+	d->filter_state = FILTER_OFF;
+}
+
+/* Every key of the store into the filter, in this connection's read
+ * transaction: keys committed later by other processes are caught by the
+ * next filelock_alone(), and this process's own went through
+ * dedupe_seen() first. */
+static void filter_fill(dedupe *d)
+{
+	if (!filelock_alone(&d->users)) {
+		filter_off(d, "another process uses the store");
+		return;
+	}
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(d->db, "SELECT source, id FROM handled", -1, &st, NULL) != SQLITE_OK) {
+		filter_off(d, sqlite3_errmsg(d->db));
+		return;
+	}
+	long n = 0;
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && ++n <= FILTER_MAX_KEYS) {
+		const char *src = (const char *)sqlite3_column_text(st, 0);
+		size_t sl = (size_t)sqlite3_column_bytes(st, 0);
+		const char *id = (const char *)sqlite3_column_text(st, 1);
+		size_t il = (size_t)sqlite3_column_bytes(st, 1);
+		bloom_add(&d->filter, key_hash(src ? src : "", sl, id ? id : "", il));
+	}
+	sqlite3_finalize(st);
+	if (n > FILTER_MAX_KEYS)
+		filter_off(d, "too many keys in the store");
+	else if (rc != SQLITE_DONE)
+		filter_off(d, sqlite3_errmsg(d->db));
+	else {
+		d->filter_state = FILTER_ACTIVE;
+		diag_debug("%s: in-memory filter on, with the store's %ld keys", d->path, n);
+	}
+}
+
+/* Learning: time to read the store in? Once the lookups made would have
+ * cost about what the scan does (a scan reads a key for a fifth of a
+ * lookup's cost, and a run that made L lookups is likely to make L more). */
+static int filter_due(dedupe *d)
+{
+	if (d->lookups < FILTER_MIN_LOOKUPS || (d->lookups & 1023))
+		return 0;
+	sqlite3_stmt *st = NULL;
+	long pages = 0;
+	if (sqlite3_prepare_v2(d->db, "PRAGMA page_count", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		pages = (long)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return (long)d->lookups >= pages * KEYS_PER_PAGE / 4;
+}
+
 int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
 		errinfo *err)
 {
+	uint64_t h = 0;
+	if (d->filter_state != FILTER_OFF) {
+		h = key_hash(source, source_len, id, id_len);
+		if (d->filter_state == FILTER_ACTIVE && !bloom_maybe(&d->filter, h)) {
+			bloom_add(&d->filter, h); /* about to be recorded */
+			return 0;
+		}
+	}
 	/* Without a transaction each lookup would take and drop the file's
 	 * read lock (two fcntl calls) and find a WAL snapshot anew. */
 	if (!d->in_txn && !d->in_read && sqlite3_exec(d->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
@@ -94,9 +210,15 @@ int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id
 	sqlite3_reset(d->seen);
 	if (rc == SQLITE_ROW)
 		return 1;
-	if (rc == SQLITE_DONE)
-		return 0;
-	return -fail(d, rc, "looking up", err);
+	if (rc != SQLITE_DONE)
+		return -fail(d, rc, "looking up", err);
+	if (d->filter_state != FILTER_OFF) {
+		bloom_add(&d->filter, h);
+		d->lookups++;
+		if (d->filter_state == FILTER_LEARNING && filter_due(d))
+			filter_fill(d);
+	}
+	return 0;
 }
 
 int dedupe_record(dedupe *d, const char *source, size_t source_len, const char *id, size_t id_len,
@@ -169,6 +291,11 @@ int dedupe_record_many(dedupe *d, const dedupe_key *keys, size_t n, errinfo *err
 
 void dedupe_release(dedupe *d)
 {
+	/* Between two releases at most one flush's keys are looked up: a
+	 * process that started using the store meanwhile has had no more
+	 * time to record a copy than the flush window gives anyway. */
+	if (d && d->filter_state == FILTER_ACTIVE && !filelock_alone(&d->users))
+		filter_off(d, "another process uses the store");
 	if (d && d->in_read) {
 		/* a read-only transaction: its COMMIT cannot fail for want of a lock */
 		if (sqlite3_exec(d->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -240,6 +367,8 @@ void dedupe_close(dedupe *d)
 	sqlite3_finalize(d->record);
 	sqlite3_finalize(d->expire);
 	sqlite3_close(d->db);
+	bloom_free(&d->filter);
+	filelock_release(&d->users);
 	free(d->order);
 	free(d->path);
 	free(d);

@@ -33,6 +33,23 @@ typedef struct dedupe dedupe;
  * 73 cannot create, 74 not a database or I/O, 75 locked, 77 permission. */
 dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err);
 
+/* Put an in-memory filter (bloom.h, 4 MiB) in front of dedupe_seen(), for
+ * the connection that looks events up: a key the filter has never seen
+ * is new without a B-tree lookup. The filter learns every key
+ * dedupe_seen() finds new (the keys about to be recorded) and, once this
+ * connection has made enough lookups to pay for it (at least 8,192, and a
+ * quarter of the store's estimated size), every key in the store, read in
+ * one scan; from then on it answers. It is trusted only while this
+ * process is the only one using the store: each user holds a shared lock
+ * on one byte of the file (filelock.h), and dedupe_release() checks that
+ * no one else does. Another process using the store, or more than
+ * 4,194,304 keys in it, turns the filter off for good (a lookup for every
+ * event, as without it). 0, or an exit code with err set (the lock). */
+int dedupe_filter_start(dedupe *d, errinfo *err);
+
+/* 1 while the filter answers lookups (a test hook). */
+int dedupe_filter_active(const dedupe *d);
+
 /* 1 when (source, id) is recorded, 0 when not; or -(exit code) with err.
  * Lookups between two dedupe_release() calls (or writes) share one read
  * transaction, so they see the store as it was at the first of them (and

@@ -65,6 +65,52 @@ int filelock_take(filelock *l, const char *path, const char *name, enum filelock
 	return 0;
 }
 
+static int set_lock(int fd, short type, long long offset)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = offset;
+	fl.l_len = 1;
+	int rc;
+	while ((rc = fcntl(fd, F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
+		;
+	return rc;
+}
+
+int filelock_share(filelock *l, const char *path, const char *name, errinfo *err)
+{
+	l->fd = -1;
+	l->offset = slot_of(name);
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return errinfo_set(err, exitcode_for_open(e), "%s: %s", path, strerror(e));
+	}
+	/* A shared hold waits for no one: only a probe's brief write lock
+	 * can refuse it, and then a retry gets it. */
+	for (int i = 0; set_lock(fd, F_RDLCK, l->offset) != 0; i++) {
+		int e = errno;
+		if ((e != EAGAIN && e != EACCES) || i == 100) {
+			close(fd);
+			return errinfo_set(err, e == ENOLCK ? EXIT_TEMPFAIL : EXIT_IOERR,
+					   "%s: cannot lock: %s", path, strerror(e));
+		}
+		usleep(1000);
+	}
+	l->fd = fd;
+	return 0;
+}
+
+int filelock_alone(filelock *l)
+{
+	if (l->fd < 0 || set_lock(l->fd, F_WRLCK, l->offset) != 0)
+		return 0;
+	(void)set_lock(l->fd, F_RDLCK, l->offset);
+	return 1;
+}
+
 void filelock_release(filelock *l)
 {
 	if (l->fd >= 0)

@@ -40,6 +40,17 @@ enum filelock_wait { FILELOCK_TRY = 0, FILELOCK_WAIT = 1 };
 int filelock_take(filelock *l, const char *path, const char *name, enum filelock_wait wait,
 		  errinfo *err);
 
+/* A shared hold on name's byte, for "is anyone else using this file?":
+ * every holder takes it for its lifetime and filelock_alone() asks. 0 when
+ * held; an open/lock error code with err set. */
+int filelock_share(filelock *l, const char *path, const char *name, errinfo *err);
+
+/* 1 when no other process holds name's byte (shared or not), else 0.
+ * Probes by upgrading the shared hold to a write lock and back: two
+ * fcntl calls, never a wait. A failed downgrade keeps the write lock,
+ * which only makes others' filelock_alone() answer 0. */
+int filelock_alone(filelock *l);
+
 /* Drop the lock and close its descriptor. Harmless on a lock not held. */
 void filelock_release(filelock *l);
 

@@ -138,3 +138,58 @@ produce() {
 	[ "$(printf '%s\n' "${lines[@]}" | jq -r .id | head -n 1)" = e1 ]
 	[ "$(printf '%s\n' "${lines[@]}" | jq -r .id | tail -n 1)" = e300 ]
 }
+
+# keyed P FIRST LAST: structured events with ids P<FIRST>..P<LAST>.
+keyed() {
+	awk -v p="$1" -v a="$2" -v b="$3" 'BEGIN { for (i = a; i <= b; i++)
+		printf "{\"specversion\":\"1.0\",\"id\":\"%s%d\",\"source\":\"/d\",\"type\":\"T\",\"data\":%d}\n", p, i, i }'
+}
+
+# A store holding x1..x3000 from an earlier run, and a topic of 9,000 new
+# events followed by copies of those 3,000: the copies come after the
+# run's filter is on (8,192 lookups), so only its scan of the store can
+# have told it about them.
+filter_setup() {
+	topic "$1-old" 1
+	topic "$1" 1
+	keyed x 1 3000 | produce "$1-old" "${SH[@]}"
+	{ keyed n 1 9000; keyed x 1 3000; } | produce "$1" "${SH[@]}"
+	run --separate-stderr timeout 60 event-consume -t "$1-old" --exit-eof --dedupe "$T/$1.db"
+	assert_success
+	[ "${#lines[@]}" -eq 3000 ]
+}
+
+@test "--dedupe: the in-memory filter reads the store's keys in, and the copies of an earlier run's events are still skipped" {
+	filter_setup flt
+	run --separate-stderr timeout 60 event-consume -t flt --exit-eof --dedupe "$T/flt.db" -v
+	assert_success
+	[ "${#lines[@]}" -eq 9000 ]
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r .id | sort -u | grep -c '^n')" -eq 9000 ]
+	[[ $stderr == *"in-memory filter on, with the store's 3000 keys"* ]]
+	[[ $stderr == *"duplicates skipped 3000"* ]]
+	[ "$(sqlite3 "$T/flt.db" "SELECT count(*) FROM handled")" -eq 12000 ]
+}
+
+@test "--dedupe: no in-memory filter while another event-consume uses the store; copies still skipped" {
+	filter_setup shr
+	topic shr-idle 1
+	# Another consumer on the same store, waiting on an empty topic.
+	event-consume -t shr-idle --dedupe "$T/shr.db" --idle-timeout 60s >/dev/null 2>"$T/other.err" &
+	local other=$!
+	# Its shared hold on the store shows in /proc/locks (OFD, READ).
+	local inode i=0
+	inode=$(stat -c %i "$T/shr.db")
+	until grep -q "OFDLCK *ADVISORY *READ .*:$inode " /proc/locks; do
+		i=$((i + 1))
+		[ "$i" -lt 200 ] || { kill "$other"; cat "$T/other.err"; false; }
+		sleep 0.05
+	done
+	run --separate-stderr timeout 60 event-consume -t shr --exit-eof --dedupe "$T/shr.db" -v
+	kill "$other"
+	wait "$other" || true
+	assert_success
+	[ "${#lines[@]}" -eq 9000 ]
+	[[ $stderr == *"no in-memory filter: another process uses the store"* ]]
+	[[ $stderr != *"in-memory filter on"* ]]
+	[[ $stderr == *"duplicates skipped 3000"* ]]
+}

@@ -1,0 +1,51 @@
+/* bloom.c - see bloom.h. */
+#include "bloom.h"
+
+#include <stdlib.h>
+
+#define PROBES 4
+
+int bloom_init(bloom *b, unsigned bits_log2)
+{
+	b->mask = 0;
+	if (bits_log2 < 6 || bits_log2 > 40 ||
+	    !(b->words = calloc((size_t)1 << (bits_log2 - 6), sizeof *b->words)))
+		return -1;
+	b->mask = ((uint64_t)1 << bits_log2) - 1;
+	return 0;
+}
+
+/* The callers' hash is FNV-1a, whose low bits mix poorly: a finalizer
+ * (splitmix64's) spreads every input bit over the two probe hashes. */
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ull;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 31;
+	return h;
+}
+
+void bloom_add(bloom *b, uint64_t hash)
+{
+	uint64_t h = mix(hash), step = (h >> 32 | h << 32) | 1;
+	for (int i = 0; i < PROBES; i++, h += step)
+		b->words[(h & b->mask) >> 6] |= (uint64_t)1 << (h & 63);
+}
+
+int bloom_maybe(const bloom *b, uint64_t hash)
+{
+	uint64_t h = mix(hash), step = (h >> 32 | h << 32) | 1;
+	for (int i = 0; i < PROBES; i++, h += step)
+		if (!(b->words[(h & b->mask) >> 6] & (uint64_t)1 << (h & 63)))
+			return 0;
+	return 1;
+}
+
+void bloom_free(bloom *b)
+{
+	free(b->words);
+	b->words = NULL;
+	b->mask = 0;
+}

@@ -13,7 +13,6 @@
 #include "consume_metrics.h"
 #include "dedupe.h"
 #include "exitcode.h"
-#include "fnv.h"
 #include "backoff.h"
 #include "timefmt.h"
 #include "utf8.h"
@@ -238,9 +237,7 @@ struct consumer {
  * duplicate too. A hash finds candidates; the strings decide. */
 static uint64_t id_hash(const char *source, size_t sl, const char *id, size_t il)
 {
-	uint64_t h = fnv1a(FNV1A_START, source, sl);
-	h = fnv1a(h, "\xff", 1); /* separator: ("ab","c") != ("a","bc") */
-	h = fnv1a(h, id, il);
+	uint64_t h = dedupe_key_hash(source, sl, id, il);
 	return h ? h : 1; /* 0 marks an empty cell */
 }
 

@@ -100,7 +100,7 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 	return d;
 }
 
-static uint64_t key_hash(const char *source, size_t sl, const char *id, size_t il)
+uint64_t dedupe_key_hash(const char *source, size_t sl, const char *id, size_t il)
 {
 	uint64_t h = fnv1a(FNV1A_START, source, sl);
 	h = fnv1a(h, "\xff", 1); /* ("ab","c") != ("a","bc") */
@@ -120,11 +120,6 @@ int dedupe_filter_start(dedupe *d, errinfo *err)
 	}
 	d->filter_state = FILTER_LEARNING;
 	return 0;
-}
-
-int dedupe_filter_active(const dedupe *d)
-{
-	return d->filter_state == FILTER_ACTIVE;
 }
 
 /* For good: the filter no longer knows every key. The shared hold stays,
@@ -160,7 +155,7 @@ static void filter_fill(dedupe *d)
 		size_t sl = (size_t)sqlite3_column_bytes(st, 0);
 		const char *id = (const char *)sqlite3_column_text(st, 1);
 		size_t il = (size_t)sqlite3_column_bytes(st, 1);
-		bloom_add(&d->filter, key_hash(src ? src : "", sl, id ? id : "", il));
+		bloom_add(&d->filter, dedupe_key_hash(src ? src : "", sl, id ? id : "", il));
 	}
 	sqlite3_finalize(st);
 	if (n > FILTER_MAX_KEYS)
@@ -194,7 +189,7 @@ int dedupe_seen(dedupe *d, const char *source, size_t source_len, const char *id
 {
 	uint64_t h = 0;
 	if (d->filter_state != FILTER_OFF) {
-		h = key_hash(source, source_len, id, id_len);
+		h = dedupe_key_hash(source, source_len, id, id_len);
 		if (d->filter_state == FILTER_ACTIVE && !bloom_maybe(&d->filter, h)) {
 			bloom_add(&d->filter, h); /* about to be recorded */
 			return 0;

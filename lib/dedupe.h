@@ -47,8 +47,9 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err);
  * event, as without it). 0, or an exit code with err set (the lock). */
 int dedupe_filter_start(dedupe *d, errinfo *err);
 
-/* 1 while the filter answers lookups (a test hook). */
-int dedupe_filter_active(const dedupe *d);
+/* The hash of a key, for the filter and the caller's own sets of keys:
+ * FNV-1a over source, a 0xff separator and id. */
+uint64_t dedupe_key_hash(const char *source, size_t source_len, const char *id, size_t id_len);
 
 /* 1 when (source, id) is recorded, 0 when not; or -(exit code) with err.
  * Lookups between two dedupe_release() calls (or writes) share one read

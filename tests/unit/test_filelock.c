@@ -47,6 +47,22 @@ static void stop(pid_t pid)
 	waitpid(pid, NULL, 0);
 }
 
+/* 1 when a child process cannot take name's byte exclusively: someone
+ * holds it. */
+static int held_by_someone(const char *name)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		filelock b;
+		errinfo e;
+		_exit(filelock_take(&b, path, name, FILELOCK_TRY, &e) == EXIT_NO ? 0 : 1);
+	}
+	int st = -1;
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 static void test_alone_until_another_shares(void)
 {
 	filelock l;
@@ -58,9 +74,12 @@ static void test_alone_until_another_shares(void)
 	CHECK(other > 0);
 	CHECK_INT(filelock_alone(&l), 0);
 	stop(other);
+	/* the failed probe kept our own shared hold */
+	CHECK_INT(held_by_someone("users"), 1);
 	/* the kernel dropped the dead process's hold */
 	CHECK_INT(filelock_alone(&l), 1);
 	filelock_release(&l);
+	CHECK_INT(held_by_someone("users"), 0);
 	CHECK_INT(filelock_alone(&l), 0); /* not held: never alone */
 }
 
@@ -80,18 +99,13 @@ static void test_other_names_do_not_count(void)
  * same name (filelock_take) is refused while anyone shares it. */
 static void test_share_and_take(void)
 {
-	filelock a, b;
+	filelock a;
 	errinfo e;
 	CHECK_INT(filelock_share(&a, path, "users", &e), 0);
 	pid_t other = sharer("users");
 	CHECK(other > 0);
 	stop(other);
-	pid_t pid = fork();
-	if (pid == 0)
-		_exit(filelock_take(&b, path, "users", FILELOCK_TRY, &e) == EXIT_NO ? 0 : 1);
-	int st = -1;
-	waitpid(pid, &st, 0);
-	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK_INT(held_by_someone("users"), 1);
 	filelock_release(&a);
 }
 

@@ -104,8 +104,6 @@ struct batch {
 	struct batch *next;
 };
 
-/* (source, id) of events printed or gathered whose dedupe record is not
- * written yet; see pending_check_add. */
 /* One entry per slot, so a probe touches one cache line, not five
  * arrays (the set holds up to RECORDING_MAX keys, far beyond the caches). */
 struct pending_id {
@@ -113,6 +111,8 @@ struct pending_id {
 	const char *source, *id; /* borrowed from the printed list or the batch */
 	size_t source_len, id_len;
 };
+/* (source, id) of events printed or gathered whose dedupe record is not
+ * written yet; see pending_check_add. */
 struct pending_ids {
 	struct pending_id *slot;
 	size_t cap, n;

@@ -19,23 +19,39 @@ static long long slot_of(const char *name)
 	return LOCK_BASE + (long long)(h % (uint64_t)LOCK_SLOTS);
 }
 
-int filelock_take(filelock *l, const char *path, const char *name, enum filelock_wait wait,
-		  errinfo *err)
+/* The one byte of name, type F_RDLCK, F_WRLCK or F_UNLCK. */
+static struct flock slot_range(short type, long long offset)
+{
+	struct flock fl;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = offset;
+	fl.l_len = 1;
+	return fl;
+}
+
+/* A descriptor of path for name's lock (a write lock needs one open for
+ * writing), l->fd still -1; or -1 with err set. */
+static int open_for(filelock *l, const char *path, const char *name, errinfo *err)
 {
 	l->fd = -1;
 	l->offset = slot_of(name);
-	/* A write lock needs a descriptor open for writing. */
 	int fd = open(path, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
-		return errinfo_set(err, exitcode_for_open(e), "%s: %s", path, strerror(e));
+		errinfo_set(err, exitcode_for_open(e), "%s: %s", path, strerror(e));
 	}
-	struct flock fl;
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = l->offset;
-	fl.l_len = 1;
+	return fd;
+}
+
+int filelock_take(filelock *l, const char *path, const char *name, enum filelock_wait wait,
+		  errinfo *err)
+{
+	int fd = open_for(l, path, name, err);
+	if (fd < 0)
+		return err->code;
+	struct flock fl = slot_range(F_WRLCK, l->offset);
 	for (;;) {
 		if (fcntl(fd, wait == FILELOCK_WAIT ? F_OFD_SETLKW : F_OFD_SETLK, &fl) == 0)
 			break;
@@ -67,12 +83,7 @@ int filelock_take(filelock *l, const char *path, const char *name, enum filelock
 
 static int set_lock(int fd, short type, long long offset)
 {
-	struct flock fl;
-	memset(&fl, 0, sizeof fl);
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = offset;
-	fl.l_len = 1;
+	struct flock fl = slot_range(type, offset);
 	int rc;
 	while ((rc = fcntl(fd, F_OFD_SETLK, &fl)) != 0 && errno == EINTR)
 		;
@@ -81,13 +92,9 @@ static int set_lock(int fd, short type, long long offset)
 
 int filelock_share(filelock *l, const char *path, const char *name, errinfo *err)
 {
-	l->fd = -1;
-	l->offset = slot_of(name);
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		return errinfo_set(err, exitcode_for_open(e), "%s: %s", path, strerror(e));
-	}
+	int fd = open_for(l, path, name, err);
+	if (fd < 0)
+		return err->code;
 	/* A shared hold waits for no one: only a probe's brief write lock
 	 * can refuse it, and then a retry gets it. */
 	for (int i = 0; set_lock(fd, F_RDLCK, l->offset) != 0; i++) {

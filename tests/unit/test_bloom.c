@@ -17,12 +17,18 @@ static uint64_t key(unsigned long i)
 	return fnv1a(h, id, (size_t)n);
 }
 
+/* A 2^25-bit filter holding key(0) .. key(n - 1). */
+static void filled(bloom *b, unsigned long n)
+{
+	CHECK_INT(bloom_init(b, 25), 0);
+	for (unsigned long i = 0; i < n; i++)
+		bloom_add(b, key(i));
+}
+
 static void test_no_false_negatives(void)
 {
 	bloom b;
-	CHECK_INT(bloom_init(&b, 25), 0);
-	for (unsigned long i = 0; i < 1000000; i++)
-		bloom_add(&b, key(i));
+	filled(&b, 1000000);
 	unsigned long missing = 0;
 	for (unsigned long i = 0; i < 1000000; i++)
 		missing += !bloom_maybe(&b, key(i));
@@ -34,9 +40,7 @@ static void test_no_false_negatives(void)
 static void test_false_positive_rate(void)
 {
 	bloom b;
-	CHECK_INT(bloom_init(&b, 25), 0);
-	for (unsigned long i = 0; i < 1000000; i++)
-		bloom_add(&b, key(i));
+	filled(&b, 1000000);
 	unsigned long fp = 0;
 	for (unsigned long i = 1000000; i < 2000000; i++)
 		fp += (unsigned long)bloom_maybe(&b, key(i));

@@ -63,6 +63,16 @@ static int held_by_someone(const char *name)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+/* Our shared hold on "users", then another process's on other_name. */
+static pid_t share_with(filelock *l, const char *other_name)
+{
+	errinfo e;
+	CHECK_INT(filelock_share(l, path, "users", &e), 0);
+	pid_t other = sharer(other_name);
+	CHECK(other > 0);
+	return other;
+}
+
 static void test_alone_until_another_shares(void)
 {
 	filelock l;
@@ -70,8 +80,8 @@ static void test_alone_until_another_shares(void)
 	CHECK_INT(filelock_share(&l, path, "users", &e), 0);
 	CHECK_INT(filelock_alone(&l), 1);
 	CHECK_INT(filelock_alone(&l), 1); /* the probe gives the hold back */
-	pid_t other = sharer("users");
-	CHECK(other > 0);
+	filelock_release(&l);
+	pid_t other = share_with(&l, "users");
 	CHECK_INT(filelock_alone(&l), 0);
 	stop(other);
 	/* the failed probe kept our own shared hold */
@@ -86,10 +96,7 @@ static void test_alone_until_another_shares(void)
 static void test_other_names_do_not_count(void)
 {
 	filelock l;
-	errinfo e;
-	CHECK_INT(filelock_share(&l, path, "users", &e), 0);
-	pid_t other = sharer("someone else");
-	CHECK(other > 0);
+	pid_t other = share_with(&l, "someone else");
 	CHECK_INT(filelock_alone(&l), 1);
 	stop(other);
 	filelock_release(&l);
@@ -100,11 +107,7 @@ static void test_other_names_do_not_count(void)
 static void test_share_and_take(void)
 {
 	filelock a;
-	errinfo e;
-	CHECK_INT(filelock_share(&a, path, "users", &e), 0);
-	pid_t other = sharer("users");
-	CHECK(other > 0);
-	stop(other);
+	stop(share_with(&a, "users"));
 	CHECK_INT(held_by_someone("users"), 1);
 	filelock_release(&a);
 }

@@ -41,6 +41,7 @@
 
 #define MAX_EVENT_BYTES (64u * 1024 * 1024)
 #define READ_TXN_MS 100
+#define RUN_SPAN(r) (2 * (int64_t)(r)->o->batch)
 #define WRITER_BACKLOG_MAX 32768 /* marks queued for the writer */
 #define ERROR_TEXT_MAX 400
 #define REOPEN_GRACE_MS 5000 /* for the reports of a producer gone fatal */
@@ -69,7 +70,7 @@ struct relay {
 	outbox *ob;
 	sqlite3 *db;
 	char qtable[OUTBOX_TABLE_MAX + 3];
-	sqlite3_stmt *fetch, *next_due;
+	sqlite3_stmt *fetch, *fetch_run, *next_due; /* fetch_run: see pass() */
 	relay_sink *sink;
 	relay_writer *writer;
 	relay_metrics *metrics;  /* NULL without --metrics-file */
@@ -192,6 +193,18 @@ static int prepare_all(struct relay *r, errinfo *err)
 		"FROM %s WHERE status = 'pending' AND seq > ?1 "
 		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
 	int s = prepare(r, &r->fetch, r->o->ordering ? fetch_all : fetch_due, err);
+	/* The same rows from a stretch of seqs, read along the table itself
+	 * (NOT INDEXED): see pass(). */
+	const char *run_all =
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
+		"FROM %s NOT INDEXED WHERE seq > ?1 AND seq <= ?4 AND status = 'pending' "
+		"ORDER BY seq LIMIT ?2";
+	const char *run_due =
+		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
+		"FROM %s NOT INDEXED WHERE seq > ?1 AND seq <= ?4 AND status = 'pending' "
+		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
+	if (!s)
+		s = prepare(r, &r->fetch_run, r->o->ordering ? run_all : run_due, err);
 	if (!s)
 		s = prepare(r, &r->next_due,
 			    "SELECT min(next_attempt_at) FROM %s WHERE status = 'pending' "
@@ -498,6 +511,12 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 {
 	int64_t after = 0;
 	int status = 0;
+	/* Where the pending rows follow one another in seq (a backlog), the
+	 * next batch is read along the table from the last seq (fetch_run,
+	 * RUN_SPAN seqs at most): the partial index would cost a B-tree seek
+	 * into the table per row. Where they are sparse among sent rows, the
+	 * index finds them without reading the history. */
+	int dense = 0;
 	hashset_clear(&r->blocked);
 	r->st->passes++;
 	/* Several batches share one read transaction (up to READ_TXN_MS): a
@@ -514,17 +533,22 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 		}
 		if (!read_since && sqlite3_exec(r->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK)
 			read_since = now_us;
-		sqlite3_stmt *st = r->fetch;
+		sqlite3_stmt *st = dense ? r->fetch_run : r->fetch;
 		sqlite3_bind_int64(st, 1, after);
 		sqlite3_bind_int(st, 2, (int)r->o->batch);
 		if (!r->o->ordering)
 			sqlite3_bind_text(st, 3, now, TIMEFMT_MICROS_LEN, SQLITE_TRANSIENT);
+		if (dense)
+			sqlite3_bind_int64(st, 4, after < INT64_MAX - RUN_SPAN(r) ? after + RUN_SPAN(r) : INT64_MAX);
+		int64_t first = 0;
 		int rows = 0, rc;
 		int broken = 0;
 		int64_t batch_start = timefmt_now_us();
 		while (!status && !broken && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 			rows++;
 			after = sqlite3_column_int64(st, 0);
+			if (rows == 1)
+				first = after;
 			status = handle_row(r, st, now, stop, err);
 			/* A producer that must be replaced takes no more rows; one
 			 * the broker refuses ends the run. */
@@ -538,8 +562,16 @@ static int pass(struct relay *r, volatile sig_atomic_t *stop, errinfo *err)
 		if (!status && rc != SQLITE_DONE)
 			status = db_fail(r, rc, "reading pending rows", err);
 		sqlite3_reset(st);
-		if (status || !rows)
+		if (status)
 			break;
+		if (!rows) {
+			if (!dense)
+				break;
+			/* Nothing in the stretch: the index finds the next. */
+			dense = 0;
+			continue;
+		}
+		dense = after - first < 2 * (int64_t)rows;
 		r->sink->ops->poll(r->sink, 0);
 		hand_over(r);
 		/* Never run far ahead of the writer: memory stays flat. */
@@ -667,6 +699,7 @@ static void close_relay(struct relay *r)
 	if (r->sink)
 		r->sink->ops->close(r->sink);
 	sqlite3_finalize(r->fetch);
+	sqlite3_finalize(r->fetch_run);
 	relay_writer_close(r->writer);
 	relay_metrics_free(r->metrics);
 	sqlite3_finalize(r->next_due);

@@ -5,6 +5,7 @@
 #include "backoff.h"
 #include "sqlerr.h"
 #include "timefmt.h"
+#include "walbuf.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -566,7 +567,10 @@ relay_writer *relay_writer_open(const relay_options *o, const char *qtable, erri
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->idle, NULL);
 	pthread_cond_init(&w->ck_work, NULL);
-	int rc = sqlite3_open_v2(o->db, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	/* Its WAL frames go out in large writes (walbuf.h); NULL, the
+	 * default VFS, if that one could not be registered. */
+	int rc = sqlite3_open_v2(o->db, &w->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				 walbuf_vfs());
 	int status = rc == SQLITE_OK ? 0 : fail(w, rc, "opening", err);
 	unsigned busy = o->busy_ms == OUTBOX_NO_WAIT ? 0 : o->busy_ms ? o->busy_ms : OUTBOX_DEFAULT_BUSY_MS;
 	if (!status && sqlite3_busy_timeout(w->db, (int)busy) != SQLITE_OK)

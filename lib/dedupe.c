@@ -6,6 +6,7 @@
 #include "fnv.h"
 #include "sqlerr.h"
 #include "timefmt.h"
+#include "walbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -67,7 +68,10 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 		return NULL;
 	}
 	close(fd);
-	int rc = sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+	/* Its WAL frames go out in large writes (walbuf.h); NULL, the
+	 * default VFS, if that one could not be registered. */
+	int rc = sqlite3_open_v2(path, &d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+				 walbuf_vfs());
 	int status = rc == SQLITE_OK ? 0 : fail(d, rc, "opening", err);
 	if (!status && sqlite3_busy_timeout(d->db, busy_ms ? (int)busy_ms : 5000) != SQLITE_OK)
 		status = fail(d, SQLITE_ERROR, "setting the busy timeout", err);

@@ -1,7 +1,9 @@
-/* fnv.h - FNV-1a, the one non-cryptographic hash of the tools: in-memory
- * tables (the relay's held-back keys, the consumer's pending ids) and the
- * relay's lock byte, which must stay the same across runs and builds.
- * Inputs are trusted or bounded, so no keyed hash is needed. No state. */
+/* fnv.h - FNV-1a, the tools' non-cryptographic hash for short inputs:
+ * the relay's held-back keys and its lock byte, which must stay the same
+ * across runs and builds. (The dedupe keys, hashed for every event on
+ * the consumer's hot path, have a word-at-a-time hash of their own in
+ * dedupe.c, seeded with FNV1A_START.) Inputs are trusted or bounded, so no
+ * keyed hash is needed. No state. */
 #ifndef FNV_H
 #define FNV_H
 

@@ -66,6 +66,7 @@ static const char *safe(const char *s, size_t n, char out[64])
 static const char *const core_name[8] = {
 	"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema",
 };
+static const unsigned char core_name_len[8] = { 11, 2, 6, 4, 7, 4, 15, 10 };
 #define HDR(s) {s, sizeof s - 1}
 static const struct {
 	const char *name;
@@ -331,13 +332,15 @@ int cekafka_hop_headers(cekafka_msg *m, traceparent *hop, errinfo *err)
 
 /* ---- decode ---- */
 
-/* Valid UTF-8 and no C0, DEL or C1 control character. */
+/* Valid UTF-8 and no C0, DEL or C1 control character: 2 when it is
+ * printable ASCII without '"' or '\\' (a JSON string body as it is), 1 for
+ * other valid text, 0 when it is not. */
 static int header_text_ok(const char *s, size_t n)
 {
 	/* the usual value: printable ASCII, 16 bytes a step */
 	size_t i = strscan_plain((const unsigned char *)s, n, 1);
 	if (i == n)
-		return 1;
+		return 2;
 	for (; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c < 0x20 || c == 0x7F)
@@ -345,15 +348,14 @@ static int header_text_ok(const char *s, size_t n)
 		if (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] < 0xA0)
 			return 0; /* U+0080..U+009F (a bad continuation fails below) */
 	}
-	return utf8_valid(s, n);
+	return utf8_valid(s, n) ? 1 : 0;
 }
 
 static int core_index(const char *s, size_t n)
 {
 	/* every header of every message comes here: lengths first */
-	static const unsigned char len[8] = { 11, 2, 6, 4, 7, 4, 15, 10 };
 	for (int i = 0; i < 8; i++)
-		if (n == len[i] && memcmp(s, core_name[i], n) == 0)
+		if (n == core_name_len[i] && memcmp(s, core_name[i], n) == 0)
 			return i;
 	return -1;
 }
@@ -362,6 +364,7 @@ typedef struct hdr_ref {
 	const char *name; /* after "ce_" */
 	size_t name_len;
 	const cekafka_header *h;
+	int plain; /* header_text_ok() said 2 */
 } hdr_ref;
 
 static int ref_cmp(const hdr_ref *a, const hdr_ref *b)
@@ -382,19 +385,34 @@ static const char *hval(const cekafka_header *h, size_t *n)
 /* ",\"NAME\":" (no comma for the first member) then the JSON string of
  * the header's value. */
 static int put_member(buf *out, int first, const char *name, size_t name_len,
-		      const cekafka_header *h)
+		      const cekafka_header *h, int plain)
 {
 	size_t n;
 	const char *v = hval(h, &n);
-	if ((first ? buf_putc(out, '"') : buf_append(out, ",\"", 2)) != 0 ||
-	    buf_append(out, name, name_len) != 0 || buf_append(out, "\":", 2) != 0)
+	/* One reservation for the member written as it is (every header of
+	 * every message comes here; five appends cost more than the copy). */
+	if (buf_reserve(out, name_len + n + 6) != 0)
 		return -1;
+	char *d = out->data + out->len;
+	if (!first)
+		*d++ = ',';
+	*d++ = '"';
+	memcpy(d, name, name_len);
+	d += name_len;
+	*d++ = '"';
+	*d++ = ':';
 	/* nothing to escape (header_text_ok ruled out controls): copy it */
-	if (strscan_plain((const unsigned char *)v, n, 0) == n)
-		return buf_putc(out, '"') != 0 || buf_append(out, v, n) != 0 || buf_putc(out, '"') != 0
-			       ? -1
-			       : 0;
-	return json_string_encode(out, v, n);
+	if (!plain)
+		plain = strscan_plain((const unsigned char *)v, n, 0) == n;
+	if (plain) {
+		*d++ = '"';
+		memcpy(d, v, n);
+		d += n;
+		*d++ = '"';
+	}
+	out->len = (size_t)(d - out->data);
+	out->data[out->len] = '\0';
+	return plain ? 0 : json_string_encode(out, v, n);
 }
 
 static void info_trace(cekafka_info *info, const cekafka_header *tp, int tp_dup,
@@ -462,7 +480,11 @@ static int put_data(buf *out, const char *ct, size_t ct_len, const char *v, size
 	if (!v || n == 0)
 		return 0;
 	json_span s;
-	if (ce_content_type_is_json(ct, ct_len) && json_parse_value(v, n, &s, NULL, NULL) == 0)
+	int is_json = ce_content_type_is_json(ct, ct_len);
+	/* the usual JSON data, already compact: as it is */
+	if (is_json && ce_json_flat_compact(v, n))
+		return buf_append(out, ",\"data\":", 8) != 0 || buf_append(out, v, n) != 0 ? -1 : 0;
+	if (is_json && json_parse_value(v, n, &s, NULL, NULL) == 0)
 		return buf_append(out, ",\"data\":", 8) != 0 ? -1 : json_compact(s, out);
 	if (ct && ct_is_text(ct, ct_len) && utf8_valid(v, n))
 		return buf_append(out, ",\"data\":", 8) != 0 ? -1 : json_string_encode(out, v, n);
@@ -471,7 +493,8 @@ static int put_data(buf *out, const char *ct, size_t ct_len, const char *v, size
 	return buf_putc(out, '"');
 }
 
-static int decode_binary(const cekafka_header *core[8], int ct_from_header, hdr_ref *ext,
+static int decode_binary(const cekafka_header *core[8], const int core_plain[8],
+			 int ct_from_header, hdr_ref *ext,
 			 size_t n_ext, const void *value, size_t value_len, buf *out, errinfo *err)
 {
 	size_t start = out->len;
@@ -479,7 +502,8 @@ static int decode_binary(const cekafka_header *core[8], int ct_from_header, hdr_
 	if (buf_putc(out, '{') != 0)
 		goto full;
 	for (int i = 0; i < 8; i++)
-		if (core[i] && put_member(out, i == 0, core_name[i], strlen(core_name[i]), core[i]) != 0)
+		if (core[i] &&
+		    put_member(out, i == 0, core_name[i], core_name_len[i], core[i], core_plain[i]) != 0)
 			goto full;
 	/* extensions sorted by name: what ce_write_json writes */
 	for (size_t i = 1; i < n_ext; i++) {
@@ -496,14 +520,16 @@ static int decode_binary(const cekafka_header *core[8], int ct_from_header, hdr_
 			return errinfo_set(err, EXIT_DATAERR, "ce_%s: header appears twice",
 					   safe(ext[i].name, ext[i].name_len, shown));
 		}
-		if (put_member(out, 0, ext[i].name, ext[i].name_len, ext[i].h) != 0)
+		if (put_member(out, 0, ext[i].name, ext[i].name_len, ext[i].h, ext[i].plain) != 0)
 			goto full;
 	}
-	size_t ctn = 0;
-	const char *ct = core[6] ? hval(core[6], &ctn) : NULL;
-	if (put_data(out, ct, ctn, value, value_len) != 0 || buf_putc(out, '}') != 0)
+	/* The attributes are checked as an event of their own, before the
+	 * data goes in: put_data writes data only in the canonical form
+	 * (compact JSON, a JSON string, base64), which ce_parse would only
+	 * scan again. */
+	size_t attrs_end = out->len;
+	if (buf_putc(out, '}') != 0)
 		goto full;
-
 	cloudevent ev;
 	ce_error ce;
 	const char *draft = out->data + start;
@@ -524,10 +550,18 @@ static int decode_binary(const cekafka_header *core[8], int ct_from_header, hdr_
 		}
 		return errinfo_set(err, EXIT_DATAERR, "%s", ce.text);
 	}
-	if (ev.canonical.p == draft && ev.canonical.n == dn)
+	size_t ctn = 0;
+	const char *ct = core[6] ? hval(core[6], &ctn) : NULL;
+	int canonical = ev.canonical.p == draft && ev.canonical.n == dn;
+	out->len = attrs_end;
+	if (put_data(out, ct, ctn, value, value_len) != 0 || buf_putc(out, '}') != 0)
+		goto full;
+	if (canonical)
 		return 0;
 	/* Not already canonical (not expected from the draft above): write it
 	 * the long way from a copy. */
+	draft = out->data + start;
+	dn = out->len - start;
 	char *copy = malloc(dn);
 	if (!copy)
 		goto full;
@@ -550,6 +584,7 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 		   buf *out, cekafka_info *info, errinfo *err)
 {
 	const cekafka_header *core[8] = {0};
+	int core_plain[8] = {0}, ce_ct_plain = 0;
 	const cekafka_header *ct = NULL, *ce_ct = NULL, *tp = NULL, *ts = NULL;
 	int tp_dup = 0, ts_dup = 0;
 	hdr_ref ext[CE_MAX_EXTENSIONS];
@@ -585,7 +620,8 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 			n_ce++;
 			size_t vn;
 			const char *v = hval(&h[i], &vn);
-			if (!header_text_ok(v, vn))
+			int text = header_text_ok(v, vn);
+			if (!text)
 				return errinfo_set(err, EXIT_DATAERR,
 						   "%s: header value is not UTF-8 text without control "
 						   "characters",
@@ -595,11 +631,13 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 					return errinfo_set(err, EXIT_DATAERR,
 							   "ce_datacontenttype: header appears twice");
 				ce_ct = &h[i];
+				ce_ct_plain = text == 2;
 			} else if (k >= 0) {
 				if (core[k])
 					return errinfo_set(err, EXIT_DATAERR, "%s: header appears twice",
 							   core_header[k].name);
 				core[k] = &h[i];
+				core_plain[k] = text == 2;
 			} else {
 				if (!ce_extension_name_valid(a, an))
 					return errinfo_set(err, EXIT_DATAERR,
@@ -613,6 +651,7 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 				ext[n_ext].name = a;
 				ext[n_ext].name_len = an;
 				ext[n_ext].h = &h[i];
+				ext[n_ext].plain = text == 2;
 				n_ext++;
 			}
 		} else if (ieq(name, nl, "content-type")) {
@@ -641,16 +680,19 @@ int cekafka_decode(const cekafka_header *h, size_t n, const void *value, size_t 
 					   core_header[k].name);
 	int from_header = 1;
 	if (ct) {
-		if (!header_text_ok(ctv, ctn))
+		int text = header_text_ok(ctv, ctn);
+		if (!text)
 			return errinfo_set(err, EXIT_DATAERR,
 					   "content-type: header value is not UTF-8 text without "
 					   "control characters");
 		core[6] = ct;
+		core_plain[6] = text == 2;
 	} else if (ce_ct) {
 		core[6] = ce_ct;
+		core_plain[6] = ce_ct_plain;
 		from_header = 0;
 	}
-	int r = decode_binary(core, from_header, ext, n_ext, value, value_len, out, err);
+	int r = decode_binary(core, core_plain, from_header, ext, n_ext, value, value_len, out, err);
 	if (r == 0 && info) {
 		info->id = hval(core[1], &info->id_len);
 		info->source = hval(core[2], &info->source_len);

@@ -1038,6 +1038,11 @@ static size_t flat_object_end(const unsigned char *s, size_t len, size_t pos)
 	}
 }
 
+int ce_json_flat_compact(const char *s, size_t n)
+{
+	return n >= 2 && s[0] == '{' && flat_object_end((const unsigned char *)s, n, 0) == n;
+}
+
 /* Parse text[0..len) when it is an event exactly as ce_write_json writes
  * it (what outbox rows hold, outbox(5)), in its simplest form: no
  * whitespace at all, members in canonical order, every key and every

@@ -134,6 +134,13 @@ int ce_extension_name_valid(const char *name, size_t len);
  * case-insensitive). */
 int ce_content_type_is_json(const char *ct, size_t len);
 
+/* 1 when s[0..n) is a JSON object already in the form ce_write_json
+ * writes data in, in its simplest shape: one level, no whitespace, plain
+ * strings (no escapes, ASCII), numbers, true, false, null. A decoder can
+ * copy such data as it is, without a parse and a compaction. 0 says
+ * nothing: the caller parses. */
+int ce_json_flat_compact(const char *s, size_t n);
+
 /* Append the payload an --unwrap would print: data as JSON text (compact)
  * when data is JSON; the decoded string when data is a string and the
  * content type is not JSON; decoded bytes of data_base64. Nothing for an

@@ -414,6 +414,17 @@ static void test_decode_binary(void)
 		{"text/plain", NULL, "", 0, ",\"datacontenttype\":\"text/plain\"}"},
 		{NULL, NULL, "[1]", 3, ",\"data\":[1]}"},
 		{NULL, NULL, "hello", 5, ",\"data_base64\":\"aGVsbG8=\"}"},
+		/* JSON data already compact and flat goes as it is; anything
+		 * else is parsed, then compacted or (not JSON) base64 */
+		{NULL, NULL, "{\"a\":1,\"b\":\"x\",\"c\":true,\"d\":null,\"e\":-0.5e3}", 44,
+		 ",\"data\":{\"a\":1,\"b\":\"x\",\"c\":true,\"d\":null,\"e\":-0.5e3}}"},
+		{NULL, NULL, "{}", 2, ",\"data\":{}}"},
+		{NULL, NULL, "{\"a\":1, \"b\":2}", 14, ",\"data\":{\"a\":1,\"b\":2}}"},
+		{NULL, NULL, "{\"a\":{\"b\":[1]},\"c\":\"\\u00e9\"}", 28,
+		 ",\"data\":{\"a\":{\"b\":[1]},\"c\":\"\\u00e9\"}}"},
+		{NULL, NULL, "{\"a\":01}", 8, ",\"data_base64\":\"eyJhIjowMX0=\"}"},
+		{NULL, NULL, "{\"a\":1}x", 8, ",\"data_base64\":\"eyJhIjoxfXg=\"}"},
+		{NULL, NULL, "{\"a\":1,}", 8, ",\"data_base64\":\"eyJhIjoxLH0=\"}"},
 		{"TEXT/plain; charset=utf-8", NULL, "a\tb", 3,
 		 ",\"datacontenttype\":\"TEXT/plain; charset=utf-8\",\"data\":\"a\\tb\"}"},
 		{"text/plain", NULL, "\xff", 1, ",\"datacontenttype\":\"text/plain\",\"data_base64\":\"/w==\"}"},

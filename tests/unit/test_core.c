@@ -127,6 +127,44 @@ static void test_outbuf_sticky_error(void)
 	close(p[1]);
 }
 
+/* A pipe on stdout is grown to 1 MiB (when the system allows it), only
+ * ever grown; anything else is left alone. */
+static void test_outbuf_grows_pipes(void)
+{
+	FILE *f = fopen("/proc/sys/fs/pipe-max-size", "r");
+	long max = 0;
+	if (f) {
+		if (fscanf(f, "%ld", &max) != 1)
+			max = 0;
+		fclose(f);
+	}
+	int p[2];
+	CHECK_INT(pipe(p), 0);
+	outbuf o;
+	CHECK_INT(outbuf_init(&o, p[1], 0), 0);
+	int want = max >= 1024 * 1024 ? 1024 * 1024 : 65536;
+	CHECK_INT(fcntl(p[1], F_GETPIPE_SZ), want);
+	outbuf_close(&o);
+	/* a larger pipe stays as large */
+	if (max >= 2 * 1024 * 1024 && fcntl(p[1], F_SETPIPE_SZ, 2 * 1024 * 1024) >= 0) {
+		CHECK_INT(outbuf_init(&o, p[1], 0), 0);
+		CHECK_INT(fcntl(p[1], F_GETPIPE_SZ), 2 * 1024 * 1024);
+		outbuf_close(&o);
+	}
+	close(p[0]);
+	close(p[1]);
+	/* a regular file: nothing to grow, writes as before */
+	char path[] = "/tmp/test_core.XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	CHECK_INT(outbuf_init(&o, fd, 0), 0);
+	CHECK_INT(outbuf_write(&o, "x\n", 2), 0);
+	CHECK_INT(outbuf_close(&o), 0);
+	CHECK_INT(lseek(fd, 0, SEEK_END), 2);
+	close(fd);
+	unlink(path);
+}
+
 static int tmpfile_with(const char *content, char *path, size_t pathlen)
 {
 	snprintf(path, pathlen, "/tmp/test_core.XXXXXX");
@@ -416,6 +454,7 @@ int main(void)
 	RUN(test_cli_parsers);
 	RUN(test_errinfo);
 	RUN(test_outbuf_sticky_error);
+	RUN(test_outbuf_grows_pipes);
 	RUN(test_wrap_options);
 	RUN(test_wrap_event);
 	RUN(test_wrap_property);

@@ -184,25 +184,21 @@ static int prepare_all(struct relay *r, errinfo *err)
 {
 	/* With key ordering every pending row is read, due or not: a row that
 	 * waits for its retry holds its key back. The partial index on
-	 * pending rows keeps this cheap however much history the table has. */
+	 * pending rows keeps this cheap however much history the table has.
+	 * fetch_run reads the same rows along the table over a stretch of
+	 * seqs (NOT INDEXED): see pass(). */
+#define FETCH_COLUMNS \
+	"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
+#define FETCH_DUE "AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) "
 	const char *fetch_all =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
-		"FROM %s WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2";
-	const char *fetch_due =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
-		"FROM %s WHERE status = 'pending' AND seq > ?1 "
-		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
+		FETCH_COLUMNS "FROM %s WHERE status = 'pending' AND seq > ?1 ORDER BY seq LIMIT ?2";
+	const char *fetch_due = FETCH_COLUMNS "FROM %s WHERE status = 'pending' AND seq > ?1 " FETCH_DUE
+					      "ORDER BY seq LIMIT ?2";
 	int s = prepare(r, &r->fetch, r->o->ordering ? fetch_all : fetch_due, err);
-	/* The same rows from a stretch of seqs, read along the table itself
-	 * (NOT INDEXED): see pass(). */
-	const char *run_all =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
-		"FROM %s NOT INDEXED WHERE seq > ?1 AND seq <= ?4 AND status = 'pending' "
-		"ORDER BY seq LIMIT ?2";
-	const char *run_due =
-		"SELECT seq, type, partition_key, event, attempts, next_attempt_at, created_at, id, source "
-		"FROM %s NOT INDEXED WHERE seq > ?1 AND seq <= ?4 AND status = 'pending' "
-		"AND (next_attempt_at IS NULL OR next_attempt_at <= ?3) ORDER BY seq LIMIT ?2";
+	const char *run_all = FETCH_COLUMNS "FROM %s NOT INDEXED WHERE seq > ?1 AND seq <= ?4 "
+					    "AND status = 'pending' ORDER BY seq LIMIT ?2";
+	const char *run_due = FETCH_COLUMNS "FROM %s NOT INDEXED WHERE seq > ?1 AND seq <= ?4 "
+					    "AND status = 'pending' " FETCH_DUE "ORDER BY seq LIMIT ?2";
 	if (!s)
 		s = prepare(r, &r->fetch_run, r->o->ordering ? run_all : run_due, err);
 	if (!s)
@@ -211,6 +207,8 @@ static int prepare_all(struct relay *r, errinfo *err)
 			    "AND next_attempt_at IS NOT NULL",
 			    err);
 	return s;
+#undef FETCH_COLUMNS
+#undef FETCH_DUE
 }
 
 static int push_outcome(struct relay *r, int64_t seq, unsigned attempts, const binding *b,

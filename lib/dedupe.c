@@ -37,9 +37,9 @@ struct dedupe {
 #define FILTER_MIN_LOOKUPS 8192
 /* The byte every user of a store holds shared (filelock.h). */
 #define FILTER_LOCK_NAME "event-consume --dedupe users"
-/* Keys in a store page, for the size estimate: (id, source, handled_at)
- * rows of 60-80 bytes in 4 KiB pages. */
-#define KEYS_PER_PAGE 50
+/* Store bytes a key, for the size estimate: (id, source, handled_at)
+ * rows of 60-80 bytes in pages 3/4 full or more. */
+#define BYTES_PER_KEY 80
 
 static int fail(dedupe *d, int rc, const char *what, errinfo *err)
 {
@@ -76,6 +76,13 @@ dedupe *dedupe_open(const char *path, unsigned busy_ms, errinfo *err)
 	if (!status && sqlite3_busy_timeout(d->db, busy_ms ? (int)busy_ms : 5000) != SQLITE_OK)
 		status = fail(d, SQLITE_ERROR, "setting the busy timeout", err);
 	if (!status && (rc = sqlite3_exec(d->db,
+					  /* A new store's pages are 16 KiB: the writer
+					   * inserts into fewer, fuller pages (its CPU
+					   * for 1M keys 1.56-1.61 s with 4 KiB, 1.25-1.32
+					   * s), and a lookup that misses the cache still
+					   * reads only 16 KiB. An existing store keeps
+					   * its size: SQLite sets it only on creation. */
+					  "PRAGMA page_size = 16384;"
 					  "PRAGMA journal_mode = WAL;"
 					  "PRAGMA synchronous = NORMAL;"
 					  /* id first: ids differ where sources are
@@ -201,12 +208,14 @@ static int filter_due(dedupe *d)
 	if (d->lookups < FILTER_MIN_LOOKUPS || (d->lookups & 1023))
 		return 0;
 	sqlite3_stmt *st = NULL;
-	long pages = 0;
-	if (sqlite3_prepare_v2(d->db, "PRAGMA page_count", -1, &st, NULL) == SQLITE_OK &&
+	long bytes = 0;
+	if (sqlite3_prepare_v2(d->db,
+			       "SELECT page_count * page_size FROM pragma_page_count, pragma_page_size",
+			       -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
-		pages = (long)sqlite3_column_int64(st, 0);
+		bytes = (long)sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
-	return (long)d->lookups >= pages * KEYS_PER_PAGE / 4;
+	return (long)d->lookups >= bytes / BYTES_PER_KEY / 4;
 }
 
 int dedupe_seen(dedupe *d, uint64_t h, const char *source, size_t source_len, const char *id,

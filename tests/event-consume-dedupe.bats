@@ -57,7 +57,7 @@ produce() {
 	[[ $stderr == *"duplicates skipped 25000"* ]]
 }
 
-@test "--dedupe: a store written before (synchronous=FULL, same table) keeps working" {
+@test "--dedupe: a store written before (synchronous=FULL, same table, 4 KiB pages) keeps working" {
 	topic old 1
 	sqlite3 "$T/old.db" "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
 		CREATE TABLE handled (source TEXT NOT NULL, id TEXT NOT NULL,
@@ -69,15 +69,19 @@ produce() {
 	assert_success
 	[ "$(printf '%s\n' "${lines[@]}" | jq -r .id | tr '\n' ' ')" = "e1 e3 " ]
 	[ "$(sqlite3 "$T/old.db" "SELECT id FROM handled ORDER BY id" | tr '\n' ' ')" = "e1 e2 e3 " ]
+	# its pages keep the size they were created with
+	[ "$(sqlite3 "$T/old.db" "PRAGMA page_size")" -eq 4096 ]
 }
 
-@test "--dedupe: a new store is keyed (id, source); its handled_at index comes with the first --dedupe-ttl, which forgets old records" {
+@test "--dedupe: a new store is keyed (id, source) in 16 KiB pages; its handled_at index comes with the first --dedupe-ttl, which forgets old records" {
 	topic ttl 1
 	events 1 3 | produce ttl "${SH[@]}"
 	run --separate-stderr timeout 60 event-consume -t ttl --exit-eof --dedupe "$T/new.db"
 	assert_success
 	[ "${#lines[@]}" -eq 3 ]
 	[[ $(sqlite3 "$T/new.db" "SELECT sql FROM sqlite_master WHERE name = 'handled'") == *"PRIMARY KEY (id, source)) WITHOUT ROWID" ]]
+	# in 16 KiB pages (the writer's inserts cost less in fewer pages)
+	[ "$(sqlite3 "$T/new.db" "PRAGMA page_size")" -eq 16384 ]
 	[ "$(sqlite3 "$T/new.db" "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'handled_at'")" -eq 0 ]
 	# e2 recorded long ago: a TTL of an hour forgets it, and it comes again
 	sqlite3 "$T/new.db" "UPDATE handled SET handled_at = 1 WHERE id = 'e2'"

@@ -15,8 +15,8 @@ int bloom_init(bloom *b, unsigned bits_log2)
 	return 0;
 }
 
-/* The callers' hash is FNV-1a, whose low bits mix poorly: a finalizer
- * (splitmix64's) spreads every input bit over the two probe hashes. */
+/* A finalizer (splitmix64's), so that a caller's hash whose bits mix
+ * poorly still spreads over the block and the probes. */
 static uint64_t mix(uint64_t h)
 {
 	h ^= h >> 30;
@@ -55,6 +55,12 @@ int bloom_maybe(const bloom *b, uint64_t hash)
 			return 0;
 	}
 	return 1;
+}
+
+void bloom_prefetch(const bloom *b, uint64_t hash)
+{
+	if (b->words)
+		__builtin_prefetch(block_of(b, mix(hash)), 1);
 }
 
 void bloom_free(bloom *b)

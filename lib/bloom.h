@@ -26,6 +26,10 @@ int bloom_init(bloom *b, unsigned bits_log2);
 void bloom_add(bloom *b, uint64_t hash);
 /* 0: never added. 1: maybe. */
 int bloom_maybe(const bloom *b, uint64_t hash);
+/* Start loading hash's block into the cache, for a bloom_maybe() or
+ * bloom_add() of the same hash a little later: the lookup is one cache
+ * miss, and work done meanwhile hides it. */
+void bloom_prefetch(const bloom *b, uint64_t hash);
 void bloom_free(bloom *b);
 
 #endif

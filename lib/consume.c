@@ -1191,6 +1191,38 @@ static int gather(struct consumer *c, rd_kafka_message_t *m, const char *topic)
 	return 0;
 }
 
+/* --dedupe, binary mode: the key's hash from the ce_id and ce_source
+ * headers, before the message is decoded, with the cache lines that the
+ * checks read first (the filter's block, the pending sets' cells) loaded
+ * while the decode runs: each is a cache miss, and they were a tenth of
+ * the main thread's time. The decode then points info's id and source at
+ * these same header values (cekafka_info), and handle_message uses the
+ * hash only when it does. 0 when the headers are not there. */
+static uint64_t early_key_hash(const struct consumer *c, const cekafka_header *hs, size_t nh,
+			       const char **id, const char **source)
+{
+	const cekafka_header *hid = NULL, *hsrc = NULL;
+	for (size_t i = 0; i < nh; i++) {
+		if (hs[i].name_len == 5 && memcmp(hs[i].name, "ce_id", 5) == 0)
+			hid = &hs[i];
+		else if (hs[i].name_len == 9 && memcmp(hs[i].name, "ce_source", 9) == 0)
+			hsrc = &hs[i];
+	}
+	if (!hid || !hsrc || !hid->value || !hsrc->value)
+		return 0;
+	uint64_t kh = dedupe_key_hash(hsrc->value, hsrc->value_len, hid->value, hid->value_len);
+	dedupe_prefetch(c->dd, kh);
+	/* Written out here: GCC takes a function that only prefetches for
+	 * one without effects and drops the calls. */
+	const struct pending_ids *sets[2] = { &c->pending, &c->recording_pending };
+	for (int i = 0; i < 2; i++)
+		if (sets[i]->n)
+			__builtin_prefetch(&sets[i]->slot[id_hash(kh) & (sets[i]->cap - 1)]);
+	*id = hid->value;
+	*source = hsrc->value;
+	return kh;
+}
+
 static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
@@ -1219,6 +1251,8 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 	cekafka_header hs[256];
 	rd_kafka_headers_t *hdrs;
 	size_t nh = message_headers(m, hs, 256, &hdrs);
+	const char *early_id = NULL, *early_source = NULL;
+	uint64_t early_kh = c->dd ? early_key_hash(c, hs, nh, &early_id, &early_source) : 0;
 	cekafka_info info;
 	errinfo e;
 	buf_reset(&c->event);
@@ -1276,7 +1310,9 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 			source_len = info.source_len;
 			id_len = info.id_len;
 		}
-		uint64_t kh = dedupe_key_hash(source, source_len, id, id_len);
+		uint64_t kh = early_kh && info.id == early_id && info.source == early_source
+				      ? early_kh
+				      : dedupe_key_hash(source, source_len, id, id_len);
 		int seen = dedupe_seen(c->dd, kh, source, source_len, id, id_len, &e);
 		if (seen < 0)
 			return errinfo_set(&c->err, -seen, "%s", e.text);

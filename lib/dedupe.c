@@ -218,6 +218,12 @@ static int filter_due(dedupe *d)
 	return (long)d->lookups >= bytes / BYTES_PER_KEY / 4;
 }
 
+void dedupe_prefetch(const dedupe *d, uint64_t h)
+{
+	if (d->filter_state == FILTER_ACTIVE)
+		bloom_prefetch(&d->filter, h);
+}
+
 int dedupe_seen(dedupe *d, uint64_t h, const char *source, size_t source_len, const char *id,
 		size_t id_len, errinfo *err)
 {

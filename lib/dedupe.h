@@ -53,6 +53,10 @@ int dedupe_filter_start(dedupe *d, errinfo *err);
  * times an event, was a tenth of the printing thread's time. */
 uint64_t dedupe_key_hash(const char *source, size_t source_len, const char *id, size_t id_len);
 
+/* A dedupe_seen() of hash is coming: start loading what it reads first
+ * (the in-memory filter's cache line) into the cache. */
+void dedupe_prefetch(const dedupe *d, uint64_t hash);
+
 /* 1 when (source, id), whose dedupe_key_hash() is hash, is recorded, 0 when
  * not; or -(exit code) with err.
  * Lookups between two dedupe_release() calls (or writes) share one read

@@ -197,3 +197,38 @@ filter_setup() {
 	[[ $stderr != *"in-memory filter on"* ]]
 	[[ $stderr == *"duplicates skipped 3000"* ]]
 }
+
+# binary FILE PREFIX FIRST LAST: an outbox in FILE holding events
+# PREFIXFIRST..PREFIXLAST (type B), published by outbox-relay in binary
+# mode (ce_ headers, the value the data) to the topic of $T/bin.conf.
+binary() {
+	keyed "$2" "$3" "$4" | sed 's/"type":"T"/"type":"B"/' >"$T/$1.ndjson"
+	run outbox-enqueue --db "$T/$1.db" -q "$T/$1.ndjson"
+	assert_success
+	run outbox-relay --once --db "$T/$1.db" -B "$T/bin.conf" -q
+	assert_success
+}
+
+@test "--dedupe, binary messages: copies of an earlier run's events (filter on) and of this run's are skipped; every new event printed once" {
+	topic bin-old 1
+	topic bin 1
+	echo "producer B bin-out-0 bin-old" >"$T/bin.conf"
+	binary old x 1 3000
+	run --separate-stderr timeout 60 event-consume -t bin-old --exit-eof --dedupe "$T/bin-store.db"
+	assert_success
+	[ "${#lines[@]}" -eq 3000 ]
+	# n1..n9000 and copies of x1..x3000, then copies of n1..n500 (a
+	# second outbox holding them again): all binary on the wire
+	echo "producer B bin-out-0 bin" >"$T/bin.conf"
+	binary new n 1 9000
+	binary copies x 1 3000
+	binary again n 1 500
+	[ "$(timeout 60 kcat -C -b "$KAFKA_BROKERS" -t bin -e -q -f '%h\n' | grep -c 'ce_id=[nx][0-9]')" -eq 12500 ]
+	run --separate-stderr timeout 60 event-consume -t bin --exit-eof --dedupe "$T/bin-store.db" -v
+	assert_success
+	[[ $stderr == *"in-memory filter on, with the store's 3000 keys"* ]]
+	[[ $stderr == *"duplicates skipped 3500"* ]]
+	[ "${#lines[@]}" -eq 9000 ]
+	[ "$(printf '%s\n' "${lines[@]}" | jq -r 'select(.source == "/d" and .type == "B") | .id' | sort -u | grep -c '^n')" -eq 9000 ]
+	[ "$(sqlite3 "$T/bin-store.db" "SELECT count(*), count(DISTINCT id) FROM handled")" = "12000|12000" ]
+}

@@ -56,8 +56,11 @@ static void test_empty_and_sizes(void)
 	CHECK_INT(bloom_maybe(&b, key(1)), 0);
 	bloom_add(&b, key(1));
 	CHECK_INT(bloom_maybe(&b, key(1)), 1);
+	bloom_prefetch(&b, key(2)); /* a hint: changes nothing */
+	CHECK_INT(bloom_maybe(&b, key(2)), 0);
 	bloom_free(&b);
 	bloom_free(&b); /* harmless twice */
+	bloom_prefetch(&b, key(1)); /* and on a freed filter */
 	CHECK_INT(bloom_init(&b, 5), -1);
 	CHECK_INT(bloom_init(&b, 41), -1);
 }

@@ -1191,15 +1191,40 @@ static int gather(struct consumer *c, rd_kafka_message_t *m, const char *topic)
 	return 0;
 }
 
-/* --dedupe, binary mode: the key's hash from the ce_id and ce_source
- * headers, before the message is decoded, with the cache lines that the
+/* A structured value's "NAME":"..." string among its first bytes, as a
+ * guess (it may be a member of the data, or be escaped): the caller uses
+ * it only where the decode finds the same bytes. NULL when not found. */
+static const char *guess_member(const char *v, size_t n, const char *quoted_name, size_t qn,
+				size_t *len)
+{
+	const char *p = memmem(v, n < 256 ? n : 256, quoted_name, qn);
+	if (!p)
+		return NULL;
+	p += qn;
+	const char *q = memchr(p, '"', (size_t)(v + n - p));
+	if (!q)
+		return NULL;
+	*len = (size_t)(q - p);
+	return p;
+}
+
+/* --dedupe: the key's hash before the message is decoded, from the ce_id
+ * and ce_source headers (binary mode) or from a guess at the value's
+ * "id" and "source" members (structured), with the cache lines that the
  * checks read first (the filter's block, the pending sets' cells) loaded
  * while the decode runs: each is a cache miss, and they were a tenth of
- * the main thread's time. The decode then points info's id and source at
- * these same header values (cekafka_info), and handle_message uses the
- * hash only when it does. 0 when the headers are not there. */
-static uint64_t early_key_hash(const struct consumer *c, const cekafka_header *hs, size_t nh,
-			       const char **id, const char **source)
+ * the main thread's time. The decode points info's id and source into
+ * those header values or that value (cekafka_info); handle_message uses
+ * the hash only when they are the same bytes (the same pointers and
+ * lengths). */
+struct early_key {
+	uint64_t hash; /* 0: no key found */
+	const char *id, *source;
+	size_t id_len, source_len;
+};
+
+static void early_key_hash(const struct consumer *c, const cekafka_header *hs, size_t nh,
+			   const void *value, size_t value_len, struct early_key *k)
 {
 	const cekafka_header *hid = NULL, *hsrc = NULL;
 	for (size_t i = 0; i < nh; i++) {
@@ -1208,9 +1233,40 @@ static uint64_t early_key_hash(const struct consumer *c, const cekafka_header *h
 		else if (hs[i].name_len == 9 && memcmp(hs[i].name, "ce_source", 9) == 0)
 			hsrc = &hs[i];
 	}
-	if (!hid || !hsrc || !hid->value || !hsrc->value)
-		return 0;
-	uint64_t kh = dedupe_key_hash(hsrc->value, hsrc->value_len, hid->value, hid->value_len);
+	memset(k, 0, sizeof *k);
+	if (hid && hsrc && hid->value && hsrc->value) {
+		k->id = hid->value;
+		k->id_len = hid->value_len;
+		k->source = hsrc->value;
+		k->source_len = hsrc->value_len;
+	} else if (!hid && value && value_len) {
+		/* The canonical member order (what outbox-relay and
+		 * cloudevent-wrap write) is read in place; others are searched. */
+		static const char canon[] = "{\"specversion\":\"1.0\",\"id\":\"";
+		static const char then_source[] = ",\"source\":\"";
+		const char *v = value, *end = v + value_len, *q;
+		if (value_len > sizeof canon + sizeof then_source &&
+		    memcmp(v, canon, sizeof canon - 1) == 0 &&
+		    (q = memchr(v + sizeof canon - 1, '"', value_len - (sizeof canon - 1))) &&
+		    (size_t)(end - q) > sizeof then_source &&
+		    memcmp(q + 1, then_source, sizeof then_source - 1) == 0) {
+			k->id = v + sizeof canon - 1;
+			k->id_len = (size_t)(q - k->id);
+			k->source = q + sizeof then_source;
+			const char *e = memchr(k->source, '"', (size_t)(end - k->source));
+			k->source_len = e ? (size_t)(e - k->source) : 0;
+			if (!e)
+				return;
+		} else {
+			k->id = guess_member(v, value_len, "\"id\":\"", 6, &k->id_len);
+			k->source = guess_member(v, value_len, "\"source\":\"", 10, &k->source_len);
+			if (!k->id || !k->source)
+				return;
+		}
+	} else {
+		return;
+	}
+	uint64_t kh = dedupe_key_hash(k->source, k->source_len, k->id, k->id_len);
 	dedupe_prefetch(c->dd, kh);
 	/* Written out here: GCC takes a function that only prefetches for
 	 * one without effects and drops the calls. */
@@ -1218,9 +1274,7 @@ static uint64_t early_key_hash(const struct consumer *c, const cekafka_header *h
 	for (int i = 0; i < 2; i++)
 		if (sets[i]->n)
 			__builtin_prefetch(&sets[i]->slot[id_hash(kh) & (sets[i]->cap - 1)]);
-	*id = hid->value;
-	*source = hsrc->value;
-	return kh;
+	k->hash = kh;
 }
 
 static int handle_message(struct consumer *c, rd_kafka_message_t *m)
@@ -1251,8 +1305,9 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 	cekafka_header hs[256];
 	rd_kafka_headers_t *hdrs;
 	size_t nh = message_headers(m, hs, 256, &hdrs);
-	const char *early_id = NULL, *early_source = NULL;
-	uint64_t early_kh = c->dd ? early_key_hash(c, hs, nh, &early_id, &early_source) : 0;
+	struct early_key early = { 0 };
+	if (c->dd)
+		early_key_hash(c, hs, nh, m->payload, m->len, &early);
 	cekafka_info info;
 	errinfo e;
 	buf_reset(&c->event);
@@ -1310,8 +1365,10 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 			source_len = info.source_len;
 			id_len = info.id_len;
 		}
-		uint64_t kh = early_kh && info.id == early_id && info.source == early_source
-				      ? early_kh
+		uint64_t kh = early.hash && info.id == early.id && info.id_len == early.id_len &&
+					      info.source == early.source &&
+					      info.source_len == early.source_len
+				      ? early.hash
 				      : dedupe_key_hash(source, source_len, id, id_len);
 		int seen = dedupe_seen(c->dd, kh, source, source_len, id, id_len, &e);
 		if (seen < 0)

@@ -952,6 +952,8 @@ static int flush_batch(struct consumer *c)
 /* Retry the held batches that are due. */
 static int retry_due(struct consumer *c)
 {
+	if (!c->held)
+		return 0; /* called for every message: no clock read for nothing */
 	int64_t now = timefmt_now_us();
 	for (struct batch **pp = &c->held; *pp;) {
 		struct batch *b = *pp;
@@ -1822,7 +1824,8 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 			break;
 		if (o->exit_eof && all_done(&c))
 			break;
-		int64_t now = timefmt_now_us();
+		/* coarse: read for every message, for timers of 100 ms or more */
+		int64_t now = timefmt_now_coarse_us();
 		/* With a group, idle time counts once the group has given us
 		 * partitions (joining takes seconds). */
 		if (o->idle_timeout_ms && c.assigned_once &&
@@ -1846,7 +1849,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 		rd_kafka_message_t *m = rd_kafka_consumer_poll(c.rk, 0);
 		/* A message was waiting: the time read above is the time it
 		 * came, unless a flush (a slow pipe) ran since. */
-		int64_t got_us = flushing ? timefmt_now_us() : now;
+		int64_t got_us = flushing ? timefmt_now_coarse_us() : now;
 		if (!m) {
 			/* Nothing waiting: wake the fetcher first, so that its
 			 * fetch runs while we flush what is done before blocking. */
@@ -1865,7 +1868,7 @@ int consume_run(const consume_options *o, volatile sig_atomic_t *stop, consume_s
 			m = rd_kafka_consumer_poll(c.rk, timeout);
 			if (!m)
 				continue;
-			got_us = timefmt_now_us();
+			got_us = timefmt_now_coarse_us();
 		}
 		if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			struct part *p = find_part(&c, rd_kafka_topic_name(m->rkt), m->partition, 0);

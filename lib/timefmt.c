@@ -308,3 +308,11 @@ int64_t timefmt_now_us(void)
 		return 0; /* cannot fail for CLOCK_REALTIME on Linux */
 	return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
 }
+
+int64_t timefmt_now_coarse_us(void)
+{
+	struct timespec ts;
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &ts) != 0)
+		return timefmt_now_us();
+	return (int64_t)ts.tv_sec * US_PER_SEC + ts.tv_nsec / 1000;
+}

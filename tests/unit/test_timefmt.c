@@ -318,6 +318,12 @@ static void test_now(void)
 	CHECK(b >= a - 1000000);
 	time_t t = time(NULL);
 	CHECK(a / 1000000 <= (int64_t)t + 1 && a / 1000000 >= (int64_t)t - 2);
+	/* the coarse clock: the same clock, behind by at most a tick or so
+	 * (a jiffy: 1-10 ms), never ahead */
+	int64_t c = timefmt_now_coarse_us();
+	int64_t d = timefmt_now_us();
+	CHECK(c <= d);
+	CHECK(d - c < 50000);
 }
 
 int main(void)

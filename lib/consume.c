@@ -1279,6 +1279,14 @@ static void early_key_hash(const struct consumer *c, const cekafka_header *hs, s
 	k->hash = kh;
 }
 
+/* 1 when k was hashed from the very bytes the decode took id and source
+ * from: the same pointers and lengths. */
+static int early_key_is(const struct early_key *k, const cekafka_info *info)
+{
+	return k->hash && info->id == k->id && info->id_len == k->id_len &&
+	       info->source == k->source && info->source_len == k->source_len;
+}
+
 static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 {
 	const char *topic = rd_kafka_topic_name(m->rkt);
@@ -1367,11 +1375,8 @@ static int handle_message(struct consumer *c, rd_kafka_message_t *m)
 			source_len = info.source_len;
 			id_len = info.id_len;
 		}
-		uint64_t kh = early.hash && info.id == early.id && info.id_len == early.id_len &&
-					      info.source == early.source &&
-					      info.source_len == early.source_len
-				      ? early.hash
-				      : dedupe_key_hash(source, source_len, id, id_len);
+		uint64_t kh = early_key_is(&early, &info) ? early.hash
+							   : dedupe_key_hash(source, source_len, id, id_len);
 		int seen = dedupe_seen(c->dd, kh, source, source_len, id, id_len, &e);
 		if (seen < 0)
 			return errinfo_set(&c->err, -seen, "%s", e.text);

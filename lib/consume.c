@@ -12,6 +12,7 @@
 #include "cekafka.h"
 #include "consume_metrics.h"
 #include "dedupe.h"
+#include "strscan.h"
 #include "exitcode.h"
 #include "backoff.h"
 #include "timefmt.h"
@@ -254,6 +255,12 @@ static uint64_t id_hash(uint64_t key_hash)
 }
 
 
+/* The cell where kh's probe in p starts. */
+static size_t pending_first(const struct pending_ids *p, uint64_t kh)
+{
+	return id_hash(kh) & (p->cap - 1);
+}
+
 static void pending_clear(struct pending_ids *p)
 {
 	if (p->n)
@@ -296,7 +303,7 @@ static int pending_check_add(struct pending_ids *p, uint64_t kh, const char *sou
 		*p = q;
 	}
 	uint64_t h = id_hash(kh);
-	size_t j = h & (p->cap - 1);
+	size_t j = pending_first(p, kh);
 	for (; p->slot[j].hash; j = (j + 1) & (p->cap - 1))
 		if (pending_match(&p->slot[j], h, source, sl, id, il))
 			return 1;
@@ -312,7 +319,7 @@ static int pending_has(const struct pending_ids *p, uint64_t kh, const char *sou
 	if (!p->n)
 		return 0;
 	uint64_t h = id_hash(kh);
-	for (size_t j = h & (p->cap - 1); p->slot[j].hash; j = (j + 1) & (p->cap - 1))
+	for (size_t j = pending_first(p, kh); p->slot[j].hash; j = (j + 1) & (p->cap - 1))
 		if (pending_match(&p->slot[j], h, source, sl, id, il))
 			return 1;
 	return 0;
@@ -1193,21 +1200,47 @@ static int gather(struct consumer *c, rd_kafka_message_t *m, const char *topic)
 	return 0;
 }
 
-/* A structured value's "NAME":"..." string among its first bytes, as a
- * guess (it may be a member of the data, or be escaped): the caller uses
- * it only where the decode finds the same bytes. NULL when not found. */
-static const char *guess_member(const char *v, size_t n, const char *quoted_name, size_t qn,
-				size_t *len)
+/* --dedupe: an event's key as found before its decode (early_key_hash). */
+struct early_key {
+	uint64_t hash; /* 0: no key found */
+	const char *id, *source;
+	size_t id_len, source_len;
+};
+
+/* The body of the JSON string whose opening quote ends just before p, if
+ * it is plain (no escape, ASCII, as strscan_plain scans); NULL otherwise. */
+static const char *plain_string_at(const char *p, const char *end, size_t *len)
 {
-	const char *p = memmem(v, n < 256 ? n : 256, quoted_name, qn);
-	if (!p)
+	size_t n = (size_t)(end - p);
+	size_t k = strscan_plain((const unsigned char *)p, n, 0);
+	if (k == n || p[k] != '"')
 		return NULL;
-	p += qn;
-	const char *q = memchr(p, '"', (size_t)(v + n - p));
-	if (!q)
-		return NULL;
-	*len = (size_t)(q - p);
+	*len = k;
 	return p;
+}
+
+/* A structured value's id and source, guessed before it is decoded (they
+ * may be members of the data): the canonical member order (what
+ * outbox-relay and cloudevent-wrap write) read in place, else the first
+ * "id":" and "source":" among the first 256 bytes. 1 when both found. */
+static int guess_id_source(const char *v, size_t n, struct early_key *k)
+{
+	static const char canon[] = "{\"specversion\":\"1.0\",\"id\":\"";
+	static const char then_source[] = "\",\"source\":\"";
+	const char *end = v + n;
+	if (n > sizeof canon && memcmp(v, canon, sizeof canon - 1) == 0 &&
+	    (k->id = plain_string_at(v + sizeof canon - 1, end, &k->id_len))) {
+		const char *q = k->id + k->id_len; /* its closing quote */
+		if ((size_t)(end - q) > sizeof then_source &&
+		    memcmp(q, then_source, sizeof then_source - 1) == 0)
+			return (k->source = plain_string_at(q + sizeof then_source - 1, end,
+							    &k->source_len)) != NULL;
+	}
+	size_t head = n < 256 ? n : 256;
+	const char *i = memmem(v, head, "\"id\":\"", 6);
+	const char *s = memmem(v, head, "\"source\":\"", 10);
+	return i && s && (k->id = plain_string_at(i + 6, end, &k->id_len)) &&
+	       (k->source = plain_string_at(s + 10, end, &k->source_len));
 }
 
 /* --dedupe: the key's hash before the message is decoded, from the ce_id
@@ -1219,12 +1252,6 @@ static const char *guess_member(const char *v, size_t n, const char *quoted_name
  * those header values or that value (cekafka_info); handle_message uses
  * the hash only when they are the same bytes (the same pointers and
  * lengths). */
-struct early_key {
-	uint64_t hash; /* 0: no key found */
-	const char *id, *source;
-	size_t id_len, source_len;
-};
-
 static void early_key_hash(const struct consumer *c, const cekafka_header *hs, size_t nh,
 			   const void *value, size_t value_len, struct early_key *k)
 {
@@ -1241,31 +1268,7 @@ static void early_key_hash(const struct consumer *c, const cekafka_header *hs, s
 		k->id_len = hid->value_len;
 		k->source = hsrc->value;
 		k->source_len = hsrc->value_len;
-	} else if (!hid && value && value_len) {
-		/* The canonical member order (what outbox-relay and
-		 * cloudevent-wrap write) is read in place; others are searched. */
-		static const char canon[] = "{\"specversion\":\"1.0\",\"id\":\"";
-		static const char then_source[] = ",\"source\":\"";
-		const char *v = value, *end = v + value_len, *q;
-		if (value_len > sizeof canon + sizeof then_source &&
-		    memcmp(v, canon, sizeof canon - 1) == 0 &&
-		    (q = memchr(v + sizeof canon - 1, '"', value_len - (sizeof canon - 1))) &&
-		    (size_t)(end - q) > sizeof then_source &&
-		    memcmp(q + 1, then_source, sizeof then_source - 1) == 0) {
-			k->id = v + sizeof canon - 1;
-			k->id_len = (size_t)(q - k->id);
-			k->source = q + sizeof then_source;
-			const char *e = memchr(k->source, '"', (size_t)(end - k->source));
-			k->source_len = e ? (size_t)(e - k->source) : 0;
-			if (!e)
-				return;
-		} else {
-			k->id = guess_member(v, value_len, "\"id\":\"", 6, &k->id_len);
-			k->source = guess_member(v, value_len, "\"source\":\"", 10, &k->source_len);
-			if (!k->id || !k->source)
-				return;
-		}
-	} else {
+	} else if (hid || !value || !guess_id_source(value, value_len, k)) {
 		return;
 	}
 	uint64_t kh = dedupe_key_hash(k->source, k->source_len, k->id, k->id_len);
@@ -1275,7 +1278,7 @@ static void early_key_hash(const struct consumer *c, const cekafka_header *hs, s
 	const struct pending_ids *sets[2] = { &c->pending, &c->recording_pending };
 	for (int i = 0; i < 2; i++)
 		if (sets[i]->n)
-			__builtin_prefetch(&sets[i]->slot[id_hash(kh) & (sets[i]->cap - 1)]);
+			__builtin_prefetch(&sets[i]->slot[pending_first(sets[i], kh)]);
 	k->hash = kh;
 }
 
